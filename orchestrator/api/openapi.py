@@ -1,0 +1,283 @@
+"""The OpenAPI 3.1 description of `/api/v1`; a test fails when a route is missing from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
+
+_STR = {"type": "string"}
+_STRS = {"type": "array", "items": _STR}
+_NULLABLE_STR = {"type": ["string", "null"]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {
+                    "code": _STR,
+                    "message": _STR,
+                    "details": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["place", "message"],
+        "properties": {"place": _STR, "message": _STR},
+    },
+    "Program": {
+        "type": "object",
+        "description": "A program file as in the SPEC (event, organisations, people, sessions).",
+        "required": ["event", "people", "sessions"],
+        "properties": {
+            "event": {"type": "object"},
+            "organisations": {"type": "array", "items": {"type": "object"}},
+            "people": {"type": "array", "items": {"type": "object"}},
+            "sessions": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "KeyedChanges": {
+        "type": "object",
+        "required": ["added", "changed", "removed"],
+        "properties": {"added": _STRS, "changed": _STRS, "removed": _STRS},
+    },
+    "SessionChange": {
+        "type": "object",
+        "required": ["key", "fields", "attendees_added", "attendees_removed"],
+        "properties": {
+            "key": _STR,
+            "fields": _STRS,
+            "attendees_added": _STRS,
+            "attendees_removed": _STRS,
+        },
+    },
+    "ChangeSet": {
+        "type": "object",
+        "required": [
+            "event",
+            "event_created",
+            "event_changed",
+            "organisations",
+            "people",
+            "sessions",
+            "empty",
+        ],
+        "properties": {
+            "event": _STR,
+            "event_created": {"type": "boolean"},
+            "event_changed": _STRS,
+            "organisations": _ref("KeyedChanges"),
+            "people": _ref("KeyedChanges"),
+            "sessions": {
+                "type": "object",
+                "required": ["created", "changed", "cancelled"],
+                "properties": {
+                    "created": _STRS,
+                    "changed": {"type": "array", "items": _ref("SessionChange")},
+                    "cancelled": _STRS,
+                },
+            },
+            "empty": {"type": "boolean"},
+        },
+    },
+    "Changes": {
+        "type": "object",
+        "required": ["changes"],
+        "properties": {"changes": _ref("ChangeSet")},
+    },
+    "Room": {
+        "type": "object",
+        "required": ["provider", "state"],
+        "properties": {
+            "provider": _STR,
+            "state": {
+                "enum": [
+                    "scheduled",
+                    "provisioning",
+                    "ready",
+                    "live",
+                    "ended",
+                    "failed",
+                    "cancelled",
+                ]
+            },
+            "error": _NULLABLE_STR,
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["key", "kind", "title", "start", "end", "status", "attendees", "room"],
+        "properties": {
+            "key": _STR,
+            "kind": {"enum": ["plenary", "meeting"]},
+            "title": _STR,
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "local_start": {"type": "string", "format": "date-time"},
+            "local_end": {"type": "string", "format": "date-time"},
+            "status": {"enum": ["scheduled", "cancelled"]},
+            "sequence": {"type": "integer"},
+            "stream_url": _NULLABLE_STR,
+            "attendees": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "name", "role"],
+                    "properties": {
+                        "key": _STR,
+                        "name": _STR,
+                        "organisation": _NULLABLE_STR,
+                        "role": {"enum": ["speaker", "attendee"]},
+                    },
+                },
+            },
+            "room": _ref("Room"),
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["slug", "title", "timezone", "locale", "organiser", "sessions"],
+        "properties": {
+            "slug": _STR,
+            "title": _STR,
+            "timezone": _STR,
+            "locale": {"enum": ["en", "fr"]},
+            "organiser": {"type": "object", "properties": {"name": _STR, "email": _STR}},
+            "provider": _STR,
+            "organisations": {"type": "array", "items": {"type": "object"}},
+            "people_count": {"type": "integer"},
+            "sessions": {"type": "array", "items": _ref("Session")},
+        },
+    },
+    "SessionPatch": {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": {
+            "start": {"type": "string", "description": "local to the event's zone unless offset"},
+            "end": _STR,
+            "title": _STR,
+            "attendees": {"oneOf": [_STRS, {"const": "*"}]},
+            "provider": _NULLABLE_STR,
+        },
+    },
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+_AUTH_ERRORS = {
+    "401": _error("missing, malformed, expired or forged token"),
+    "403": _error("token for another event, or a followup token on a write"),
+}
+_SLUG = {"name": "slug", "in": "path", "required": True, "schema": _STR}
+_KEY = {"name": "key", "in": "path", "required": True, "schema": _STR}
+
+PATHS: dict[str, Any] = {
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This description",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "the OpenAPI document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
+    "/api/v1/events/{slug}/program": {
+        "put": {
+            "summary": "Import or update the event from a program file",
+            "parameters": [_SLUG],
+            "requestBody": _body("Program"),
+            "responses": {
+                "200": _ok("the event was updated; the change set", "Changes"),
+                "201": _ok("the event was created; the change set", "Changes"),
+                "400": _error("the body is not JSON"),
+                **_AUTH_ERRORS,
+                "409": _error("another import of the event ran at the same time"),
+                "413": _error("the body is too large"),
+                "422": _error("the program has problems, listed in details, none imported"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}": {
+        "get": {
+            "summary": "The event, its sessions and their rooms",
+            "parameters": [_SLUG],
+            "responses": {
+                "200": _ok("the event", "Event"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}/sessions/{key}": {
+        "patch": {
+            "summary": "Change a session's start, end, title, attendees or provider",
+            "parameters": [_SLUG, _KEY],
+            "requestBody": _body("SessionPatch"),
+            "responses": {
+                "200": _ok("the change set", "Changes"),
+                "400": _error("the body is not a JSON object"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event or live session"),
+                "413": _error("the body is too large"),
+                "422": _error("the change would make the program invalid"),
+            },
+        },
+        "delete": {
+            "summary": "Cancel a session",
+            "parameters": [_SLUG, _KEY],
+            "responses": {
+                "200": _ok("the change set (empty if it was cancelled already)", "Changes"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event or session"),
+            },
+        },
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "rdv-orchestrator API", "version": "1"},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+        "security": [{"bearer": []}],
+        "paths": PATHS,
+    }
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(_request: web.Request) -> web.Response:
+    return web.json_response(document())

@@ -1,0 +1,105 @@
+"""`rdv`: the command line. Bad input exits 2, other failures 1, one line per problem on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from . import demo
+from .clock import SystemClock
+from .jobs import import_file, upgrade_database
+from .program.problems import ProgramError
+from .serve import serve
+from .settings import Settings, SettingsError, load_settings, parse_duration
+from .tokens import ROLES, mint_api_token
+
+BAD_INPUT, FAILURE = 2, 1
+
+
+class CommandError(Exception):
+    """A command cannot go on; `status` is the exit status."""
+
+    def __init__(self, message: str, status: int = BAD_INPUT) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rdv", description="Runs online B2B meeting days.")
+    parser.add_argument("--config", help="a TOML settings file (default: $RDV_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("serve", help="run the service")
+    imp = commands.add_parser("import", help="load or update an event from a program file")
+    imp.add_argument(
+        "file", help="a JSON program or a folder with event.json, people.csv, sessions.csv"
+    )
+    token = commands.add_parser("token", help="print an API bearer token")
+    token.add_argument("--role", choices=ROLES, required=True)
+    token.add_argument("--event", required=True, metavar="SLUG")
+    token.add_argument("--ttl", default="8h", help="lifetime, e.g. 8h or 30m (default 8h)")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply migrations")
+    commands.add_parser("demo", help="the end-to-end demo on embedded defaults")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        if args.command == "demo":
+            return demo.run(os.environ, args.config)
+        settings = load_settings(os.environ, args.config)
+        return _dispatch(args, settings)
+    except SettingsError as error:
+        print(f"rdv {args.command}: {error}", file=sys.stderr)
+        return BAD_INPUT
+    except ProgramError as error:
+        for line in error.lines():
+            print(line, file=sys.stderr)
+        print(f"rdv {args.command}: {error}; nothing was imported", file=sys.stderr)
+        return BAD_INPUT
+    except CommandError as error:
+        print(f"rdv {args.command}: {error}", file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        return FAILURE
+    except OSError as error:
+        print(f"rdv {args.command}: {error}", file=sys.stderr)
+        return FAILURE
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        serve(settings)
+        return 0
+    if args.command == "token":
+        ttl = parse_duration(args.ttl, "--ttl")
+        secret = settings.require_secret_key()
+        try:
+            token = mint_api_token(
+                secret, role=args.role, event=args.event, ttl=ttl, now=SystemClock().now()
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        print(token)
+        return 0
+    if args.command == "import":
+        for line in asyncio.run(import_file(settings, args.file)).summary():
+            print(line)
+        return 0
+    if args.command == "db":
+        before, after = asyncio.run(upgrade_database(settings))
+        print(f"database at revision {after}" + ("" if before != after else " (already)"))
+        return 0
+    raise CommandError(f"unknown command {args.command}")

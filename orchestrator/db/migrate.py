@@ -1,0 +1,42 @@
+"""Applies the Alembic migrations shipped in the package (`rdv db upgrade`; `serve` at start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(engine: AsyncEngine) -> tuple[str | None, str]:
+    """Brings the schema to the newest revision; returns (revision before, revision after)."""
+
+    def run(connection: Connection) -> tuple[str | None, str]:
+        before = MigrationContext.configure(connection).get_current_revision()
+        command.upgrade(_config(connection), "head")
+        head = ScriptDirectory.from_config(_config()).get_current_head()
+        assert head is not None
+        return before, head
+
+    async with engine.begin() as connection:
+        return await connection.run_sync(run)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )

@@ -1,0 +1,125 @@
+"""The domain tables: an event, its organisations and people, its sessions, who attends, and rooms.
+
+Rows that people's links or history point at (people, attendees, sessions) are never deleted by an
+import: they are marked removed or cancelled, so a revoked link can be recognised and the audit
+trail stays whole.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+SESSION_KINDS = ("plenary", "meeting")
+ORGANISATION_KINDS = ("company", "buyer", "organiser")
+ROOM_STATES = ("scheduled", "provisioning", "ready", "live", "ended", "failed", "cancelled")
+ATTENDEE_ROLES = ("speaker", "attendee")
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Event(Timestamped, Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(8))
+    organiser_name: Mapped[str] = mapped_column(String(200))
+    organiser_email: Mapped[str] = mapped_column(String(254))
+    provider: Mapped[str | None] = mapped_column(String(32))
+
+
+class Organisation(Timestamped, Base):
+    __tablename__ = "organisations"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    removed_at: Mapped[datetime | None]
+
+
+class Person(Timestamped, Base):
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    locale: Mapped[str | None] = mapped_column(String(8))
+    # The personal calendar feed and agenda token; unguessable, dead once the person is removed.
+    feed_token: Mapped[str] = mapped_column(String(64), unique=True)
+    removed_at: Mapped[datetime | None]
+
+
+class Session(Timestamped, Base):
+    """A plenary or a one-to-one meeting; `sequence` is the iCalendar SEQUENCE of its invites."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        UniqueConstraint("event_id", "key"),
+        Index("ix_sessions_starts_at", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    provider: Mapped[str | None] = mapped_column(String(32))
+    stream_url: Mapped[str | None] = mapped_column(String(2000))
+    sequence: Mapped[int] = mapped_column(default=0)
+    cancelled_at: Mapped[datetime | None]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+
+class Attendee(Timestamped, Base):
+    """A person expected in a session; `token` is their personal join link (`/j/{token}`)."""
+
+    __tablename__ = "attendees"
+    __table_args__ = (UniqueConstraint("session_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    removed_at: Mapped[datetime | None]
+
+
+class Room(Timestamped, Base):
+    """The provider-neutral room of a session; what the provider needs lives in `provider_data`."""
+
+    __tablename__ = "rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), unique=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    room_key: Mapped[str] = mapped_column(String(120), unique=True)
+    provider_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(String(2000))

@@ -1,0 +1,103 @@
+"""Import, session edits and cancellation: validate, then apply in one transaction.
+
+PATCH and DELETE edit the stored program and go through the same validation and diff as an
+import, so an edit can never produce what an import would refuse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..db import models as m
+from ..settings import Settings
+from .apply import apply_program
+from .changes import ChangeSet
+from .export import export_document
+from .load import RawProgram
+from .problems import Place, ProgramError
+from .validate import ProviderCheck, validate
+
+EDITABLE = ("start", "end", "title", "attendees", "provider")
+
+
+class NotFound(LookupError):
+    """No such event or session; the message says which."""
+
+
+def provider_check(settings: Settings) -> ProviderCheck:
+    def check(name: str) -> str | None:
+        missing = settings.missing_for(name)
+        if missing:
+            return f'provider "{name}" is not configured here: set {", ".join(missing)}'
+        return None
+
+    return check
+
+
+async def import_program(
+    db_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    raw: RawProgram,
+    *,
+    now: datetime,
+    slug: str | None = None,
+) -> ChangeSet:
+    program = validate(raw, check_provider=provider_check(settings), slug=slug)
+    async with db_factory() as db, db.begin():
+        return await apply_program(db, program, default_provider=settings.default_provider, now=now)
+
+
+async def edit_session(
+    db_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    slug: str,
+    key: str,
+    patch: dict[str, Any] | None,
+    *,
+    now: datetime,
+) -> ChangeSet:
+    """Applies `patch` to one live session, or cancels it when `patch` is None."""
+    if patch is not None:
+        unknown = [name for name in patch if name not in EDITABLE]
+        if unknown:
+            raise ProgramError.single(
+                unknown[0], f"cannot be changed here (changeable: {', '.join(EDITABLE)})"
+            )
+    async with db_factory() as db, db.begin():
+        document = await export_document(db, slug)
+        if document is None:
+            raise NotFound(f'no event "{slug}"')
+        sessions: list[dict[str, Any]] = document["sessions"]
+        index = next((i for i, item in enumerate(sessions) if item["key"] == key), None)
+        if index is None:
+            if patch is None and await _was_cancelled(db, slug, key):
+                return ChangeSet(event=slug)
+            raise NotFound(f'no live session "{key}" in "{slug}"')
+        places = {"sessions": [Place("sessions") / i for i in range(len(sessions))]}
+        if patch is None:
+            del sessions[index]
+        else:
+            session = sessions[index]
+            for name, value in patch.items():
+                if value is None and name == "provider":
+                    session.pop("provider", None)
+                else:
+                    session[name] = value
+            places["sessions"][index] = Place("")
+        program = validate(
+            RawProgram(document, places), check_provider=provider_check(settings), slug=slug
+        )
+        return await apply_program(db, program, default_provider=settings.default_provider, now=now)
+
+
+async def _was_cancelled(db: AsyncSession, slug: str, key: str) -> bool:
+    found = await db.scalar(
+        select(m.Session.id)
+        .join(m.Event, m.Event.id == m.Session.event_id)
+        .where(m.Event.slug == slug, m.Session.key == key, m.Session.cancelled_at.is_not(None))
+    )
+    return found is not None

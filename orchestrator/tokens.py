@@ -1,0 +1,83 @@
+"""API bearer tokens: HS256 JWTs scoped to one event and one role, with a pinned algorithm."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+ROLES = ("organiser", "followup")
+ALGORITHM = "HS256"
+ISSUER = "rdv-orchestrator"
+API_AUDIENCE = "rdv-api"
+
+
+class TokenRejected(Exception):
+    """The token cannot be used; the message says why without echoing the token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Who a verified token speaks for."""
+
+    role: str
+    event: str
+    expires_at: datetime
+
+    @property
+    def can_write(self) -> bool:
+        return self.role == "organiser"
+
+
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    """One key per purpose, so a token minted for one use is worthless for another."""
+    return hmac.new(secret_key.encode(), f"rdv:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def mint_api_token(secret_key: str, *, role: str, event: str, ttl: timedelta, now: datetime) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if ttl <= timedelta(0):
+        raise ValueError("the lifetime of a token must be positive")
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": API_AUDIENCE,
+        "sub": f"{role}@{event}",
+        "role": role,
+        "event": event,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "jti": secrets.token_urlsafe(9),
+    }
+    return jwt.encode(claims, derive_key(secret_key, "api"), algorithm=ALGORITHM)
+
+
+def verify_api_token(secret_key: str, token: str, *, now: datetime) -> Grant:
+    try:
+        claims = jwt.decode(
+            token,
+            derive_key(secret_key, "api"),
+            algorithms=[ALGORITHM],
+            audience=API_AUDIENCE,
+            issuer=ISSUER,
+            # Expiry is checked below against the injected clock, not the wall clock.
+            options={
+                "require": ["exp", "iat", "role", "event"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.InvalidTokenError:
+        raise TokenRejected("the token is invalid") from None
+    role, event, expires = claims.get("role"), claims.get("event"), claims.get("exp")
+    if role not in ROLES or not isinstance(event, str) or not isinstance(expires, int):
+        raise TokenRejected("the token is invalid")
+    expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
+    if expires_at <= now:
+        raise TokenRejected("the token has expired")
+    return Grant(role, event, expires_at)
