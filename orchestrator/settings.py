@@ -34,7 +34,7 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-_DURATION = re.compile(r"(\d+)\s*(d|h|m|s|ms)")
+_DURATION = re.compile(r"(\d+)\s*(ms|d|h|m|s)")
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 

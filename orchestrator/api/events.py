@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import keys
 from ..program.changes import ChangeSet
 from ..program.load import load_bytes
+from ..program.problems import ProgramError
 from ..program.service import NotFound, edit_session, import_program
 from .auth import require_grant
 from .errors import ApiError, read_body, read_json_object
@@ -28,7 +29,10 @@ def _changes(changes: ChangeSet, status: int = 200) -> web.Response:
 async def put_program(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     require_grant(request, slug, write=True)
-    raw = load_bytes(await read_body(request, PROGRAM_BODY_LIMIT), "body")
+    try:
+        raw = load_bytes(await read_body(request, PROGRAM_BODY_LIMIT), "body")
+    except ProgramError as error:  # not JSON at all: a bad request, not a bad program
+        raise ApiError(400, str(error.problems[0])) from None
     app = request.app
     try:
         changes = await import_program(

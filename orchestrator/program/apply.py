@@ -62,8 +62,7 @@ async def apply_program(
     )
     sessions = _SessionSync(db, event, default_provider, now, tokens, people, detail_changed)
     invite_wide = tuple(sorted(EVENT_INVITE_FIELDS.intersection(event_changed)))
-    provider_moved = "provider" in event_changed
-    await sessions.run(program.sessions, invite_wide, provider_moved)
+    await sessions.run(program.sessions, invite_wide)
     return ChangeSet(
         event=event.slug,
         event_created=created,
@@ -119,9 +118,7 @@ class _SessionSync:
     def provider_of(self, spec: SessionSpec) -> str:
         return spec.provider or self.event.provider or self.default_provider
 
-    async def run(
-        self, specs: Sequence[SessionSpec], invite_wide: tuple[str, ...], provider_moved: bool
-    ) -> None:
+    async def run(self, specs: Sequence[SessionSpec], invite_wide: tuple[str, ...]) -> None:
         sessions = await self.db.scalars(
             select(m.Session).where(m.Session.event_id == self.event.id)
         )
@@ -155,9 +152,7 @@ class _SessionSync:
             if row is None:
                 new_specs.append(spec)
                 continue
-            self.update(
-                spec, row, rooms[row.id], attendees.get(row.id, {}), invite_wide, provider_moved
-            )
+            self.update(spec, row, rooms[row.id], attendees.get(row.id, {}), invite_wide)
         await self.insert(new_specs)
         for row in stored.values():
             if row.cancelled_at is None:
@@ -186,7 +181,6 @@ class _SessionSync:
         room: Any,
         current: dict[int, Any],
         invite_wide: tuple[str, ...],
-        provider_moved: bool,
     ) -> None:
         values: dict[str, Any] = {}
         fields: list[str] = []
@@ -195,10 +189,11 @@ class _SessionSync:
             if getattr(row, column) != wanted:
                 fields.append(name)
                 values[column] = wanted
-        if row.provider != spec.provider or (provider_moved and spec.provider is None):
-            fields.append("provider")
-            values["provider"] = spec.provider
         provider = self.provider_of(spec)
+        if row.provider != spec.provider:
+            values["provider"] = spec.provider
+        if row.provider != spec.provider or room.provider != provider:
+            fields.append("provider")
         reinstated = row.cancelled_at is not None
         room_values: dict[str, Any] = {}
         if room.provider != provider:

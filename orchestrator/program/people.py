@@ -20,7 +20,7 @@ SHOWN_IN_INVITES = frozenset({"name", "email", "organisation_id"})
 async def sync_organisations(
     db: AsyncSession, event_id: int, specs: Sequence[OrganisationSpec], now: datetime
 ) -> tuple[dict[str, int], KeyedChanges]:
-    """Returns the id of every organisation in the program, and what changed."""
+    """Returns the id of every organisation key of the event, and what changed."""
     wanted = {spec.key: {"name": spec.name, "kind": spec.kind} for spec in specs}
     ids, changes, _ = await _sync_keyed(db, m.Organisation, event_id, wanted, now, dict)
     return ids, changes
@@ -34,7 +34,7 @@ async def sync_people(
     now: datetime,
     tokens: Callable[[], str],
 ) -> tuple[dict[str, int], KeyedChanges, set[int]]:
-    """Returns the id of every person in the program, what changed, and the ids of people whose
+    """Returns the id of every person key of the event, what changed, and the ids of people whose
     name, email or organisation changed (the invites of their sessions show those)."""
     wanted = {
         spec.key: {
@@ -60,7 +60,8 @@ async def _sync_keyed(
     now: datetime,
     new_values: Callable[[], dict[str, Any]],
 ) -> tuple[dict[str, int], KeyedChanges, dict[int, set[str]]]:
-    """Inserts, updates, reactivates and marks removed rows keyed by (event, key)."""
+    """Inserts, updates, reactivates and marks removed rows keyed by (event, key); returns the id
+    of every key the event has ever had, what changed, and which columns changed per row."""
     columns = list(next(iter(wanted.values()), {}))
     stored = {
         row.key: row
@@ -73,7 +74,7 @@ async def _sync_keyed(
             ).where(model.event_id == event_id)
         )
     }
-    ids: dict[str, int] = {}
+    ids = {key: row.id for key, row in stored.items()}
     added: list[str] = []
     changed: list[str] = []
     changed_columns: dict[int, set[str]] = {}
@@ -85,7 +86,6 @@ async def _sync_keyed(
             inserts.append({"event_id": event_id, "key": key, **new_values(), **values})
             added.append(key)
             continue
-        ids[key] = row.id
         differs = {column for column in columns if getattr(row, column) != values[column]}
         if row.removed_at is not None:
             added.append(key)

@@ -57,10 +57,12 @@ class _Validator:
             self.problems.raise_if_any()
             raise AssertionError("unreachable")
         event, tz = self.event(document.get("event"), slug)
-        organisations = self.organisations(self.section(document, "organisations", required=False))
-        people = self.people(self.section(document, "people"), organisations)
-        sessions = self.sessions(self.section(document, "sessions"), tz, people)
-        self.overlaps(sessions, {person.key: person for person in people})
+        organisations, org_keys = self.organisations(
+            self.section(document, "organisations", required=False)
+        )
+        people, person_keys = self.people(self.section(document, "people"), org_keys)
+        sessions = self.sessions(self.section(document, "sessions"), tz, person_keys)
+        self.overlaps(sessions, {person.key: person.name for person in people})
         self.problems.raise_if_any()
         assert event is not None
         return Program(event, tuple(organisations.values()), tuple(people), tuple(sessions))
@@ -170,7 +172,11 @@ class _Validator:
             return None, tz
         return EventSpec(event_slug, title, tz.key, locale, name, mail, provider), tz
 
-    def organisations(self, values: list[Any]) -> dict[str, OrganisationSpec]:
+    def organisations(
+        self, values: list[Any]
+    ) -> tuple[dict[str, OrganisationSpec], dict[str, Place]]:
+        """The valid organisations, and every key given (so a slip in one organisation does not
+        make each of its people "unknown" too)."""
         result: dict[str, OrganisationSpec] = {}
         seen: dict[str, Place] = {}
         for place, item in self.items(values, "organisations", "organisation"):
@@ -185,11 +191,11 @@ class _Validator:
             fresh = self.unique(seen, key, place / "key", "organisation key")
             if fresh and name and key and kind in ORGANISATION_KINDS:
                 result[key] = OrganisationSpec(key, name, kind)
-        return result
+        return result, seen
 
     def people(
-        self, values: list[Any], organisations: dict[str, OrganisationSpec]
-    ) -> list[PersonSpec]:
+        self, values: list[Any], organisations: dict[str, Place]
+    ) -> tuple[list[PersonSpec], dict[str, Place]]:
         result = []
         keys: dict[str, Place] = {}
         emails: dict[str, Place] = {}
@@ -207,13 +213,13 @@ class _Validator:
             fresh_mail = self.unique(emails, mail, place / "email", "email")
             if fresh_key and fresh_mail and key and name and mail:
                 result.append(PersonSpec(key, name, mail, organisation, locale))
-        return result
+        return result, keys
 
     def sessions(
-        self, values: list[Any], tz: ZoneInfo | None, people: list[PersonSpec]
+        self, values: list[Any], tz: ZoneInfo | None, people: dict[str, Place]
     ) -> list[SessionSpec]:
-        known = {person.key for person in people}
-        everyone = tuple(person.key for person in people)
+        known = set(people)
+        everyone = tuple(people)
         result = []
         seen: dict[str, Place] = {}
         for place, item in self.items(values, "sessions", "session"):
@@ -277,7 +283,7 @@ class _Validator:
                 result.append(item)
         return tuple(result)
 
-    def overlaps(self, sessions: list[SessionSpec], people: dict[str, PersonSpec]) -> None:
+    def overlaps(self, sessions: list[SessionSpec], names: dict[str, str]) -> None:
         """Nobody may be expected in two sessions at once."""
         agenda: dict[str, list[tuple[datetime, datetime, int]]] = defaultdict(list)
         for index, session in enumerate(sessions):
@@ -291,7 +297,7 @@ class _Validator:
                     first, second = sessions[latest[2]], sessions[slot[2]]
                     self.problems.add(
                         self.session_place(second, sessions),
-                        f'{people[person].name} ({person}) would be in "{first.key}" and '
+                        f'{names.get(person, person)} ({person}) would be in "{first.key}" and '
                         f'"{second.key}" at the same time',
                     )
                 if slot[1] > latest[1]:

@@ -1,0 +1,201 @@
+"""Measures the program import (10,000 people, 5,000 meetings): time, peak memory, re-import cost."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from orchestrator.db.engine import create_engine, session_factory
+from orchestrator.db.migrate import upgrade
+from orchestrator.program.changes import ChangeSet
+from orchestrator.program.load import load_bytes
+from orchestrator.program.service import import_program, provider_check
+from orchestrator.program.validate import validate
+from orchestrator.settings import Settings
+
+PEOPLE, ORGANISATIONS, MEETINGS, SEED = 10_000, 2_000, 5_000, 2021
+DAYS = ("2021-04-07", "2021-04-08", "2021-04-09")
+SLOTS_PER_DAY, SLOT_MINUTES = 16, 30  # 09:00 to 17:00, back-to-back half hours
+FIRST, NAMES = ("Élise", "Mathieu", "Zoé", "Karim", "Anne", "Loïc"), ("Martin", "Bernard", "Durand")
+TARGETS = {"first": 5.0, "rss": 300.0, "one": 1.5}
+
+
+def slot_times(slot: int) -> tuple[str, str]:
+    day, index = divmod(slot, SLOTS_PER_DAY)
+    start = datetime.fromisoformat(DAYS[day]) + timedelta(hours=9, minutes=SLOT_MINUTES * index)
+    end = start + timedelta(minutes=SLOT_MINUTES)
+    return start.isoformat(timespec="minutes"), end.isoformat(timespec="minutes")
+
+
+def build_program(rng: random.Random) -> tuple[dict[str, Any], dict[str, set[int]]]:
+    """A program where each meeting pairs a company person with a buyer person, nobody twice at
+    once; also returns each person's busy slots."""
+    orgs = [
+        {"key": f"org-{i:04d}", "name": f"Organisation {i}", "kind": "buyer" if i % 4 == 0 else "company"}
+        for i in range(ORGANISATIONS)
+    ]
+    people, side = [], {"company": [], "buyer": []}
+    for i in range(PEOPLE):
+        org = rng.choice(orgs)
+        key = f"p{i:05d}"
+        people.append({"key": key, "name": f"{rng.choice(FIRST)} {rng.choice(NAMES)} {i}",
+                       "email": f"{key}@{org['key']}.example", "organisation": org["key"]})
+        side[org["kind"]].append((key, org["name"]))
+    busy: dict[str, set[int]] = {p["key"]: set() for p in people}
+    sessions, pairs, slots = [], set(), range(len(DAYS) * SLOTS_PER_DAY)
+    while len(sessions) < MEETINGS:
+        (a, a_org), (b, b_org) = rng.choice(side["company"]), rng.choice(side["buyer"])
+        free = [s for s in slots if s not in busy[a] and s not in busy[b]]
+        if (a, b) in pairs or not free:
+            continue
+        slot = rng.choice(free)
+        busy[a].add(slot), busy[b].add(slot), pairs.add((a, b))
+        start, end = slot_times(slot)
+        sessions.append({"key": f"b2b-{len(sessions):05d}", "kind": "meeting", "title": f"{a_org} × {b_org}",
+                         "start": start, "end": end, "attendees": [a, b], "slot": slot})
+    event = {"slug": "bench-import", "title": "Rendez-vous du banc d'essai", "timezone": "Europe/Paris",
+             "locale": "fr", "organiser": {"name": "Bench", "email": "rdv@bench.example"}}
+    return {"event": event, "organisations": orgs, "people": people, "sessions": sessions}, busy
+
+
+def to_bytes(program: dict[str, Any], **event: str) -> bytes:
+    sessions = [{k: v for k, v in s.items() if k != "slot"} for s in program["sessions"]]
+    return json.dumps({**program, "event": {**program["event"], **event}, "sessions": sessions},
+                      ensure_ascii=False).encode()
+
+
+def move_one_meeting(program: dict[str, Any], busy: dict[str, set[int]]) -> str:
+    """Moves the first meeting whose next half hour (same day) is free for both; returns its key."""
+    for session in program["sessions"]:
+        nxt = session["slot"] + 1
+        if nxt % SLOTS_PER_DAY and all(nxt not in busy[p] for p in session["attendees"]):
+            session["start"], session["end"] = slot_times(nxt)
+            return str(session["key"])
+    raise SystemExit("no meeting can move by 30 minutes")
+
+
+def max_rss_mb() -> float:
+    """The process's peak resident set so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+@asynccontextmanager
+async def postgres_database(url: str) -> AsyncIterator[str]:
+    """A throwaway database next to the one `url` names, dropped afterwards."""
+    import asyncpg
+
+    base, name = make_url(url), f"rdv_bench_{os.getpid()}"
+    admin = await asyncpg.connect(
+        base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def run(url: str) -> list[tuple[str, str, str, str]]:
+    program, busy = build_program(random.Random(SEED))
+    data = to_bytes(program)
+    settings = Settings(database_url=url, secret_key="x" * 32)
+    engine = create_engine(url)
+    rows: list[tuple[str, str, str, str]] = []
+
+    def row(figure: str, value: float, unit: str, target: float | None = None) -> None:
+        goal = f"< {target:g} {unit}" if target is not None else "-"
+        holds = ("yes" if value < target else "NO") if target is not None else "-"
+        rows.append((figure, f"{value:.3f} {unit}" if unit == "s" else f"{value:.1f} {unit}", goal, holds))
+
+    async def timed_import(blob: bytes) -> tuple[float, ChangeSet]:
+        started = time.perf_counter()
+        changes = await import_program(session_factory(engine), settings, load_bytes(blob),
+                                       now=datetime.now(UTC))
+        return time.perf_counter() - started, changes
+
+    try:
+        await upgrade(engine)  # not measured
+        print(f"program: {len(data) / 1e6:.1f} MB JSON, {len(program['people'])} people, "
+              f"{len(program['organisations'])} organisations, {len(program['sessions'])} meetings")
+        gc.collect()
+        rss_before = max_rss_mb()
+        seconds, changes = await timed_import(data)
+        rss_growth = max_rss_mb() - rss_before
+        if len(changes.sessions_created) != MEETINGS or len(changes.people.added) != PEOPLE:
+            raise SystemExit(f"first import did not create everything: {changes.summary()[:3]}")
+        row("first import (parse+validate+apply+commit)", seconds, "s", TARGETS["first"])
+        row("peak RSS growth during first import", rss_growth, "MB", TARGETS["rss"])
+
+        seconds, changes = await timed_import(data)
+        if not changes.empty:
+            raise SystemExit(f"unchanged re-import is not empty: {changes.summary()[:5]}")
+        row("re-import, unchanged (change set empty)", seconds, "s")
+
+        key = move_one_meeting(program, busy)
+        seconds, changes = await timed_import(to_bytes(program))
+        changed = [(c.key, c.fields) for c in changes.sessions_changed]
+        extra = (changes.event_created or changes.event_changed or changes.organisations
+                 or changes.people or changes.sessions_created or changes.sessions_cancelled)
+        if changed != [(key, ("start", "end"))] or extra:
+            raise SystemExit(f"one-change re-import: expected only {key} (start, end) changed, got "
+                             f"{changes.summary()[:5]}")
+        row(f"re-import, one meeting moved ({key})", seconds, "s", TARGETS["one"])
+
+        started = time.perf_counter()
+        raw = load_bytes(data)
+        parsed = time.perf_counter()
+        validate(raw, check_provider=provider_check(settings))
+        done = time.perf_counter()
+        row("baseline: parse only (load_bytes, json.loads)", parsed - started, "s")
+        row("baseline: validate only (no database)", done - parsed, "s")
+
+        # Python-heap peak of a first import, on a fresh event (tracemalloc slows it, so it's apart).
+        traced = to_bytes(program, slug="bench-import-traced")
+        gc.collect()
+        tracemalloc.start()
+        seconds, _ = await timed_import(traced)
+        peak = tracemalloc.get_traced_memory()[1] / 1024 / 1024
+        tracemalloc.stop()
+        row("tracemalloc peak, first import (fresh event)", peak, "MB")
+        row("  (that import's time under tracemalloc)", seconds, "s")
+    finally:
+        await engine.dispose()
+    return rows
+
+
+async def main(postgres: str | None) -> list[tuple[str, str, str, str]]:
+    if postgres:
+        async with postgres_database(postgres) as url:
+            return await run(url)
+    with tempfile.TemporaryDirectory(prefix="rdv-bench-") as folder:
+        return await run(f"sqlite+aiosqlite:///{folder}/bench.sqlite3")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres", metavar="URL", help="postgresql+asyncpg://… (a throwaway "
+                        "database is created next to it and dropped after)")
+    args = parser.parse_args()
+    print(f"backend: {'PostgreSQL' if args.postgres else 'SQLite'}, Python {sys.version.split()[0]}")
+    table = asyncio.run(main(args.postgres))
+    head = ("figure", "value", "target", "holds")
+    widths = [max(len(r[i]) for r in (head, *table)) for i in range(4)]
+    for line in (head, tuple("-" * w for w in widths), *table):
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)))
