@@ -32,6 +32,19 @@ SESSION_FIELDS = (
     ("stream_url", "stream_url"),
 )
 
+STORED_COLUMNS = (
+    "id",
+    "key",
+    "kind",
+    "title",
+    "starts_at",
+    "ends_at",
+    "provider",
+    "stream_url",
+    "sequence",
+    "cancelled_at",
+)
+
 TokenFactory = Callable[[], str]
 
 
@@ -119,10 +132,12 @@ class _SessionSync:
         return spec.provider or self.event.provider or self.default_provider
 
     async def run(self, specs: Sequence[SessionSpec], invite_wide: tuple[str, ...]) -> None:
-        sessions = await self.db.scalars(
-            select(m.Session).where(m.Session.event_id == self.event.id)
+        sessions = await self.db.execute(
+            select(*(getattr(m.Session, column) for column in STORED_COLUMNS)).where(
+                m.Session.event_id == self.event.id
+            )
         )
-        stored = {row.key: row for row in sessions.all()}
+        stored = {row.key: row for row in sessions}
         rooms = {
             room.session_id: room
             for room in (
@@ -177,7 +192,7 @@ class _SessionSync:
     def update(
         self,
         spec: SessionSpec,
-        row: m.Session,
+        row: Any,
         room: Any,
         current: dict[int, Any],
         invite_wide: tuple[str, ...],
@@ -260,7 +275,7 @@ class _SessionSync:
             "token": self.tokens(),
         }
 
-    def cancel(self, row: m.Session, room: Any) -> None:
+    def cancel(self, row: Any, room: Any) -> None:
         self.session_updates.append(
             {"id": row.id, "cancelled_at": self.now, "sequence": row.sequence + 1}
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,17 +16,16 @@ EMAIL = re.compile(
     rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*"
     rf"@{_LABEL}(?:\.{_LABEL})+"
 )
-# Bidirectional overrides can make a name display as something else.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# C0 and C1 control characters, and the bidirectional overrides that can make a name display as
+# something else.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MIN_YEAR, MAX_YEAR = 1970, 2200
 
 
 def control_character(text: str) -> str | None:
     """The first control character in `text`, described, or None."""
-    for char in text:
-        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
-            return f"U+{ord(char):04X}"
-    return None
+    found = _CONTROL.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
 
 
 def text(
