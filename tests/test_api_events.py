@@ -95,7 +95,7 @@ async def test_a_patch_with_end_before_start_names_the_field(
     body = await response.json()
     assert response.status == 422
     assert body["error"]["details"] == [
-        {"place": "end", "message": 'session "m1" ends before it starts'}
+        {"place": "end", "message": 'session "m1" does not end after it starts'}
     ]
 
 

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import text
 from support import EXAMPLE_DIR, EXAMPLE_JSON, EXAMPLE_SLUG, TEST_SECRET, small_program
 
 from orchestrator.db.engine import create_engine
-from orchestrator.tokens import verify_api_token
+from orchestrator.tokens import mint_api_token, verify_api_token
 
 
 def rdv(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -66,7 +66,7 @@ def test_a_bad_program_prints_one_line_per_problem_and_exits_2(
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         'people[1].email: malformed email "ben(at)roads"',
-        "sessions[2].start: start 2021-03-28T02:30 does not exist in Europe/Paris: the clocks go "
+        'sessions[2].start: session "m2" start 2021-03-28T02:30 does not exist in Europe/Paris: the clocks go '
         "forward that night; pick another time or give an offset",
         "rdv import: 2 problems in the program; nothing was imported",
     ]
@@ -167,13 +167,9 @@ async def test_serve_logs_one_redacted_line_per_request_and_stops_cleanly_on_sig
 ) -> None:
     process, base = await server()
     secret_link = "s3cr3t-personal-token"
-    token = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "token", "--role", "organiser", "--event", "demo"],
-        env={**os.environ, "RDV_SECRET_KEY": TEST_SECRET},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = mint_api_token(
+        TEST_SECRET, role="organiser", event="demo", ttl=timedelta(hours=1), now=datetime.now(UTC)
+    )
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}/j/{secret_link}?utm=x") as response:
             assert response.status == 404

@@ -16,9 +16,9 @@ EMAIL = re.compile(
     rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*"
     rf"@{_LABEL}(?:\.{_LABEL})+"
 )
-# C0 and C1 control characters, and the bidirectional overrides that can make a name display as
-# something else.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 control characters, line and paragraph separators, lone surrogates (unstorable), and
+# the bidirectional overrides that can make a name display as something else.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 MIN_YEAR, MAX_YEAR = 1970, 2200
 
 

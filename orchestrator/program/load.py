@@ -25,6 +25,7 @@ class RawProgram:
 
     data: Any
     places: dict[str, list[Place]] = field(default_factory=dict)
+    event_place: Place = Place("event")
 
     def place(self, section: str, index: int) -> Place:
         known = self.places.get(section)
@@ -106,6 +107,11 @@ def _load_folder(folder: Path) -> RawProgram:
         problems.problems.extend(error.problems)
         head = {}
     if isinstance(head, dict):
+        organisations = head.get("organisations")
+        if isinstance(organisations, list):
+            places["organisations"] = [
+                Place(f"event.json: organisations[{index}]") for index in range(len(organisations))
+            ]
         for key, value in head.items():
             if key in {"event", "organisations"}:
                 document[key] = value
@@ -130,7 +136,7 @@ def _load_folder(folder: Path) -> RawProgram:
         document[section] = rows
         places[section] = row_places
     problems.raise_if_any()
-    return RawProgram(document, places)
+    return RawProgram(document, places, Place("event.json: event"))
 
 
 def _read_csv(
@@ -162,9 +168,10 @@ def _read_csv(
         return [], []
     rows: list[dict[str, Any]] = []
     places: list[Place] = []
+    start = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
     try:
         for cells in reader:
-            line = reader.line_num
+            line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(header):

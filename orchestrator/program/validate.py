@@ -129,7 +129,7 @@ class _Validator:
 
     # -- sections ----------------------------------------------------------------------------
     def event(self, value: Any, slug: str | None) -> tuple[EventSpec | None, ZoneInfo | None]:
-        place = Place("event")
+        place = self.raw.event_place
         event = self.object(value, place, "event", "event")
         if event is None:
             return None, None
@@ -204,7 +204,13 @@ class _Validator:
             name = fields.text(item.get("name"), place / "name", self.problems, what="name")
             mail = fields.email(item.get("email"), place / "email", self.problems)
             organisation = item.get("organisation")
-            if organisation is not None and organisation not in organisations:
+            if organisation is not None and not isinstance(organisation, str):
+                self.problems.add(
+                    place / "organisation",
+                    f"expected an organisation key, not {fields.type_name(organisation)}",
+                )
+                organisation = None
+            elif organisation is not None and organisation not in organisations:
                 self.problems.add(place / "organisation", f'unknown organisation "{organisation}"')
             locale = item.get("locale")
             if locale is not None and locale not in LOCALES:
@@ -230,12 +236,15 @@ class _Validator:
                     place / "kind", f"kind must be one of {', '.join(SESSION_KINDS)}, not {kind!r}"
                 )
             title = fields.text(item.get("title"), place / "title", self.problems, what="title")
+            label = f'session "{key}" ' if key else ""
             start = fields.instant(
-                item.get("start"), place / "start", self.problems, tz, what="start"
+                item.get("start"), place / "start", self.problems, tz, what=label + "start"
             )
-            end = fields.instant(item.get("end"), place / "end", self.problems, tz, what="end")
+            end = fields.instant(
+                item.get("end"), place / "end", self.problems, tz, what=label + "end"
+            )
             if start and end and end <= start:
-                self.problems.add(place / "end", f'session "{key}" ends before it starts')
+                self.problems.add(place / "end", f'session "{key}" does not end after it starts')
             reported = len(self.problems.problems)
             attendees = self.attendee_list(
                 item.get("attendees"), place / "attendees", known, everyone
@@ -274,9 +283,12 @@ class _Validator:
             return ()
         result: list[str] = []
         for index, item in enumerate(value):
-            if not isinstance(item, str) or item not in known:
-                shown = item if isinstance(item, str) else fields.type_name(item)
-                self.problems.add(place / index, f'unknown person "{shown}"')
+            if not isinstance(item, str):
+                self.problems.add(
+                    place / index, f"expected a person key, not {fields.type_name(item)}"
+                )
+            elif item not in known:
+                self.problems.add(place / index, f'unknown person "{item}"')
             elif item in result:
                 self.problems.add(place / index, f'person "{item}" is listed twice')
             else:
