@@ -66,8 +66,8 @@ def test_a_bad_program_prints_one_line_per_problem_and_exits_2(
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         'people[1].email: malformed email "ben(at)roads"',
-        'sessions[2].start: session "m2" start 2021-03-28T02:30 does not exist in Europe/Paris: the clocks go '
-        "forward that night; pick another time or give an offset",
+        'sessions[2].start: session "m2" start 2021-03-28T02:30 does not exist in Europe/Paris: '
+        "the clocks go forward that night; pick another time or give an offset",
         "rdv import: 2 problems in the program; nothing was imported",
     ]
     assert result.stdout == ""

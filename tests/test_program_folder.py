@@ -290,8 +290,8 @@ def test_a_meeting_at_a_time_that_does_not_exist_names_its_line(tmp_path: Path) 
     )
 
     assert problems(folder) == [
-        'sessions.csv line 3, start: session "m1" start 2021-03-28T02:30 does not exist in Europe/Paris: '
-        "the clocks go forward that night; pick another time or give an offset"
+        'sessions.csv line 3, start: session "m1" start 2021-03-28T02:30 does not exist in '
+        "Europe/Paris: the clocks go forward that night; pick another time or give an offset"
     ]
 
 

@@ -234,7 +234,8 @@ def test_a_time_that_is_not_a_date_is_named() -> None:
     session_of(document, "m3")["start"] = "tomorrow at 11"
 
     assert problems(document) == [
-        'sessions[3].start: session "m3" start "tomorrow at 11" is not a date and time like 2021-04-08T10:30'
+        'sessions[3].start: session "m3" start "tomorrow at 11" is not a date and time like '
+        "2021-04-08T10:30"
     ]
 
 
@@ -244,8 +245,8 @@ def test_a_meeting_at_a_time_that_does_not_exist_names_the_session() -> None:
     m1["start"], m1["end"] = "2021-03-28T02:30", "2021-03-28T03:30"
 
     assert problems(document) == [
-        'sessions[1].start: session "m1" start 2021-03-28T02:30 does not exist in Europe/Paris: the clocks go '
-        "forward that night; pick another time or give an offset"
+        'sessions[1].start: session "m1" start 2021-03-28T02:30 does not exist in Europe/Paris: '
+        "the clocks go forward that night; pick another time or give an offset"
     ]
 
 
@@ -255,8 +256,8 @@ def test_a_meeting_at_an_ambiguous_time_names_the_session_and_both_offsets() -> 
     m2["start"], m2["end"] = "2021-10-31T01:30", "2021-10-31T02:30"
 
     assert problems(document) == [
-        'sessions[2].end: session "m2" end 2021-10-31T02:30 is ambiguous in Europe/Paris: the clocks go back '
-        "that night and it happens twice; give an offset (+02:00 or +01:00)"
+        'sessions[2].end: session "m2" end 2021-10-31T02:30 is ambiguous in Europe/Paris: '
+        "the clocks go back that night and it happens twice; give an offset (+02:00 or +01:00)"
     ]
 
 

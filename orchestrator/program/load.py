@@ -25,7 +25,7 @@ class RawProgram:
 
     data: Any
     places: dict[str, list[Place]] = field(default_factory=dict)
-    event_place: Place = Place("event")
+    event_place: Place = field(default_factory=lambda: Place("event"))
 
     def place(self, section: str, index: int) -> Place:
         known = self.places.get(section)
