@@ -33,7 +33,8 @@ def pytest_report_header() -> str:
     return f"database: {'PostgreSQL (RDV_TEST_DATABASE_URL)' if POSTGRES_URL else 'SQLite'}"
 
 
-async def _create_postgres_database(base_url: str, name: str) -> str:
+async def _admin(base_url: str, statement: str) -> None:
+    """Runs one statement on the PostgreSQL server of RDV_TEST_DATABASE_URL."""
     import asyncpg
 
     url = make_url(base_url)
@@ -45,26 +46,7 @@ async def _create_postgres_database(base_url: str, name: str) -> str:
         database=url.database or "postgres",
     )
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_postgres_database(base_url: str, name: str) -> None:
-    import asyncpg
-
-    url = make_url(base_url)
-    connection = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database or "postgres",
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(statement)
     finally:
         await connection.close()
 
@@ -83,10 +65,11 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     whose tables each test empties."""
     if POSTGRES_URL:
         name = f"rdv_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        url = asyncio.run(_create_postgres_database(POSTGRES_URL, name))
+        asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
         asyncio.run(_migrate(url))
         yield url
-        asyncio.run(_drop_postgres_database(POSTGRES_URL, name))
+        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
