@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rdv demo
 
-test: $(STAMP)
+test: $(STAMP) tests/js/node_modules/.installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# ical.js (Thunderbird's parser) for tests/test_ics.py, pinned by the lock file.
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check orchestrator integrations calendars webhooks tests bench examples

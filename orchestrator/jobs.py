@@ -8,9 +8,13 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from calendars.i18n import Catalogues
+from calendars.text import Writer
+
 from .clock import SystemClock
 from .db.engine import create_engine, session_factory
 from .db.migrate import upgrade
+from .invites import InviteComposer
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
@@ -28,9 +32,17 @@ async def migrated_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def import_file(settings: Settings, path: str | Path) -> ChangeSet:
+    """Imports and queues the invites; a running `rdv serve` sends them."""
     raw = load_path(path)
+    composer = InviteComposer(settings, Writer(Catalogues()))
     async with migrated_engine(settings) as engine:
-        return await import_program(session_factory(engine), settings, raw, now=SystemClock().now())
+        return await import_program(
+            session_factory(engine),
+            settings,
+            raw,
+            now=SystemClock().now(),
+            on_change=composer.queue,
+        )
 
 
 async def upgrade_database(settings: Settings) -> tuple[str | None, str]:

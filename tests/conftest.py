@@ -118,7 +118,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, clock: ManualClock) -> web.Application:
-    return create_app(settings, clock=clock, migrate=False)
+    return create_app(settings, clock=clock, migrate=False, background=False)
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def make_api(
     """An API on an app built with other settings: `await make_api(bbb_url=...)`."""
 
     async def make(**overrides: Any) -> Api:
-        app = create_app(make_settings(**overrides), clock=clock, migrate=False)
+        app = create_app(make_settings(**overrides), clock=clock, migrate=False, background=False)
         return Api(await aiohttp_client(app), token)
 
     return make

@@ -121,6 +121,7 @@ async def test_swapping_attendees_by_patch(api: Api, event: dict[str, Any]) -> N
             "fields": ["attendees"],
             "attendees_added": ["dan"],
             "attendees_removed": ["chloe"],
+            "roles_changed": [],
         }
     ]
 

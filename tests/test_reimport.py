@@ -33,7 +33,13 @@ async def test_moving_a_meeting_changes_only_that_meeting_and_raises_its_sequenc
     changes = await api.import_ok(program)
 
     assert changes["sessions"]["changed"] == [
-        {"key": "m3", "fields": ["start", "end"], "attendees_added": [], "attendees_removed": []}
+        {
+            "key": "m3",
+            "fields": ["start", "end"],
+            "attendees_added": [],
+            "attendees_removed": [],
+            "roles_changed": [],
+        }
     ]
     after = {s["key"]: s for s in (await api.get_event("meet-the-buyers"))["sessions"]}
     assert after["m3"]["local_start"] == "2021-04-08T11:30:00+02:00"
@@ -55,6 +61,7 @@ async def test_swapping_an_attendee_lists_who_came_and_who_went(api: Api) -> Non
             "fields": ["attendees"],
             "attendees_added": ["dan"],
             "attendees_removed": ["chloe"],
+            "roles_changed": [],
         }
     ]
     event = await api.get_event("meet-the-buyers")

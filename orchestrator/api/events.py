@@ -36,10 +36,16 @@ async def put_program(request: web.Request) -> web.Response:
     app = request.app
     try:
         changes = await import_program(
-            app[keys.DB], app[keys.SETTINGS], raw, now=app[keys.CLOCK].now(), slug=slug
+            app[keys.DB],
+            app[keys.SETTINGS],
+            raw,
+            now=app[keys.CLOCK].now(),
+            slug=slug,
+            on_change=app[keys.INVITES].queue,
         )
     except IntegrityError:
         raise ApiError(409, "another import of this event ran at the same time; retry") from None
+    app[keys.OUTBOX].wake()
     return _changes(changes, 201 if changes.event_created else 200)
 
 
@@ -59,10 +65,17 @@ async def _edit(request: web.Request, patch: dict[str, Any] | None) -> web.Respo
     slug, key = request.match_info["slug"], request.match_info["key"]
     try:
         changes = await edit_session(
-            app[keys.DB], app[keys.SETTINGS], slug, key, patch, now=app[keys.CLOCK].now()
+            app[keys.DB],
+            app[keys.SETTINGS],
+            slug,
+            key,
+            patch,
+            now=app[keys.CLOCK].now(),
+            on_change=app[keys.INVITES].queue,
         )
     except NotFound as error:
         raise ApiError(404, str(error)) from None
+    app[keys.OUTBOX].wake()
     return _changes(changes)
 
 

@@ -56,12 +56,13 @@ SCHEMAS: dict[str, Any] = {
     },
     "SessionChange": {
         "type": "object",
-        "required": ["key", "fields", "attendees_added", "attendees_removed"],
+        "required": ["key", "fields", "attendees_added", "attendees_removed", "roles_changed"],
         "properties": {
             "key": _STR,
             "fields": _STRS,
             "attendees_added": _STRS,
             "attendees_removed": _STRS,
+            "roles_changed": _STRS,
         },
     },
     "ChangeSet": {
@@ -91,6 +92,39 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "empty": {"type": "boolean"},
+        },
+    },
+    "MailMessage": {
+        "type": "object",
+        "required": ["id", "kind", "recipient", "subject", "status", "attempts"],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {
+                "enum": ["invitation", "update", "cancelled", "uninvited", "reminder", "replay"]
+            },
+            "session": _NULLABLE_STR,
+            "recipient": _STR,
+            "subject": _STR,
+            "status": {"enum": ["pending", "sending", "sent", "failed"]},
+            "attempts": {"type": "integer"},
+            "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_error": _NULLABLE_STR,
+            "created_at": {"type": "string", "format": "date-time"},
+            "sent_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "Outbox": {
+        "type": "object",
+        "required": ["counts", "messages"],
+        "properties": {
+            "counts": {
+                "type": "object",
+                "required": ["pending", "sending", "sent", "failed"],
+                "properties": {
+                    state: {"type": "integer"} for state in ("pending", "sending", "sent", "failed")
+                },
+            },
+            "messages": {"type": "array", "items": _ref("MailMessage")},
         },
     },
     "Changes": {
@@ -231,6 +265,26 @@ PATHS: dict[str, Any] = {
             "parameters": [_SLUG],
             "responses": {
                 "200": _ok("the event", "Event"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}/mail": {
+        "get": {
+            "summary": "The mail outbox: pending, sent and failed messages, with reasons",
+            "parameters": [
+                _SLUG,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["pending", "sending", "sent", "failed"]},
+                },
+            ],
+            "responses": {
+                "200": _ok("counts by state and the latest 500 messages", "Outbox"),
+                "400": _error("unknown status filter"),
                 **_AUTH_ERRORS,
                 "404": _error("no such event"),
             },

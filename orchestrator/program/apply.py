@@ -241,6 +241,7 @@ class _SessionSync:
                     tuple(fields),
                     tuple(self.person_keys[pid] for pid in added),
                     tuple(self.person_keys[pid] for pid in removed),
+                    tuple(self.person_keys[pid] for pid in roles_changed),
                 )
             )
         if values:
@@ -248,8 +249,10 @@ class _SessionSync:
 
     def sync_attendees(
         self, session_id: int, wanted: dict[int, str], current: dict[int, Any]
-    ) -> tuple[list[int], list[int], bool]:
-        added, removed, roles_changed = [], [], False
+    ) -> tuple[list[int], list[int], list[int]]:
+        added: list[int] = []
+        removed: list[int] = []
+        roles_changed: list[int] = []
         for person_id, role in wanted.items():
             item = current.get(person_id)
             if item is None:
@@ -260,7 +263,7 @@ class _SessionSync:
                 added.append(person_id)
             elif item.role != role:
                 self.attendee_updates.append({"id": item.id, "role": role})
-                roles_changed = True
+                roles_changed.append(person_id)
         for person_id, item in current.items():
             if item.removed_at is None and person_id not in wanted:
                 self.attendee_updates.append({"id": item.id, "removed_at": self.now})

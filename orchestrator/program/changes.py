@@ -19,6 +19,7 @@ class SessionChange:
     fields: tuple[str, ...]
     attendees_added: tuple[str, ...] = ()
     attendees_removed: tuple[str, ...] = ()
+    roles_changed: tuple[str, ...] = ()
 
     @property
     def touches_invites(self) -> bool:
@@ -30,6 +31,7 @@ class SessionChange:
             "fields": list(self.fields),
             "attendees_added": list(self.attendees_added),
             "attendees_removed": list(self.attendees_removed),
+            "roles_changed": list(self.roles_changed),
         }
 
 

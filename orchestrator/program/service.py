@@ -6,6 +6,7 @@ import, so an edit can never produce what an import would refuse.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,9 @@ from .problems import Place, ProgramError
 from .validate import ProviderCheck, validate
 
 EDITABLE = ("start", "end", "title", "attendees", "provider")
+
+ChangeHook = Callable[[AsyncSession, ChangeSet, datetime], Awaitable[object]]
+"""Runs in the transaction of the change (the invites queue their mail there)."""
 
 
 class NotFound(LookupError):
@@ -45,10 +49,16 @@ async def import_program(
     *,
     now: datetime,
     slug: str | None = None,
+    on_change: ChangeHook | None = None,
 ) -> ChangeSet:
     program = validate(raw, check_provider=provider_check(settings), slug=slug)
     async with db_factory() as db, db.begin():
-        return await apply_program(db, program, default_provider=settings.default_provider, now=now)
+        changes = await apply_program(
+            db, program, default_provider=settings.default_provider, now=now
+        )
+        if on_change is not None and not changes.empty:
+            await on_change(db, changes, now)
+        return changes
 
 
 async def edit_session(
@@ -59,6 +69,7 @@ async def edit_session(
     patch: dict[str, Any] | None,
     *,
     now: datetime,
+    on_change: ChangeHook | None = None,
 ) -> ChangeSet:
     """Applies `patch` to one live session, or cancels it when `patch` is None."""
     if patch is not None:
@@ -91,7 +102,12 @@ async def edit_session(
         program = validate(
             RawProgram(document, places), check_provider=provider_check(settings), slug=slug
         )
-        return await apply_program(db, program, default_provider=settings.default_provider, now=now)
+        changes = await apply_program(
+            db, program, default_provider=settings.default_provider, now=now
+        )
+        if on_change is not None and not changes.empty:
+            await on_change(db, changes, now)
+        return changes
 
 
 async def _was_cancelled(db: AsyncSession, slug: str, key: str) -> bool:

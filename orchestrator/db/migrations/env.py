@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from orchestrator.db import models  # noqa: F401  (registers the tables)
+import orchestrator.db  # noqa: F401  (registers every table)
 from orchestrator.db.base import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,122 @@
+"""The words of a calendar mail, in the recipient's language: description, subject and bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .i18n import Catalogues, Language
+from .model import Entry, Party
+
+
+class Notice(StrEnum):
+    """What the mail tells the recipient."""
+
+    INVITATION = "invitation"
+    UPDATE = "update"
+    CANCELLED = "cancelled"
+    UNINVITED = "uninvited"
+
+
+@dataclass(frozen=True, slots=True)
+class MailText:
+    subject: str
+    text: str
+    html: str
+
+
+def _who(party: Party) -> str:
+    return f"{party.name}, {party.organisation}" if party.organisation else party.name
+
+
+class Writer:
+    """Writes descriptions and mail bodies; the app factory builds one and shares it."""
+
+    def __init__(self, catalogues: Catalogues) -> None:
+        self.catalogues = catalogues
+        self.templates = Environment(
+            loader=PackageLoader("calendars", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def language(self, locale: str | None) -> Language:
+        return self.catalogues.get(locale)
+
+    def describe(
+        self,
+        locale: str | None,
+        *,
+        title: str,
+        kind: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        zone: str,
+        others: tuple[Party, ...],
+        join_url: str,
+        organiser: Party,
+        event_title: str,
+        speaker: bool,
+        feed_url: str,
+    ) -> str:
+        """The plain-text description: the calendar entry's DESCRIPTION and the text mail."""
+        _ = self.language(locale).gettext
+        when = self.language(locale).when(starts_at, ends_at, zone)
+        lines = [title, when, ""]
+        if kind == "plenary":
+            lines.append(_("Plenary of {event}").format(event=event_title))
+            if speaker:
+                lines.append(_("You are one of the speakers."))
+        else:
+            lines.append(_("You meet:"))
+            lines.extend(f"  {_who(party)}" for party in others)
+        lines += [
+            "",
+            _("Join: {url}").format(url=join_url),
+            _("This link is yours: it opens your own seat, from a few minutes before the start."),
+            "",
+            _("All your sessions, as a calendar you can subscribe to: {url}").format(url=feed_url),
+            _("Organised by {name} ({email}) for {event}").format(
+                name=organiser.name, email=organiser.email, event=event_title
+            ),
+        ]
+        return "\n".join(lines)
+
+    def mail(self, entry: Entry, notice: Notice, locale: str | None) -> MailText:
+        """Subject, text and HTML for one recipient; every value is escaped in the HTML."""
+        language = self.language(locale)
+        _ = language.gettext
+        prefix = {
+            Notice.INVITATION: _("Invitation"),
+            Notice.UPDATE: _("Updated"),
+            Notice.CANCELLED: _("Cancelled"),
+            Notice.UNINVITED: _("Cancelled"),
+        }[notice]
+        start = " ".join(
+            (language.date(entry.starts_at, entry.zone), language.time(entry.starts_at, entry.zone))
+        )
+        subject = _("{notice}: {title} — {start}").format(
+            notice=prefix, title=entry.title, start=start
+        )
+        headline = {
+            Notice.INVITATION: _("You are invited."),
+            Notice.UPDATE: _("This session has changed; your calendar entry is updated."),
+            Notice.CANCELLED: _("This session is cancelled."),
+            Notice.UNINVITED: _("You are no longer expected at this session."),
+        }[notice]
+        text = f"{headline}\n\n{entry.description}\n"
+        html = self.templates.get_template("invite.html").render(
+            _=_,
+            lang=language.locale,
+            headline=headline,
+            entry=entry,
+            notice=notice.value,
+            when=language.when(entry.starts_at, entry.ends_at, entry.zone),
+            paragraphs=entry.description.split("\n\n"),
+            subject=subject,
+        )
+        return MailText(subject=subject, text=text, html=html)

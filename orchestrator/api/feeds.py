@@ -1,0 +1,69 @@
+"""`/calendar/{token}.ics`: a person's subscribable calendar of their live sessions."""
+
+from __future__ import annotations
+
+import hashlib
+
+from aiohttp import web
+from sqlalchemy import select
+
+from calendars import ics
+
+from .. import keys
+from ..db import models as m
+from ..invites import build_entry, load_seats
+
+routes = web.RouteTableDef()
+
+# Clients poll; tell them an hour is enough (the calendar also says so in REFRESH-INTERVAL).
+CACHE_CONTROL = "private, max-age=3600"
+
+
+@routes.get("/calendar/{token}.ics")
+async def calendar_feed(request: web.Request) -> web.Response:
+    app = request.app
+    async with app[keys.DB]() as db:
+        person = await db.scalar(
+            select(m.Person).where(
+                m.Person.feed_token == request.match_info["token"], m.Person.removed_at.is_(None)
+            )
+        )
+        if person is None:
+            raise web.HTTPNotFound(text="No calendar here: the link is unknown or no longer valid.")
+        event = await db.get_one(m.Event, person.event_id)
+        sessions = (
+            await db.scalars(
+                select(m.Session)
+                .join(m.Attendee, m.Attendee.session_id == m.Session.id)
+                .where(
+                    m.Attendee.person_id == person.id,
+                    m.Attendee.removed_at.is_(None),
+                    m.Session.cancelled_at.is_(None),
+                )
+                .order_by(m.Session.starts_at, m.Session.id)
+            )
+        ).all()
+        seats = await load_seats(db, [session.id for session in sessions])
+    base = app[keys.SETTINGS].base_url
+    writer = app[keys.WRITER]
+    entries = [
+        build_entry(
+            writer,
+            base,
+            event,
+            session,
+            seats[session.id],
+            next(seat for seat in seats[session.id] if seat.person_id == person.id),
+        )
+        for session in sessions
+    ]
+    body = ics.feed(entries, name=f"{event.title} — {person.name}")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
+        "Content-Disposition": 'inline; filename="rdv.ics"',
+    }
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="text/calendar", charset="utf-8", headers=headers)

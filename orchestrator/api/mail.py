@@ -1,0 +1,82 @@
+"""`/api/v1/events/{slug}/mail`: the outbox as organisers see it, failures with their reasons."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from .. import keys
+from ..db import models as m
+from ..db.mail import MAIL_STATES, MailMessage
+from .auth import require_grant
+from .errors import ApiError
+from .views import utc_text
+
+routes = web.RouteTableDef()
+PAGE = 500
+
+
+@routes.get("/api/v1/events/{slug}/mail")
+async def list_mail(request: web.Request) -> web.Response:
+    slug = request.match_info["slug"]
+    require_grant(request, slug)
+    status = request.query.get("status")
+    if status is not None and status not in MAIL_STATES:
+        raise ApiError(400, f"status must be one of {', '.join(MAIL_STATES)}")
+    async with request.app[keys.DB]() as db:
+        event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))
+        if event_id is None:
+            raise ApiError(404, f'no event "{slug}"')
+        counts: dict[str, int] = {
+            state: count
+            for state, count in await db.execute(
+                select(MailMessage.status, func.count())
+                .where(MailMessage.event_id == event_id)
+                .group_by(MailMessage.status)
+            )
+        }
+        query = (
+            select(
+                MailMessage.id,
+                MailMessage.kind,
+                MailMessage.recipient,
+                MailMessage.subject,
+                MailMessage.status,
+                MailMessage.attempts,
+                MailMessage.next_attempt_at,
+                MailMessage.last_error,
+                MailMessage.created_at,
+                MailMessage.sent_at,
+                m.Session.key.label("session"),
+            )
+            .outerjoin(m.Session, m.Session.id == MailMessage.session_id)
+            .where(MailMessage.event_id == event_id)
+            .order_by(MailMessage.id.desc())
+            .limit(PAGE)
+        )
+        if status is not None:
+            query = query.where(MailMessage.status == status)
+        rows = (await db.execute(query)).all()
+    return web.json_response(
+        {
+            "counts": {state: counts.get(state, 0) for state in MAIL_STATES},
+            "messages": [
+                {
+                    "id": row.id,
+                    "kind": row.kind,
+                    "session": row.session,
+                    "recipient": row.recipient,
+                    "subject": row.subject,
+                    "status": row.status,
+                    "attempts": row.attempts,
+                    "next_attempt_at": utc_text(row.next_attempt_at)
+                    if row.status == "pending"
+                    else None,
+                    "last_error": row.last_error,
+                    "created_at": utc_text(row.created_at),
+                    "sent_at": utc_text(row.sent_at) if row.sent_at else None,
+                }
+                for row in rows
+            ],
+        }
+    )

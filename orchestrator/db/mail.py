@@ -1,0 +1,39 @@
+"""The mail outbox: every message is a row written with the change that causes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+MAIL_STATES = ("pending", "sending", "sent", "failed")
+
+
+class MailMessage(Base):
+    """One message to one recipient. `body` is the complete message as sent; `dedupe_key` makes
+    queuing the same notice twice a no-op (a retried step, a second instance)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(24))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sender: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
