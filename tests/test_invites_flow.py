@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from calendar_parsers import (
+    assert_well_formed,
+    icaljs_missing,
+    read_icalendar,
+    read_icaljs,
+    read_vobject,
+)
 from mailsink import MailSink
-from support import Api, ManualClock, session_of, small_program
+from support import EXAMPLE_SLUG, Api, ManualClock, example_program, session_of, small_program
 
 from orchestrator import keys
 from orchestrator.app import create_app
@@ -301,3 +309,30 @@ async def test_a_new_speaker_gets_an_update_and_the_audience_does_not(
 
     assert recipients(sink) == [EMAILS["ana"]]
     assert "You are one of the speakers." in sink.received[0].text
+
+
+async def test_every_invite_of_the_seed_event_reads_the_same_in_three_calendar_parsers(
+    service: tuple[Api, web.Application], sink: MailSink, tmp_path: Path
+) -> None:
+    api, app = service
+    await api.import_ok(example_program())
+    while (await deliver(app)).claimed:
+        pass
+    assert len(sink.received) == 116 + 2 * 41
+    expected = {
+        s["key"]: (s["start"], s["end"]) for s in (await api.get_event(EXAMPLE_SLUG))["sessions"]
+    }
+    calendars = [message.calendar_bytes for message in sink.received]
+    for data in calendars:
+        assert_well_formed(data)
+    parsers = [read_vobject, read_icalendar]
+    if icaljs_missing() is None:
+        parsers.append(read_icaljs(tmp_path))
+    for parse in parsers:
+        for [event] in parse(*calendars):
+            key = event.uid.split(".")[1]
+            times = (
+                event.start.isoformat().replace("+00:00", "Z"),
+                event.end.isoformat().replace("+00:00", "Z"),
+            )
+            assert times == expected[key], (parse, event.uid)
