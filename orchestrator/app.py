@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from calendars.i18n import Catalogues
@@ -13,17 +15,23 @@ from calendars.text import Writer
 from calendars.transport import parse_mail_url, transport_for
 
 from . import keys
-from .api import events, feeds, health, mail, openapi
+from .api import events, feeds, health, join, mail, openapi, rooms
 from .api.errors import error_middleware
 from .clock import Clock, SystemClock
-from .db.engine import create_engine, session_factory
+from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .invites import InviteComposer
+from .lifecycle import RoomLifecycle
 from .outbox import OutboxSender
+from .pages import Pages
+from .providers import ProviderRegistry
 from .settings import Settings
+from .timers import LifecycleTimers
 
 # aiohttp's own cap; routes apply tighter limits of their own while reading.
 MAX_BODY = 33 * 1024 * 1024
+STATIC = Path(__file__).with_name("static")
+JANUS_JS = Path("/usr/share/javascript/janus-gateway")
 
 
 def create_app(
@@ -38,7 +46,9 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
-    app[keys.WRITER] = Writer(Catalogues())
+    catalogues = Catalogues()
+    app[keys.WRITER] = Writer(catalogues)
+    app[keys.PAGES] = Pages(catalogues)
     app[keys.INVITES] = InviteComposer(settings, app[keys.WRITER])
     mail_target = parse_mail_url(settings.mail_url)
 
@@ -63,7 +73,34 @@ def create_app(
                 await task
         await transport.aclose()
 
-    app.cleanup_ctx.extend([database, outbox])
-    for table in (health.routes, openapi.routes, events.routes, mail.routes, feeds.routes):
+    async def rooms_lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as http:
+            app[keys.HTTP] = http
+            app[keys.PROVIDERS] = ProviderRegistry(settings, http)
+            lifecycle = RoomLifecycle(app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings)
+            app[keys.LIFECYCLE] = lifecycle
+            timers = LifecycleTimers(lifecycle) if background else None
+            if timers is not None:
+                if is_sqlite(app[keys.ENGINE]):  # SQLite runs one instance: nothing else works
+                    await lifecycle.recover()
+                timers.start()
+            app[keys.TIMERS] = timers
+            yield
+            if timers is not None:
+                timers.shutdown()
+
+    app.cleanup_ctx.extend([database, outbox, rooms_lifecycle])
+    for table in (
+        health.routes,
+        openapi.routes,
+        events.routes,
+        mail.routes,
+        feeds.routes,
+        join.routes,
+        rooms.routes,
+    ):
         app.router.add_routes(table)
+    app.router.add_static("/static/", STATIC)
+    if JANUS_JS.is_dir():  # Debian's libjs-janus-gateway, for the Janus join page
+        app.router.add_static("/vendor/janus/", JANUS_JS)
     return app

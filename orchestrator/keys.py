@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -9,8 +10,12 @@ from calendars.text import Writer
 
 from .clock import Clock
 from .invites import InviteComposer
+from .lifecycle import RoomLifecycle
 from .outbox import OutboxSender
+from .pages import Pages
+from .providers import ProviderRegistry
 from .settings import Settings
+from .timers import LifecycleTimers
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -19,3 +24,8 @@ DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 WRITER = web.AppKey("writer", Writer)
 INVITES = web.AppKey("invites", InviteComposer)
 OUTBOX = web.AppKey("outbox", OutboxSender)
+PAGES = web.AppKey("pages", Pages)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+PROVIDERS = web.AppKey("providers", ProviderRegistry)
+LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
+TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

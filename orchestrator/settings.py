@@ -116,6 +116,11 @@ class Settings:
             raise SettingsError("RDV_PUBLIC_URL: must start with http:// or https://")
         if self.poll_interval <= timedelta(0):
             raise SettingsError("RDV_POLL_INTERVAL: must be positive")
+        if bool(self.jitsi_app_id) != bool(self.jitsi_app_secret):
+            raise SettingsError(
+                "RDV_JITSI_APP_ID and RDV_JITSI_APP_SECRET go together: set both for token-auth "
+                "rooms, or neither for public rooms"
+            )
         missing = self.missing_for(self.default_provider)
         if missing:
             raise SettingsError(

@@ -21,6 +21,14 @@ PROGRAM_BODY_LIMIT = 32 * 1024 * 1024
 routes = web.RouteTableDef()
 
 
+def _after_change(app: web.Application) -> None:
+    """Wakes the mail sender and the room timers once a change is committed."""
+    app[keys.OUTBOX].wake()
+    timers = app[keys.TIMERS]
+    if timers is not None:
+        timers.poke()
+
+
 def _changes(changes: ChangeSet, status: int = 200) -> web.Response:
     return web.json_response({"changes": changes.as_dict()}, status=status)
 
@@ -45,7 +53,7 @@ async def put_program(request: web.Request) -> web.Response:
         )
     except IntegrityError:
         raise ApiError(409, "another import of this event ran at the same time; retry") from None
-    app[keys.OUTBOX].wake()
+    _after_change(app)
     return _changes(changes, 201 if changes.event_created else 200)
 
 
@@ -75,7 +83,7 @@ async def _edit(request: web.Request, patch: dict[str, Any] | None) -> web.Respo
         )
     except NotFound as error:
         raise ApiError(404, str(error)) from None
-    app[keys.OUTBOX].wake()
+    _after_change(app)
     return _changes(changes)
 
 

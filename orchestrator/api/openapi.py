@@ -127,6 +127,48 @@ SCHEMAS: dict[str, Any] = {
             "messages": {"type": "array", "items": _ref("MailMessage")},
         },
     },
+    "RoomStatus": {
+        "type": "object",
+        "required": ["session", "title", "kind", "start", "end", "provider", "state", "expected"],
+        "properties": {
+            "session": _STR,
+            "title": _STR,
+            "kind": {"enum": ["plenary", "meeting"]},
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time"},
+            "provider": _STR,
+            "state": {
+                "enum": [
+                    "scheduled",
+                    "provisioning",
+                    "ready",
+                    "live",
+                    "ended",
+                    "failed",
+                    "cancelled",
+                ]
+            },
+            "error": _NULLABLE_STR,
+            "expected": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "name", "role"],
+                    "properties": {
+                        "key": _STR,
+                        "name": _STR,
+                        "organisation": _NULLABLE_STR,
+                        "role": {"enum": ["speaker", "attendee"]},
+                    },
+                },
+            },
+        },
+    },
+    "Rooms": {
+        "type": "object",
+        "required": ["rooms"],
+        "properties": {"rooms": {"type": "array", "items": _ref("RoomStatus")}},
+    },
     "Changes": {
         "type": "object",
         "required": ["changes"],
@@ -285,6 +327,17 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _ok("counts by state and the latest 500 messages", "Outbox"),
                 "400": _error("unknown status filter"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}/rooms": {
+        "get": {
+            "summary": "Every room: its state, provider, failure if any, and who is expected",
+            "parameters": [_SLUG],
+            "responses": {
+                "200": _ok("the rooms, in session order", "Rooms"),
                 **_AUTH_ERRORS,
                 "404": _error("no such event"),
             },

@@ -123,3 +123,21 @@ class Room(Timestamped, Base):
     room_key: Mapped[str] = mapped_column(String(120), unique=True)
     provider_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(String(2000))
+    # Who is working on the room: a lifecycle step holds it until then (a crash lets it lapse).
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The provider the room exists on now, if any (None before provisioning and after closing).
+    provisioned_with: Mapped[str | None] = mapped_column(String(32))
+
+
+class LinkClick(Base):
+    """A personal join link was opened: who, when, and what they were shown."""
+
+    __tablename__ = "link_clicks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attendee_id: Mapped[int] = mapped_column(
+        ForeignKey("attendees.id", ondelete="CASCADE"), index=True
+    )
+    clicked_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))

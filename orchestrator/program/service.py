@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import models as m
+from ..providers import unavailable
 from ..settings import Settings
 from .apply import apply_program
 from .changes import ChangeSet
@@ -33,13 +34,7 @@ class NotFound(LookupError):
 
 
 def provider_check(settings: Settings) -> ProviderCheck:
-    def check(name: str) -> str | None:
-        missing = settings.missing_for(name)
-        if missing:
-            return f'provider "{name}" is not configured here: set {", ".join(missing)}'
-        return None
-
-    return check
+    return lambda name: unavailable(settings, name)
 
 
 async def import_program(

@@ -1,0 +1,129 @@
+"""The one interface every video provider implements, and the plain data it speaks.
+
+The required core is small: create a room idempotently from our own room key, close it, and mint a
+join URL for one seat. Optional capabilities are declared as class flags, and a provider that lacks
+one raises `CapabilityMissing` rather than pretending.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class Role(StrEnum):
+    MODERATOR = "moderator"
+    PARTICIPANT = "participant"
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """One person's place in one room.
+
+    `seat_id` is the identity our join links put into the provider (BigBlueButton `userID`, Jitsi
+    `context.user.id`, LiveKit identity), so that provider events map back to the person; `number`
+    is the same seat as a number for providers that need one (Janus); `token` is a secret only
+    this seat knows, for providers that check a list of allowed tokens (Janus).
+    """
+
+    seat_id: str
+    number: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRequest:
+    """What a provider needs to create the room of one session."""
+
+    room_key: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    seats: tuple[Seat, ...] = ()
+    callback_url: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """A created room: our key and what the provider told us, stored as JSON with the room."""
+
+    room_key: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """One seat asking to enter; the provider's credentials must not outlive `expires_at`."""
+
+    room: Room
+    seat: Seat
+    display_name: str
+    email: str | None
+    role: Role
+    not_before: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """Someone a provider says is in a room now; `seat_id` is None for people who did not come
+    through our links (guests)."""
+
+    provider_id: str
+    display_name: str
+    seat_id: str | None = None
+    joined_at: datetime | None = None
+
+
+class ProviderError(Exception):
+    """A provider call failed; the message is safe to show organisers (no secrets)."""
+
+
+class ProviderUnavailable(ProviderError):
+    """Worth retrying: timeouts, connection errors, 5xx, 429. `retry_after` in seconds when the
+    provider said how long to wait."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
+    """Not worth retrying as is: the provider refused the request (bad credentials, bad input)."""
+
+
+class NotConfigured(ProviderError):
+    """A session asks for a provider this service has no settings for."""
+
+
+class CapabilityMissing(ProviderError):
+    """The provider cannot do this (for example list participants); callers check the flags."""
+
+
+class VideoProvider(ABC):
+    """A video provider. Subclasses that miss a required method fail when built, not mid-request."""
+
+    name: ClassVar[str]
+    can_list_participants: ClassVar[bool] = False
+    can_record: ClassVar[bool] = False
+
+    @abstractmethod
+    async def create_room(self, request: RoomRequest) -> Room:
+        """Creates the room, or returns the existing one for the same `room_key`."""
+
+    @abstractmethod
+    async def close_room(self, room: Room) -> None:
+        """Ends the room; a room that is already gone is success."""
+
+    @abstractmethod
+    async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
+        """A URL that puts this seat, and only this seat, into the room with its role."""
+
+    async def list_participants(self, room: Room) -> Sequence[Participant]:
+        """Who is in the room now (providers with `can_list_participants`)."""
+        raise CapabilityMissing(f"{self.name} cannot list participants")

@@ -1,0 +1,82 @@
+"""Jitsi Meet: public rooms with unguessable names, or token-auth rooms with a JWT per seat.
+
+Jitsi has no room API: a room exists while people are in it, so creating and closing are local.
+Token rules from Prosody's token verifier (reference §1.1): `typ` JWT, HS256, `iss` the app id,
+`aud`, `sub` the tenant or host, `room` lowercased, `nbf` 10 s back for clock skew, `exp` at the
+end of the seat's window, every `context.user` value a string, moderator rights through
+`context.user.moderator` / `affiliation` (mod_token_affiliation).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+import jwt
+
+from .base import JoinRequest, ProviderRejected, Role, Room, RoomRequest, VideoProvider
+
+AUDIENCE = "jitsi"
+SKEW = timedelta(seconds=10)
+
+
+class JitsiProvider(VideoProvider):
+    name = "jitsi"
+
+    def __init__(
+        self, domain: str, *, app_id: str | None = None, app_secret: str | None = None
+    ) -> None:
+        domain = domain.strip().strip("/")
+        for scheme in ("https://", "http://"):
+            domain = domain.removeprefix(scheme)
+        self.host, _, tenant = domain.partition("/")
+        self.tenant = tenant.strip("/").lower() or None
+        if bool(app_id) != bool(app_secret):
+            raise ProviderRejected("Jitsi token mode needs both RDV_JITSI_APP_ID and _APP_SECRET")
+        self.app_id, self.app_secret = app_id, app_secret
+
+    @property
+    def token_mode(self) -> bool:
+        return self.app_secret is not None
+
+    async def create_room(self, request: RoomRequest) -> Room:
+        # Our room keys are already `[a-z0-9-]` with an unguessable suffix.
+        return Room(request.room_key, {"room": request.room_key.lower()})
+
+    async def close_room(self, room: Room) -> None:
+        """Nothing to do: a Jitsi room disappears with its last participant."""
+
+    def room_url(self, room: Room) -> str:
+        path = f"{self.tenant}/{room.data['room']}" if self.tenant else str(room.data["room"])
+        return f"https://{self.host}/{path}"
+
+    def token(self, join: JoinRequest, *, now: datetime) -> str:
+        assert self.app_id is not None
+        assert self.app_secret is not None
+        moderator = join.role is Role.MODERATOR
+        user = {
+            "id": join.seat.seat_id,
+            "name": join.display_name,
+            "email": join.email or "",
+            "moderator": "true" if moderator else "false",
+            "affiliation": "owner" if moderator else "member",
+        }
+        claims = {
+            "iss": self.app_id,
+            "aud": AUDIENCE,
+            "sub": self.tenant or self.host,
+            "room": str(join.room.data["room"]).lower(),
+            "nbf": int((now - SKEW).timestamp()),
+            "exp": int(join.expires_at.timestamp()),
+            "context": {"user": user},
+        }
+        return jwt.encode(claims, self.app_secret, algorithm="HS256", headers={"typ": "JWT"})
+
+    async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
+        url = self.room_url(join.room)
+        if self.token_mode:
+            url += f"?jwt={self.token(join, now=now)}"
+        # The display name pre-fills the pre-join screen; Jitsi reads JSON values in the fragment.
+        name = quote(json.dumps(join.display_name, ensure_ascii=False), safe="")
+        return f"{url}#userInfo.displayName={name}"

@@ -1,0 +1,207 @@
+"""`/j/{token}`: a person's own join link. Inside its window it makes sure the room exists, mints
+the provider's credentials for this seat, records the click and redirects; otherwise it says when
+the link opens, that the session is cancelled or over. Unknown tokens get the same 404 page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import insert, select
+
+from integrations.base import JoinRequest, ProviderError, Role, Room
+
+from .. import keys
+from ..db import models as m
+from ..lifecycle import CLOSE_GRACE, ensure_ready, seat_of
+
+routes = web.RouteTableDef()
+MODERATOR_KINDS = ("buyer", "organiser")
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """Everything a join page needs about the link's owner and their session."""
+
+    attendee: m.Attendee
+    person: m.Person
+    session: m.Session
+    event: m.Event
+    room: m.Room
+    organisation_kind: str | None
+
+    @property
+    def locale(self) -> str:
+        return self.person.locale or self.event.locale
+
+    @property
+    def role(self) -> Role:
+        moderator = self.attendee.role == "speaker" or self.organisation_kind in MODERATOR_KINDS
+        return Role.MODERATOR if moderator else Role.PARTICIPANT
+
+
+async def find_visit(request: web.Request, token: str) -> Visit | None:
+    """The live seat a token opens, or None (unknown, removed person or removed attendee)."""
+    async with request.app[keys.DB]() as db:
+        row = (
+            await db.execute(
+                select(m.Attendee, m.Person, m.Session, m.Event, m.Room, m.Organisation.kind)
+                .join(m.Person, m.Person.id == m.Attendee.person_id)
+                .join(m.Session, m.Session.id == m.Attendee.session_id)
+                .join(m.Event, m.Event.id == m.Session.event_id)
+                .join(m.Room, m.Room.session_id == m.Session.id)
+                .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
+                .where(m.Attendee.token == token)
+            )
+        ).first()
+    if row is None:
+        return None
+    visit = Visit(*row)
+    if visit.attendee.removed_at is not None or visit.person.removed_at is not None:
+        return None
+    return visit
+
+
+async def record(request: web.Request, visit: Visit, outcome: str, now: datetime) -> None:
+    async with request.app[keys.DB]() as db, db.begin():
+        await db.execute(
+            insert(m.LinkClick).values(
+                attendee_id=visit.attendee.id, clicked_at=now, outcome=outcome
+            )
+        )
+
+
+def page(request: web.Request, visit: Visit | None, state: str, **context: Any) -> web.Response:
+    pages = request.app[keys.PAGES]
+    if visit is None:
+        return pages.render("join.html", None, status=404, state="unknown", title="rdv")
+    language = pages.language(visit.locale)
+    session, event = visit.session, visit.event
+    status = {"early": 200, "cancelled": 410, "ended": 410, "unavailable": 503}[state]
+    headers = {"Retry-After": "30"} if state == "unavailable" else None
+    return pages.render(
+        "join.html",
+        visit.locale,
+        status=status,
+        headers=headers,
+        state=state,
+        title=session.title,
+        event_title=event.title,
+        when=language.when(session.starts_at, session.ends_at, event.timezone),
+        organiser_name=event.organiser_name,
+        organiser_email=event.organiser_email,
+        **context,
+    )
+
+
+def closed_state(visit: Visit, now: datetime, join_early: timedelta) -> str | None:
+    """Why the link cannot open the room now (cancelled, early, ended), or None."""
+    session = visit.session
+    if session.cancelled:
+        return "cancelled"
+    if now < session.starts_at - join_early:
+        return "early"
+    if now >= session.ends_at:
+        return "ended"
+    return None
+
+
+async def closed_page(
+    request: web.Request, visit: Visit, state: str, now: datetime
+) -> web.Response:
+    await record(request, visit, state, now)
+    language = request.app[keys.PAGES].language(visit.locale)
+    zone = visit.event.timezone
+    opens = visit.session.starts_at - request.app[keys.SETTINGS].join_early
+    return page(
+        request, visit, state, opens=f"{language.date(opens, zone)} {language.time(opens, zone)}"
+    )
+
+
+@routes.get("/j/{token}")
+async def join(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    now = app[keys.CLOCK].now()
+    visit = await find_visit(request, request.match_info["token"])
+    if visit is None:
+        return page(request, None, "unknown")
+    state = closed_state(visit, now, app[keys.SETTINGS].join_early)
+    if state is None and await ensure_ready(app[keys.LIFECYCLE], visit.room.id):
+        opens = visit.session.starts_at - app[keys.SETTINGS].join_early
+        url = await _provider_url(request, visit, opens, now)
+        if url is not None:
+            await record(request, visit, "joined", now)
+            raise web.HTTPFound(
+                url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+            )
+    return await closed_page(request, visit, state or "unavailable", now)
+
+
+@routes.get("/room/{token}")
+async def room_page(request: web.Request) -> web.StreamResponse:
+    """The join page of providers without a web client of their own (Janus)."""
+    app = request.app
+    settings = app[keys.SETTINGS]
+    now = app[keys.CLOCK].now()
+    visit = await find_visit(request, request.match_info["token"])
+    if visit is None or visit.room.provider != "janus" or not settings.janus_url:
+        return page(request, None, "unknown")
+    state = closed_state(visit, now, settings.join_early)
+    async with app[keys.DB]() as db:
+        room = await db.get_one(m.Room, visit.room.id)
+    if state is None and room.state not in ("ready", "live"):
+        state = "unavailable"
+    if state is not None:
+        return await closed_page(request, visit, state, now)
+    janus_js = settings.janus_js_url or "/vendor/janus/janus.js"
+    csp = (
+        f"default-src 'self'; script-src 'self' {_origin(janus_js)}; style-src 'self'; "
+        f"connect-src 'self' {_origin(settings.janus_url)}; media-src 'self' blob: mediastream:; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return app[keys.PAGES].render(
+        "room.html",
+        visit.locale,
+        csp=csp,
+        title=visit.session.title,
+        display_name=visit.person.name,
+        janus_server=settings.janus_url,
+        janus_js=janus_js,
+        room=room.provider_data["room"],
+        pin=room.provider_data["pin"],
+        token=visit.attendee.token,
+        seat_number=seat_of(visit.attendee.id, "").number,
+        leave_url=f"{settings.base_url}/j/{visit.attendee.token}",
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+async def _provider_url(
+    request: web.Request, visit: Visit, opens: datetime, now: datetime
+) -> str | None:
+    app = request.app
+    async with app[keys.DB]() as db:
+        room = await db.get_one(m.Room, visit.room.id)
+    try:
+        provider = app[keys.PROVIDERS].get(room.provider)
+        return await provider.join_url(
+            JoinRequest(
+                room=Room(room.room_key, room.provider_data),
+                seat=seat_of(visit.attendee.id, visit.attendee.token),
+                display_name=visit.person.name,
+                email=visit.person.email,
+                role=visit.role,
+                not_before=opens,
+                expires_at=visit.session.ends_at + CLOSE_GRACE,
+            ),
+            now=now,
+        )
+    except ProviderError:
+        return None

@@ -1,0 +1,71 @@
+"""Wakes the room lifecycle at the right moments: when the next room falls due (a timer rebuilt
+from the database after every pass), after every change of the program, and every 30 seconds as a
+backstop. The timers hold no state of their own: a restart rebuilds them from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from .lifecycle import RoomLifecycle
+
+log = logging.getLogger("rdv.rooms")
+PERIOD_SECONDS = 30
+
+
+class LifecycleTimers:
+    def __init__(self, lifecycle: RoomLifecycle, *, period: int = PERIOD_SECONDS) -> None:
+        self.lifecycle = lifecycle
+        self.period = period
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.run,
+            "interval",
+            seconds=self.period,
+            id="reconcile",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.start()
+
+    def poke(self) -> None:
+        """Runs a pass now (after a change that may have moved or cancelled a session)."""
+        self._at(datetime.now(UTC), "poke")
+
+    def _at(self, moment: datetime, job_id: str) -> None:
+        self.scheduler.add_job(
+            self.run,
+            "date",
+            run_date=moment,
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def run(self) -> None:
+        async with self._lock:
+            try:
+                tally = await self.lifecycle.reconcile()
+                if tally.provisioned or tally.failed or tally.closed:
+                    log.info(
+                        "rooms: %d ready, %d failed, %d closed",
+                        tally.provisioned,
+                        tally.failed,
+                        tally.closed,
+                    )
+                following = await self.lifecycle.next_due()
+            except Exception:
+                log.exception("room lifecycle pass failed; the next pass will retry")
+                return
+        if following is not None:
+            self._at(max(following, datetime.now(UTC)), "next")
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown(wait=False)
