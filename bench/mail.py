@@ -102,8 +102,9 @@ def program() -> bytes:
     orgs = [
         {"key": f"org-{i}", "name": f"Org {i} & Fils", "kind": kinds[i % 2]} for i in range(ORGS)
     ]
-    event = {"slug": "bench-mail", "title": "Rencontres d'affaires", "timezone": "Europe/Paris"}
-    event |= {"locale": "fr", "organiser": {"name": "Banc d'essai", "email": "rdv@bench.example"}}
+    organiser = {"name": "Banc d'essai", "email": "rdv@bench.example"}
+    event: dict[str, Any] = {"slug": "bench-mail", "title": "Rencontres d'affaires"}
+    event |= {"timezone": "Europe/Paris", "locale": "fr", "organiser": organiser}
     document = {"event": event, "organisations": orgs, "people": people, "sessions": sessions}
     return json.dumps(document, ensure_ascii=False).encode()
 
@@ -163,10 +164,8 @@ async def measure(url: str, port: int, counters: Counters, raw_count: int) -> di
             nearest = func.abs(func.length(MailMessage.body) - size)  # a typical invite
             row = (await session.execute(select(MailMessage).order_by(nearest).limit(1))).scalar()
             assert row is not None
-            sample, figures["size"] = (row.sender, row.recipient, row.body), float(size)
+            sample, figures["size"] = (row.sender, row.recipient, row.body), float(size or 0)
         figures["raw"] = await raw_rate(port, sample, raw_count)
-        if counters[0].value != raw_count:
-            raise SystemExit(f"sink counted {counters[0].value} raw messages, sent {raw_count}")
         counters[0].value = counters[1].value = 0
 
         transport = transport_for(parse_mail_url(f"smtp://127.0.0.1:{port}"))
@@ -180,22 +179,23 @@ async def measure(url: str, port: int, counters: Counters, raw_count: int) -> di
         figures["outbox"] = sent / (time.perf_counter() - started)
         figures["rss"], figures["growth"] = max_rss_mb(), max_rss_mb() - rss_before
         await transport.aclose()
+        received, figures["octets"] = counters[0].value, counters[1].value
+        # Again after: the faster of two raw runs, so a busy moment cannot flatter the ratio.
+        figures["raw"] = max(figures["raw"], await raw_rate(port, sample, raw_count))
         async with db() as session:
             query = select(MailMessage.status, func.count()).group_by(MailMessage.status)
             states = {status: n for status, n in await session.execute(query)}
     finally:
         await engine.dispose()
-    received = counters[0].value
     if sent != INVITES or received != INVITES or states != {"sent": INVITES}:
         raise SystemExit(f"expected {INVITES} sent: sender {sent}, sink {received}, rows {states}")
-    figures["octets"] = counters[1].value
     return figures
 
 
 @asynccontextmanager
 async def postgres_database(url: str) -> AsyncIterator[str]:
     """A throwaway database next to the one `url` names, dropped afterwards."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     base, name = make_url(url), f"rdv_bench_mail_{os.getpid()}"
     admin = await asyncpg.connect(
@@ -236,7 +236,7 @@ async def run(url: str, port: int, counters: Counters, raw_count: int) -> list[t
     )
     ratio, rss = figures["outbox"] / figures["raw"], figures["rss"]
     return [
-        ("raw sink rate (aiosmtplib, 4 connections)", f"{figures['raw']:.0f} msg/s", "-", "-"),
+        ("raw sink rate (best of 2, aiosmtplib, 4 conns)", f"{figures['raw']:.0f} msg/s", "-", "-"),
         ("outbox delivery rate (deliver_due loop)", f"{figures['outbox']:.0f} msg/s", "-", "-"),
         ("ratio outbox / raw", f"{ratio:.2f}", ">= 0.5", "yes" if ratio >= 0.5 else "NO"),
         ("peak RSS, delivering process", f"{rss:.0f} MB", "< 300 MB", "yes" if rss < 300 else "NO"),
@@ -260,10 +260,11 @@ SPAWN = mp.get_context("spawn")
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--postgres", metavar="URL", help="postgresql+asyncpg://… (throwaway db)")
-    parser.add_argument("--raw", type=int, default=INVITES, help="messages for the raw rate")
+    parser.add_argument("--raw", type=int, default=10_000, help="messages per raw-rate run")
     args = parser.parse_args()
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"backend: {backend}, Python {platform.python_version()}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())  # other work skews the rates
+    print(f"backend: {backend}, Python {platform.python_version()}, load average {load}")
     counters = (SPAWN.Value("q", 0, lock=False), SPAWN.Value("q", 0, lock=False))
     port, sink_process = run_in_child(sink, counters, timeout=30)
     try:

@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from .events import Delivery, WebhookRequest
+
 
 class Role(StrEnum):
     MODERATOR = "moderator"
@@ -111,6 +113,7 @@ class VideoProvider(ABC):
     name: ClassVar[str]
     can_list_participants: ClassVar[bool] = False
     can_record: ClassVar[bool] = False
+    can_receive_webhooks: ClassVar[bool] = False
 
     @abstractmethod
     async def create_room(self, request: RoomRequest) -> Room:
@@ -127,3 +130,13 @@ class VideoProvider(ABC):
     async def list_participants(self, room: Room) -> Sequence[Participant]:
         """Who is in the room now (providers with `can_list_participants`)."""
         raise CapabilityMissing(f"{self.name} cannot list participants")
+
+    def verify_webhook(self, request: WebhookRequest) -> Delivery:
+        """Checks a delivery's credentials and reads its events (`WebhookRejected`,
+        `WebhookMalformed` otherwise). Providers without webhooks say so."""
+        raise CapabilityMissing(f"{self.name} sends no webhooks that rdv reads")
+
+    async def register_webhooks(self, callback_url: str) -> None:  # noqa: B027 (optional)
+        """Asks the provider to send its events to `callback_url`, for providers where the
+        application registers them (BigBlueButton); re-registering is harmless. Providers
+        configured on their own side (Jitsi, Janus) need nothing."""

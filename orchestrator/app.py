@@ -13,10 +13,14 @@ from aiohttp import web
 from calendars.i18n import Catalogues
 from calendars.text import Writer
 from calendars.transport import parse_mail_url, transport_for
+from integrations.base import NotConfigured
+from webhooks.door import Door, Verifier
+from webhooks.door import routes as webhook_routes
 
 from . import keys
-from .api import events, feeds, health, join, mail, openapi, rooms
+from .api import attendance, events, feeds, health, join, mail, openapi, rooms
 from .api.errors import error_middleware
+from .attendance.inbox import EventInbox
 from .clock import Clock, SystemClock
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
@@ -32,6 +36,15 @@ from .timers import LifecycleTimers
 MAX_BODY = 33 * 1024 * 1024
 STATIC = Path(__file__).with_name("static")
 JANUS_JS = Path("/usr/share/javascript/janus-gateway")
+
+
+def verifier(app: web.Application, name: str) -> Verifier | None:
+    """The webhook check of a configured provider that sends webhooks, or None."""
+    try:
+        provider = app[keys.PROVIDERS].get(name)
+    except NotConfigured:
+        return None
+    return provider.verify_webhook if provider.can_receive_webhooks else None
 
 
 def create_app(
@@ -90,6 +103,12 @@ def create_app(
                 timers.shutdown()
 
     app.cleanup_ctx.extend([database, outbox, rooms_lifecycle])
+    door = Door(
+        verifier_for=lambda name: verifier(app, name),
+        inbox=EventInbox(lambda: app[keys.DB]()),
+        now=lambda: app[keys.CLOCK].now(),
+        public_url=settings.base_url,
+    )
     for table in (
         health.routes,
         openapi.routes,
@@ -98,6 +117,8 @@ def create_app(
         feeds.routes,
         join.routes,
         rooms.routes,
+        attendance.routes,
+        webhook_routes(door),
     ):
         app.router.add_routes(table)
     app.router.add_static("/static/", STATIC)

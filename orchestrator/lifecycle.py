@@ -43,6 +43,11 @@ class Tally:
     closed: int = 0
 
 
+def external_id(room: Room) -> str:
+    """How the provider names the room in its events: Jitsi and Janus `room`, else our key."""
+    return str(room.data.get("room", room.data.get("meetingID", room.room_key))).lower()
+
+
 def seat_of(attendee_id: int, token: str) -> Seat:
     """The seat our links put into providers for one attendee row."""
     return Seat(seat_id=f"rdv-a{attendee_id}", number=attendee_id, token=token)
@@ -211,6 +216,7 @@ class RoomLifecycle:
                     error=None,
                     lease_until=None,
                     provisioned_with=provider_name,
+                    external_id=external_id(room),
                 )
                 .returning(m.Room.id)
             )

@@ -169,6 +169,64 @@ SCHEMAS: dict[str, Any] = {
         "required": ["rooms"],
         "properties": {"rooms": {"type": "array", "items": _ref("RoomStatus")}},
     },
+    "AttendanceRow": {
+        "type": "object",
+        "required": ["session", "name", "status", "minutes_present", "sources"],
+        "properties": {
+            "session": _STR,
+            "session_title": _STR,
+            "local_start": {"type": "string", "format": "date-time"},
+            "person": _NULLABLE_STR,
+            "name": _STR,
+            "email": _NULLABLE_STR,
+            "organisation": _NULLABLE_STR,
+            "organisation_kind": {"enum": ["company", "buyer", "organiser", None]},
+            "role": {"enum": ["speaker", "attendee", "substitute", "guest"]},
+            "first_join": {"type": ["string", "null"], "format": "date-time"},
+            "last_leave": {"type": ["string", "null"], "format": "date-time"},
+            "minutes_present": {"type": "number"},
+            "status": {"enum": ["attended", "late", "left-early", "no-show", "expected"]},
+            "substitute_for": _NULLABLE_STR,
+            "sources": _STRS,
+        },
+    },
+    "Attendance": {
+        "type": "object",
+        "required": ["event", "timezone", "attendance"],
+        "properties": {
+            "event": _STR,
+            "timezone": _STR,
+            "attendance": {"type": "array", "items": _ref("AttendanceRow")},
+        },
+    },
+    "Report": {
+        "type": "object",
+        "required": [
+            "event",
+            "plenary_participants",
+            "meetings_scheduled",
+            "meetings_held",
+            "companies_met",
+            "buyer_representatives",
+            "directorates",
+        ],
+        "properties": {
+            "event": _STR,
+            "title": _STR,
+            "plenary_participants": {"type": "integer"},
+            "plenary_peak": {"type": "integer"},
+            "meetings_scheduled": {"type": "integer"},
+            "meetings_held": {"type": "integer"},
+            "meetings_not_held": {"type": "integer"},
+            "companies_met": {"type": "integer"},
+            "buyer_representatives": {"type": "integer"},
+            "directorates": {"type": "integer"},
+            "no_show_rate": {"type": ["number", "null"]},
+            "median_meeting_minutes": {"type": ["number", "null"]},
+            "per_directorate": {"type": "array", "items": {"type": "object"}},
+            "definitions": {"type": "object", "additionalProperties": _STR},
+        },
+    },
     "Changes": {
         "type": "object",
         "required": ["changes"],
@@ -327,6 +385,51 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _ok("counts by state and the latest 500 messages", "Outbox"),
                 "400": _error("unknown status filter"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}/attendance": {
+        "get": {
+            "summary": "The attendance log (JSON, or CSV with format=csv)",
+            "parameters": [
+                _SLUG,
+                {
+                    "name": "format",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["json", "csv"]},
+                },
+                {"name": "session", "in": "query", "required": False, "schema": _STR},
+                {
+                    "name": "organisation",
+                    "in": "query",
+                    "required": False,
+                    "schema": _STR,
+                    "description": "an organisation's key or name",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "one row per expected person, substitute or guest",
+                    "content": {
+                        "application/json": {"schema": _ref("Attendance")},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                "400": _error("unknown format"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}/report": {
+        "get": {
+            "summary": "The event's key figures, with their definitions",
+            "parameters": [_SLUG],
+            "responses": {
+                "200": _ok("the figures", "Report"),
                 **_AUTH_ERRORS,
                 "404": _error("no such event"),
             },

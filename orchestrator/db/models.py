@@ -128,6 +128,8 @@ class Room(Timestamped, Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     # The provider the room exists on now, if any (None before provisioning and after closing).
     provisioned_with: Mapped[str | None] = mapped_column(String(32))
+    # How the provider names the room in its events (meetingID, room name, Janus room number).
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class LinkClick(Base):

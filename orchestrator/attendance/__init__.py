@@ -1,0 +1,1 @@
+"""Attendance: provider events in, presence intervals, statuses, logs and the key figures out."""

@@ -1,0 +1,46 @@
+"""The attendance log as CSV that opens cleanly in a spreadsheet: UTF-8 with a BOM, and no cell
+that a spreadsheet would run as a formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+COLUMNS = (
+    ("session", "session"),
+    ("local_start", "local start"),
+    ("name", "person"),
+    ("email", "email"),
+    ("organisation", "organisation"),
+    ("organisation_kind", "organisation kind"),
+    ("first_join", "first join"),
+    ("last_leave", "last leave"),
+    ("minutes_present", "minutes present"),
+    ("status", "status"),
+    ("substitute_for", "substitute for"),
+    ("sources", "sources"),
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> str:
+    """Text a spreadsheet shows as typed: a leading formula character is quoted away."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        value = " ".join(str(item) for item in value)
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def attendance_csv(rows: Iterable[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([title for _, title in COLUMNS])
+    for row in rows:
+        writer.writerow([cell(row.get(name)) for name, _ in COLUMNS])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")

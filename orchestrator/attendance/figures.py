@@ -1,0 +1,128 @@
+"""The key figures organisers publish ("116 participants, 41 rendez-vous, 34 companies, 18
+representatives of 6 directorates"), computed from the attendance outcomes."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from .log import Line, Outcome
+from .presence import Interval, peak
+
+DEFINITIONS = {
+    "plenary_participants": "people present in the plenary at some point (each counted once)",
+    "plenary_peak": "the most people present in the plenary at the same moment",
+    "meetings_scheduled": "one-to-one meetings on the program (cancelled ones left out)",
+    "meetings_held": "meetings where both sides were in the room together for 5 minutes or more",
+    "meetings_not_held": "meetings that are over and were not held",
+    "companies_met": "companies that held at least one meeting",
+    "buyer_representatives": "buyer representatives present in at least one held meeting",
+    "directorates": "buyer organisations (directorates) with at least one held meeting",
+    "no_show_rate": "share of expected meeting seats nobody took, in meetings that are over",
+    "median_meeting_minutes": "median time both sides spent together, over held meetings",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Directorate:
+    name: str
+    meetings: int
+    held: int
+    representatives_present: int
+    companies_met: int
+    median_minutes: float | None
+
+
+def _present(line: Line) -> bool:
+    return bool(line.presence.spans)
+
+
+def key_figures(outcomes: list[Outcome]) -> dict[str, Any]:
+    plenaries = [outcome for outcome in outcomes if outcome.session.kind == "plenary"]
+    meetings = [outcome for outcome in outcomes if outcome.session.kind == "meeting"]
+    plenary_people: set[str] = set()
+    spans: dict[str, list[Interval]] = defaultdict(list)
+    for outcome in plenaries:
+        for line in outcome.lines:
+            if _present(line):
+                who = line.person.key if line.person else f"guest:{line.name}"
+                plenary_people.add(who)
+                spans[who] += list(line.presence.spans)
+    held = [outcome for outcome in meetings if outcome.held]
+    over = [outcome for outcome in meetings if outcome.window.over]
+    seats = [line for outcome in over for line in outcome.lines if line.attendee_id]
+    return {
+        "plenary_participants": len(plenary_people),
+        "plenary_peak": peak(spans)[0],
+        "meetings_scheduled": len(meetings),
+        "meetings_held": len(held),
+        "meetings_not_held": sum(1 for outcome in over if not outcome.held),
+        "companies_met": len(_organisations(held, "company")),
+        "buyer_representatives": len(_people(held, "buyer")),
+        "directorates": len(_organisations(held, "buyer")),
+        "no_show_rate": round(sum(1 for line in seats if line.status == "no-show") / len(seats), 3)
+        if seats
+        else None,
+        "median_meeting_minutes": statistics.median(o.together_minutes for o in held)
+        if held
+        else None,
+        "per_directorate": [directorate.__dict__ for directorate in _directorates(meetings)],
+        "definitions": DEFINITIONS,
+    }
+
+
+def _organisations(outcomes: list[Outcome], kind: str) -> set[str]:
+    return {
+        line.person.organisation_key
+        for outcome in outcomes
+        for line in outcome.lines
+        if line.person
+        and line.person.kind == kind
+        and _present(line)
+        and line.person.organisation_key
+    }
+
+
+def _people(outcomes: list[Outcome], kind: str) -> set[str]:
+    return {
+        line.person.key
+        for outcome in outcomes
+        for line in outcome.lines
+        if line.person and line.person.kind == kind and _present(line)
+    }
+
+
+def _directorates(meetings: list[Outcome]) -> list[Directorate]:
+    by_name: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in meetings:
+        names = {
+            line.person.organisation
+            for line in outcome.lines
+            if line.person and line.person.kind == "buyer" and line.person.organisation
+        }
+        for name in names:
+            by_name[name].append(outcome)
+    table = []
+    for name, outcomes in sorted(by_name.items()):
+        held = [outcome for outcome in outcomes if outcome.held]
+        reps = {
+            line.person.key
+            for outcome in held
+            for line in outcome.lines
+            if line.person and line.person.organisation == name and _present(line)
+        }
+        table.append(
+            Directorate(
+                name=name,
+                meetings=len(outcomes),
+                held=len(held),
+                representatives_present=len(reps),
+                companies_met=len(_organisations(held, "company")),
+                median_minutes=statistics.median(o.together_minutes for o in held)
+                if held
+                else None,
+            )
+        )
+    return table

@@ -1,0 +1,155 @@
+"""The idempotent inbox: stores each delivery and its events, mapped to our rooms and seats,
+before the webhook is acknowledged; events already stored are skipped."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from integrations.events import Delivery, Kind, ProviderEvent
+from webhooks.door import Accepted
+
+from ..db import models as m
+from ..db.attendance import ProviderEventRow, WebhookDelivery
+
+_SEAT = re.compile(r"rdv-a(\d{1,18})")
+
+
+def seat_number(event: ProviderEvent) -> int | None:
+    """The attendee row a participant came through, as our join links named it."""
+    if event.who is None:
+        return None
+    if event.who.seat_number is not None:
+        return event.who.seat_number
+    found = _SEAT.fullmatch(event.who.seat_id or "")
+    return int(found.group(1)) if found else None
+
+
+def room_ref(event: ProviderEvent) -> str | None:
+    if event.room.number is not None:
+        return str(event.room.number)
+    return event.room.key.lower() if event.room.key else None
+
+
+def _insert(db: AsyncSession, model: type[Any]) -> Any:
+    table = model.__table__
+    assert isinstance(table, Table)
+    dialect = db.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class EventInbox:
+    """Stores deliveries; `db` opens a database session (the app's, once it is running)."""
+
+    def __init__(self, db: Callable[[], AsyncSession]) -> None:
+        self.db = db
+
+    async def accept(
+        self, provider: str, delivery: Delivery, body: bytes, now: datetime
+    ) -> Accepted:
+        async with self.db() as db, db.begin():
+            stored = await db.execute(
+                _insert(db, WebhookDelivery)
+                .values(
+                    provider=provider,
+                    dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(),
+                    received_at=now,
+                    body=body,
+                    events=len(delivery.events),
+                )
+                .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
+                .returning(WebhookDelivery.__table__.c.id)
+            )
+            delivery_id = stored.scalar()
+            if delivery_id is None:
+                return Accepted(new=0, duplicates=len(delivery.events))
+            new = await record_events(db, provider, delivery.events, now, delivery_id=delivery_id)
+        return Accepted(new=new, duplicates=len(delivery.events) - new)
+
+
+async def record_events(
+    db: AsyncSession,
+    provider: str,
+    events: Sequence[ProviderEvent],
+    now: datetime,
+    *,
+    delivery_id: int | None = None,
+    source: str = "webhook",
+) -> int:
+    """Stores events in the caller's transaction; returns how many were new."""
+    if not events:
+        return 0
+    refs = {ref for event in events if (ref := room_ref(event)) is not None}
+    rooms = (
+        {
+            external: (room_id, session_id, state)
+            for room_id, external, session_id, state in await db.execute(
+                select(m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state).where(
+                    m.Room.external_id.in_(refs)
+                )
+            )
+        }
+        if refs
+        else {}
+    )
+    numbers = {number for event in events if (number := seat_number(event)) is not None}
+    seats: dict[int, int] = (
+        {
+            attendee_id: session_id
+            for attendee_id, session_id in await db.execute(
+                select(m.Attendee.id, m.Attendee.session_id).where(m.Attendee.id.in_(numbers))
+            )
+        }
+        if numbers
+        else {}
+    )
+    rows = []
+    live: set[int] = set()
+    for event in events:
+        ref = room_ref(event)
+        room = rooms.get(ref) if ref else None
+        number = seat_number(event)
+        attendee = number if number is not None and room and seats.get(number) == room[1] else None
+        if room and event.kind is Kind.JOINED and room[2] == "ready":
+            live.add(room[0])
+        who = event.who
+        rows.append(
+            {
+                "delivery_id": delivery_id,
+                "provider": provider,
+                "source": source,
+                "dedupe_key": event.dedupe_key[:300],
+                "kind": event.kind.value,
+                "at": event.at,
+                "received_at": now,
+                "room_id": room[0] if room else None,
+                "room_ref": ref,
+                "attendee_id": attendee,
+                "connection": who.connection[:300] if who else None,
+                "participant_name": (who.name or "")[:300] or None if who else None,
+                "participant_email": (who.email or "")[:300] or None if who else None,
+                "seat_ref": (who.seat_id or (str(who.seat_number) if who.seat_number else None))
+                if who
+                else None,
+                "details": dict(event.details),
+            }
+        )
+    inserted = await db.execute(
+        _insert(db, ProviderEventRow)
+        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
+        .returning(ProviderEventRow.__table__.c.id),
+        rows,
+    )
+    new = len(inserted.all())
+    if live:
+        await db.execute(
+            update(m.Room).where(m.Room.id.in_(live), m.Room.state == "ready").values(state="live")
+        )
+    return new

@@ -1,0 +1,315 @@
+"""The attendance log of an event: every expected person of every session, plus substitutes and
+guests, computed from the stored events (one computation for the API, the CSV, the report and the
+dashboard)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import models as m
+from ..db.attendance import ProviderEventRow
+from ..lifecycle import CLOSE_GRACE
+from .presence import Interval, Mark, intervals
+from .rules import Presence, Window, held, presence, status
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    key: str
+    name: str
+    email: str
+    organisation: str | None
+    organisation_key: str | None
+    kind: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One row of the log: an expected person, a substitute or a guest."""
+
+    person: Person | None
+    name: str
+    email: str | None
+    role: str
+    presence: Presence
+    status: str
+    substitute_for: Person | None = None
+    attendee_id: int | None = None
+
+    @property
+    def organisation_kind(self) -> str | None:
+        return self.person.kind if self.person else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A session as it went (or is going)."""
+
+    session: m.Session
+    window: Window
+    lines: tuple[Line, ...]
+    held: bool | None
+    together_minutes: float
+
+    @property
+    def missing(self) -> list[Line]:
+        return [line for line in self.lines if line.status == "no-show" and line.person]
+
+
+def _identity(name: str | None, email: str | None, connection: str | None) -> str:
+    if email:
+        return "e:" + email.strip().casefold()
+    if name:
+        return "n:" + " ".join(name.split()).casefold()
+    return "c:" + (connection or "?")
+
+
+async def attendance(
+    db: AsyncSession,
+    event: m.Event,
+    *,
+    now: datetime,
+    late_after: timedelta,
+    join_early: timedelta,
+    session_key: str | None = None,
+) -> list[Outcome]:
+    """Every live session's outcome, in time order."""
+    people = {
+        row.id: Person(row.id, row.key, row.name, row.email, row.org_name, row.org_key, row.kind)
+        for row in await db.execute(
+            select(
+                m.Person.id,
+                m.Person.key,
+                m.Person.name,
+                m.Person.email,
+                m.Organisation.name.label("org_name"),
+                m.Organisation.key.label("org_key"),
+                m.Organisation.kind,
+            )
+            .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
+            .where(m.Person.event_id == event.id)
+        )
+    }
+    by_email = {person.email.casefold(): person for person in people.values()}
+    by_name = {" ".join(person.name.split()).casefold(): person for person in people.values()}
+    query = (
+        select(m.Session, m.Room.id)
+        .join(m.Room, m.Room.session_id == m.Session.id)
+        .where(m.Session.event_id == event.id, m.Session.cancelled_at.is_(None))
+        .order_by(m.Session.starts_at, m.Session.key)
+    )
+    if session_key is not None:
+        query = query.where(m.Session.key == session_key)
+    sessions = (await db.execute(query)).all()
+    room_ids = [room_id for _, room_id in sessions]
+    seats: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    for attendee_id, session_id, person_id, role in await db.execute(
+        select(m.Attendee.id, m.Attendee.session_id, m.Attendee.person_id, m.Attendee.role)
+        .join(m.Session, m.Session.id == m.Attendee.session_id)
+        .where(m.Session.event_id == event.id, m.Attendee.removed_at.is_(None))
+        .order_by(m.Attendee.id)
+    ):
+        seats[session_id].append((attendee_id, person_id, role))
+    marks: dict[int, list[Mark]] = defaultdict(list)
+    sources: dict[tuple[int, str], set[str]] = defaultdict(set)
+    guests: dict[tuple[int, str], tuple[str | None, str | None]] = {}
+    rows: Any = (
+        await db.execute(
+            select(
+                ProviderEventRow.room_id,
+                ProviderEventRow.kind,
+                ProviderEventRow.at,
+                ProviderEventRow.attendee_id,
+                ProviderEventRow.connection,
+                ProviderEventRow.participant_name,
+                ProviderEventRow.participant_email,
+                ProviderEventRow.source,
+                ProviderEventRow.provider,
+                ProviderEventRow.details,
+            ).where(ProviderEventRow.room_id.in_(room_ids))
+        )
+        if room_ids
+        else []
+    )
+    for row in rows:
+        person = (
+            f"a{row.attendee_id}"
+            if row.attendee_id is not None
+            else _identity(row.participant_name, row.participant_email, row.connection)
+            if row.kind in ("joined", "left", "present")
+            else None
+        )
+        listed = frozenset(row.details.get("listed", "").split()) if row.kind == "poll" else None
+        marks[row.room_id].append(
+            Mark(row.at, row.kind, person, row.connection, listed or frozenset())
+        )
+        if person is not None:
+            sources[(row.room_id, person)].add(
+                row.source if row.source != "webhook" else row.provider
+            )
+            if row.attendee_id is None:
+                guests[(row.room_id, person)] = (row.participant_name, row.participant_email)
+    outcomes = []
+    for session, room_id in sessions:
+        window = Window(
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            opens_at=session.starts_at - join_early,
+            closes_at=session.ends_at + CLOSE_GRACE,
+            late_after=late_after,
+            now=now,
+        )
+        spans = intervals(marks[room_id], until=min(now, window.closes_at))
+        outcomes.append(
+            _outcome(
+                session,
+                window,
+                seats[session.id],
+                spans,
+                people,
+                by_email,
+                by_name,
+                {person: guest for (room, person), guest in guests.items() if room == room_id},
+                {
+                    person: frozenset(found)
+                    for (room, person), found in sources.items()
+                    if room == room_id
+                },
+            )
+        )
+    return outcomes
+
+
+def _outcome(
+    session: m.Session,
+    window: Window,
+    seats: list[tuple[int, int, str]],
+    spans: dict[str, list[Interval]],
+    people: dict[int, Person],
+    by_email: dict[str, Person],
+    by_name: dict[str, Person],
+    guests: dict[str, tuple[str | None, str | None]],
+    sources: dict[str, frozenset[str]],
+) -> Outcome:
+    expected = {people[person_id].id: (attendee_id, role) for attendee_id, person_id, role in seats}
+    own: dict[int, list[Interval]] = defaultdict(list)
+    own_sources: dict[int, set[str]] = defaultdict(set)
+    for attendee_id, person_id, _ in seats:
+        own[person_id] += spans.get(f"a{attendee_id}", [])
+        own_sources[person_id] |= sources.get(f"a{attendee_id}", frozenset())
+    extra: list[tuple[Person | None, str, str | None, list[Interval], frozenset[str]]] = []
+    for identity, (name, email) in guests.items():
+        known = (by_email.get(email.casefold()) if email else None) or (
+            by_name.get(" ".join(name.split()).casefold()) if name else None
+        )
+        if known is not None and known.id in expected:  # came another way: still them
+            own[known.id] += spans.get(identity, [])
+            own_sources[known.id] |= sources.get(identity, frozenset())
+        else:
+            extra.append(
+                (
+                    known,
+                    name or email or "guest",
+                    email,
+                    spans.get(identity, []),
+                    sources.get(identity, frozenset()),
+                )
+            )
+    lines = []
+    for attendee_id, person_id, role in seats:
+        person = people[person_id]
+        seen = presence(own[person_id], window, frozenset(own_sources[person_id]))
+        lines.append(
+            Line(
+                person,
+                person.name,
+                person.email,
+                role,
+                seen,
+                status(seen, window),
+                attendee_id=attendee_id,
+            )
+        )
+    for known, name, email, found, found_sources in extra:
+        seen = presence(found, window, found_sources)
+        if not seen.spans:
+            continue
+        stands_in = _stands_in_for(known, lines)
+        lines.append(
+            Line(
+                known,
+                known.name if known else name,
+                known.email if known else email,
+                "substitute" if stands_in else "guest",
+                seen,
+                status(seen, window),
+                substitute_for=stands_in,
+            )
+        )
+    together = None
+    minutes = 0.0
+    if session.kind == "meeting":
+        sides = [
+            [
+                span
+                for line in lines
+                if line.organisation_kind == side
+                for span in line.presence.spans
+            ]
+            for side in ("company", "buyer")
+        ]
+        together, minutes = held(sides)
+    return Outcome(session, window, tuple(lines), together, minutes)
+
+
+def _stands_in_for(known: Person | None, lines: Iterable[Line]) -> Person | None:
+    """A colleague of an expected person who did not come takes their place."""
+    if known is None or known.organisation_key is None:
+        return None
+    colleagues = [
+        line
+        for line in lines
+        if line.person
+        and line.attendee_id
+        and line.person.organisation_key == known.organisation_key
+    ]
+    absent = [line for line in colleagues if not line.presence.spans]
+    chosen = (absent or colleagues)[:1]
+    return chosen[0].person if chosen else None
+
+
+def as_dict(outcome: Outcome, zone: Any) -> list[dict[str, Any]]:
+    """The log lines of one session, as the API and the CSV show them."""
+    session = outcome.session
+
+    def text(moment: datetime | None) -> str | None:
+        return moment.astimezone(zone).isoformat() if moment else None
+
+    return [
+        {
+            "session": session.key,
+            "session_title": session.title,
+            "local_start": text(session.starts_at),
+            "person": line.person.key if line.person else None,
+            "name": line.name,
+            "email": line.email,
+            "organisation": line.person.organisation if line.person else None,
+            "organisation_kind": line.organisation_kind,
+            "role": line.role,
+            "first_join": text(line.presence.first_join),
+            "last_leave": text(line.presence.last_leave),
+            "minutes_present": line.presence.minutes,
+            "status": line.status,
+            "substitute_for": line.substitute_for.key if line.substitute_for else None,
+            "sources": sorted(line.presence.sources),
+        }
+        for line in outcome.lines
+    ]
