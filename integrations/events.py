@@ -28,6 +28,8 @@ class Kind(StrEnum):
     JOINED = "joined"
     LEFT = "left"
     RECORDING_READY = "recording_ready"
+    PRESENT = "present"  # a poll of the room saw this participant
+    POLL = "poll"  # a poll of the room; `details["listed"]` names everyone it saw
     OTHER = "other"  # authentic, but nothing we act on (acknowledged so the provider stops)
 
 

@@ -21,6 +21,7 @@ from . import keys
 from .api import attendance, events, feeds, health, join, mail, openapi, rooms
 from .api.errors import error_middleware
 from .attendance.inbox import EventInbox
+from .attendance.polling import RoomPoller
 from .clock import Clock, SystemClock
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
@@ -92,15 +93,24 @@ def create_app(
             app[keys.PROVIDERS] = ProviderRegistry(settings, http)
             lifecycle = RoomLifecycle(app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings)
             app[keys.LIFECYCLE] = lifecycle
+            app[keys.POLLER] = RoomPoller(
+                app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings
+            )
             timers = LifecycleTimers(lifecycle) if background else None
+            polling = None
             if timers is not None:
                 if is_sqlite(app[keys.ENGINE]):  # SQLite runs one instance: nothing else works
                     await lifecycle.recover()
                 timers.start()
+                polling = asyncio.create_task(app[keys.POLLER].run())
             app[keys.TIMERS] = timers
             yield
             if timers is not None:
                 timers.shutdown()
+            if polling is not None:
+                polling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await polling
 
     app.cleanup_ctx.extend([database, outbox, rooms_lifecycle])
     door = Door(

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import demo
+from .attendance.export import attendance_csv
+from .attendance.figures import key_figures
+from .attendance.log import as_dict
 from .clock import SystemClock
-from .jobs import import_file, upgrade_database
+from .jobs import import_file, outcomes, upgrade_database
 from .program.problems import ProgramError
 from .serve import serve
 from .settings import Settings, SettingsError, load_settings, parse_duration
@@ -44,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations")
+    log = commands.add_parser("attendance", help="print the attendance log")
+    log.add_argument("slug", metavar="SLUG")
+    log.add_argument("--format", choices=("csv", "json"), default="csv")
+    report = commands.add_parser("report", help="print the event's key figures")
+    report.add_argument("slug", metavar="SLUG")
     commands.add_parser("demo", help="the end-to-end demo on embedded defaults")
     return parser
 
@@ -102,4 +113,46 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         before, after = asyncio.run(upgrade_database(settings))
         print(f"database at revision {after}" + ("" if before != after else " (already)"))
         return 0
+    if args.command in ("attendance", "report"):
+        try:
+            event, found = asyncio.run(outcomes(settings, args.slug))
+        except LookupError as error:
+            raise CommandError(str(error)) from None
+        if args.command == "report":
+            print("\n".join(report_lines(event.title, key_figures(found))))
+            return 0
+        rows = [row for outcome in found for row in as_dict(outcome, ZoneInfo(event.timezone))]
+        if args.format == "json":
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            sys.stdout.buffer.write(attendance_csv(rows))
+            sys.stdout.flush()
+        return 0
     raise CommandError(f"unknown command {args.command}")
+
+
+def report_lines(title: str, figures: dict[str, Any]) -> list[str]:
+    """The key figures as people quote them, then the table per directorate."""
+    lines = [
+        title,
+        f"  plenary participants     {figures['plenary_participants']} "
+        f"(peak {figures['plenary_peak']} at once)",
+        f"  meetings held            {figures['meetings_held']} of "
+        f"{figures['meetings_scheduled']} ({figures['meetings_not_held']} not held)",
+        f"  companies met            {figures['companies_met']}",
+        f"  buyer representatives    {figures['buyer_representatives']}",
+        f"  directorates             {figures['directorates']}",
+    ]
+    if figures["no_show_rate"] is not None:
+        lines.append(f"  no-show rate             {figures['no_show_rate']:.0%}")
+    if figures["median_meeting_minutes"] is not None:
+        lines.append(f"  median meeting minutes   {figures['median_meeting_minutes']:.0f}")
+    if figures["per_directorate"]:
+        lines += ["", f"  {'directorate':<46} meetings held reps companies median"]
+        for row in figures["per_directorate"]:
+            median = "-" if row["median_minutes"] is None else f"{row['median_minutes']:.0f}"
+            lines.append(
+                f"  {row['name'][:46]:<46} {row['meetings']:>8} {row['held']:>4} "
+                f"{row['representatives_present']:>4} {row['companies_met']:>9} {median:>6}"
+            )
+    return lines

@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calendars.i18n import Catalogues
 from calendars.text import Writer
 
+from .attendance.log import Outcome, attendance
 from .clock import SystemClock
+from .db import models as m
 from .db.engine import create_engine, session_factory
 from .db.migrate import upgrade
 from .invites import InviteComposer
@@ -43,6 +46,22 @@ async def import_file(settings: Settings, path: str | Path) -> ChangeSet:
             now=SystemClock().now(),
             on_change=composer.queue,
         )
+
+
+async def outcomes(settings: Settings, slug: str) -> tuple[m.Event, list[Outcome]]:
+    """The attendance of an event now, as the API computes it."""
+    async with migrated_engine(settings) as engine, session_factory(engine)() as db:
+        event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
+        if event is None:
+            raise LookupError(f'no event "{slug}"')
+        found = await attendance(
+            db,
+            event,
+            now=SystemClock().now(),
+            late_after=settings.late_after,
+            join_early=settings.join_early,
+        )
+        return event, found
 
 
 async def upgrade_database(settings: Settings) -> tuple[str | None, str]:

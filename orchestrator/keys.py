@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from calendars.text import Writer
 
+from .attendance.polling import RoomPoller
 from .clock import Clock
 from .invites import InviteComposer
 from .lifecycle import RoomLifecycle
@@ -28,4 +29,5 @@ PAGES = web.AppKey("pages", Pages)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)
 LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
+POLLER = web.AppKey("poller", RoomPoller)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

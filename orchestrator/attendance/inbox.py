@@ -82,23 +82,29 @@ async def record_events(
     *,
     delivery_id: int | None = None,
     source: str = "webhook",
+    room_id: int | None = None,
 ) -> int:
-    """Stores events in the caller's transaction; returns how many were new."""
+    """Stores events in the caller's transaction; returns how many were new. `room_id` puts
+    every event in that room (a poll knows which room it asked); otherwise each event's room is
+    found from how the provider names it."""
     if not events:
         return 0
-    refs = {ref for event in events if (ref := room_ref(event)) is not None}
-    rooms = (
-        {
-            external: (room_id, session_id, state)
-            for room_id, external, session_id, state in await db.execute(
-                select(m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state).where(
-                    m.Room.external_id.in_(refs)
+    columns = select(m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state)
+    if room_id is not None:
+        row = (await db.execute(columns.where(m.Room.id == room_id))).one()
+        rooms = {room_ref(event): (row.id, row.session_id, row.state) for event in events}
+    else:
+        refs = {ref for event in events if (ref := room_ref(event)) is not None}
+        rooms = (
+            {
+                external: (found, session_id, state)
+                for found, external, session_id, state in await db.execute(
+                    columns.where(m.Room.external_id.in_(refs))
                 )
-            )
-        }
-        if refs
-        else {}
-    )
+            }
+            if refs
+            else {}
+        )
     numbers = {number for event in events if (number := seat_number(event)) is not None}
     seats: dict[int, int] = (
         {

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import models as m
 from ..db.attendance import ProviderEventRow
 from ..lifecycle import CLOSE_GRACE
-from .presence import Interval, Mark, intervals
+from .presence import Interval, Mark, identity, intervals
 from .rules import Presence, Window, held, presence, status
 
 
@@ -62,14 +62,6 @@ class Outcome:
     @property
     def missing(self) -> list[Line]:
         return [line for line in self.lines if line.status == "no-show" and line.person]
-
-
-def _identity(name: str | None, email: str | None, connection: str | None) -> str:
-    if email:
-        return "e:" + email.strip().casefold()
-    if name:
-        return "n:" + " ".join(name.split()).casefold()
-    return "c:" + (connection or "?")
 
 
 async def attendance(
@@ -143,7 +135,7 @@ async def attendance(
         person = (
             f"a{row.attendee_id}"
             if row.attendee_id is not None
-            else _identity(row.participant_name, row.participant_email, row.connection)
+            else identity(row.participant_name, row.participant_email, row.connection)
             if row.kind in ("joined", "left", "present")
             else None
         )
@@ -206,21 +198,21 @@ def _outcome(
         own[person_id] += spans.get(f"a{attendee_id}", [])
         own_sources[person_id] |= sources.get(f"a{attendee_id}", frozenset())
     extra: list[tuple[Person | None, str, str | None, list[Interval], frozenset[str]]] = []
-    for identity, (name, email) in guests.items():
+    for someone, (name, email) in guests.items():
         known = (by_email.get(email.casefold()) if email else None) or (
             by_name.get(" ".join(name.split()).casefold()) if name else None
         )
         if known is not None and known.id in expected:  # came another way: still them
-            own[known.id] += spans.get(identity, [])
-            own_sources[known.id] |= sources.get(identity, frozenset())
+            own[known.id] += spans.get(someone, [])
+            own_sources[known.id] |= sources.get(someone, frozenset())
         else:
             extra.append(
                 (
                     known,
                     name or email or "guest",
                     email,
-                    spans.get(identity, []),
-                    sources.get(identity, frozenset()),
+                    spans.get(someone, []),
+                    sources.get(someone, frozenset()),
                 )
             )
     lines = []

@@ -31,6 +31,15 @@ class Mark:
     listed: frozenset[str] = field(default_factory=frozenset)
 
 
+def identity(name: str | None, email: str | None, connection: str | None) -> str:
+    """Who a participant is when they did not come through one of our seats."""
+    if email:
+        return "e:" + email.strip().casefold()
+    if name:
+        return "n:" + " ".join(name.split()).casefold()
+    return "c:" + (connection or "?")
+
+
 def intervals(marks: Iterable[Mark], *, until: datetime) -> dict[str, list[Interval]]:
     """Each person's presence; anything still open at the end is closed at `until`."""
     open_connections: dict[str, set[str]] = defaultdict(set)
