@@ -25,6 +25,7 @@ from .outbox import Outgoing, enqueue
 from .program.changes import ChangeSet, SessionChange
 from .settings import Settings
 
+QUEUE_CHUNK = 500
 # Session changes a plenary invite shows (it lists no other attendee).
 PLENARY_SHOWN = frozenset({"start", "end", "title", "kind", "event"})
 
@@ -164,6 +165,7 @@ class InviteComposer:
         ).all()
         seats = await load_seats(db, [session.id for session in sessions])
         outgoing: list[Outgoing] = []
+        queued = 0
         for session in sessions:
             session_seats = seats[session.id]
             if session.key in updates:
@@ -171,11 +173,12 @@ class InviteComposer:
             else:
                 notice = wanted[session.key]
                 plan = [(seat, notice) for seat in session_seats if not seat.removed]
-            outgoing.extend(
-                self._message(event, session, session_seats, seat, notice, now)
-                for seat, notice in plan
-            )
-        return await enqueue(db, outgoing)
+            for seat, notice in plan:
+                outgoing.append(self._message(event, session, session_seats, seat, notice, now))
+                if len(outgoing) >= QUEUE_CHUNK:  # bounded memory for very large events
+                    queued += await enqueue(db, outgoing)
+                    outgoing.clear()
+        return queued + await enqueue(db, outgoing)
 
     def _plan_update(
         self, session: m.Session, change: SessionChange, seats: list[Seat]
