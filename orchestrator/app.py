@@ -22,6 +22,7 @@ from .api import attendance, events, feeds, health, join, mail, openapi, rooms
 from .api.errors import error_middleware
 from .attendance.inbox import EventInbox
 from .attendance.polling import RoomPoller
+from .attendance.retention import purge_forever
 from .clock import Clock, SystemClock
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
@@ -102,7 +103,10 @@ def create_app(
                 if is_sqlite(app[keys.ENGINE]):  # SQLite runs one instance: nothing else works
                     await lifecycle.recover()
                 timers.start()
-                polling = asyncio.create_task(app[keys.POLLER].run())
+                polling = asyncio.gather(
+                    app[keys.POLLER].run(),
+                    purge_forever(app[keys.DB], app[keys.CLOCK], settings.raw_retention),
+                )
             app[keys.TIMERS] = timers
             yield
             if timers is not None:

@@ -17,7 +17,7 @@ from .attendance.export import attendance_csv
 from .attendance.figures import key_figures
 from .attendance.log import as_dict
 from .clock import SystemClock
-from .jobs import import_file, outcomes, upgrade_database
+from .jobs import forget_person, import_file, outcomes, upgrade_database
 from .program.problems import ProgramError
 from .serve import serve
 from .settings import Settings, SettingsError, load_settings, parse_duration
@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--format", choices=("csv", "json"), default="csv")
     report = commands.add_parser("report", help="print the event's key figures")
     report.add_argument("slug", metavar="SLUG")
+    forget = commands.add_parser("forget", help="erase one person's personal data")
+    forget.add_argument("email", metavar="EMAIL")
+    forget.add_argument("--event", required=True, metavar="SLUG")
     commands.add_parser("demo", help="the end-to-end demo on embedded defaults")
     return parser
 
@@ -112,6 +115,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         before, after = asyncio.run(upgrade_database(settings))
         print(f"database at revision {after}" + ("" if before != after else " (already)"))
+        return 0
+    if args.command == "forget":
+        done = asyncio.run(forget_person(settings, args.event, args.email))
+        if done is None:
+            raise CommandError(f"nobody with the email {args.email} in {args.event}")
+        print(
+            f"erased {done.person}: {done.events} provider events, {done.deliveries} raw "
+            f"deliveries and {done.messages} mail messages no longer name them"
+        )
         return 0
     if args.command in ("attendance", "report"):
         try:

@@ -13,6 +13,7 @@ from calendars.i18n import Catalogues
 from calendars.text import Writer
 
 from .attendance.log import Outcome, attendance
+from .attendance.retention import Forgotten, forget
 from .clock import SystemClock
 from .db import models as m
 from .db.engine import create_engine, session_factory
@@ -62,6 +63,11 @@ async def outcomes(settings: Settings, slug: str) -> tuple[m.Event, list[Outcome
             join_early=settings.join_early,
         )
         return event, found
+
+
+async def forget_person(settings: Settings, slug: str, email: str) -> Forgotten | None:
+    async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
+        return await forget(db, slug=slug, email=email, now=SystemClock().now())
 
 
 async def upgrade_database(settings: Settings) -> tuple[str | None, str]:
