@@ -113,7 +113,8 @@ class VideoProvider(ABC):
     name: ClassVar[str]
     can_list_participants: ClassVar[bool] = False
     can_record: ClassVar[bool] = False
-    can_receive_webhooks: ClassVar[bool] = False
+    # Set by a provider once it has what it needs to check deliveries (a secret).
+    can_receive_webhooks: bool = False
 
     @abstractmethod
     async def create_room(self, request: RoomRequest) -> Room:

@@ -30,7 +30,9 @@ from .base import (
     RoomRequest,
     VideoProvider,
 )
+from .events import Delivery, WebhookRequest
 from .http import DEFAULT_TIMEOUT, request
+from .janus_events import verify_event_handler
 
 PLUGIN = "janus.plugin.videoroom"
 PUBLISHERS = 16
@@ -136,6 +138,12 @@ class _Settings(Protocol):
     def janus_url(self) -> str | None: ...
 
     @property
+    def janus_webhook_user(self) -> str | None: ...
+
+    @property
+    def janus_webhook_password(self) -> str | None: ...
+
+    @property
     def base_url(self) -> str: ...
 
 
@@ -143,10 +151,30 @@ class JanusProvider(VideoProvider):
     name = "janus"
     can_list_participants = True
 
-    def __init__(self, client: JanusClient, *, public_url: str, secret_key: bytes) -> None:
+    def __init__(
+        self,
+        client: JanusClient,
+        *,
+        public_url: str,
+        secret_key: bytes,
+        webhook_user: str | None = None,
+        webhook_password: str | None = None,
+    ) -> None:
         self.client = client
         self.public_url = public_url.rstrip("/")
         self.secret_key = secret_key
+        self.webhook_user, self.webhook_password = webhook_user, webhook_password
+        self.can_receive_webhooks = bool(webhook_user and webhook_password)
+
+    def verify_webhook(self, request: WebhookRequest) -> Delivery:
+        """The sample event handler's deliveries, with their Basic-auth credentials."""
+        return verify_event_handler(
+            headers=request.headers,
+            body=request.body,
+            user=self.webhook_user,
+            password=self.webhook_password,
+            now=request.now,
+        )
 
     @staticmethod
     def room_id(room_key: str) -> int:
@@ -257,4 +285,10 @@ def from_settings(
     if not settings.janus_url:
         raise NotConfigured("Janus needs RDV_JANUS_URL")
     client = JanusClient(session, settings.janus_url)
-    return JanusProvider(client, public_url=settings.base_url, secret_key=secret_key)
+    return JanusProvider(
+        client,
+        public_url=settings.base_url,
+        secret_key=secret_key,
+        webhook_user=settings.janus_webhook_user,
+        webhook_password=settings.janus_webhook_password,
+    )

@@ -16,6 +16,8 @@ from urllib.parse import quote
 import jwt
 
 from .base import JoinRequest, ProviderRejected, Role, Room, RoomRequest, VideoProvider
+from .events import Delivery, WebhookRequest
+from .jitsi_events import verify_event_sync, verify_jaas
 
 AUDIENCE = "jitsi"
 SKEW = timedelta(seconds=10)
@@ -25,7 +27,12 @@ class JitsiProvider(VideoProvider):
     name = "jitsi"
 
     def __init__(
-        self, domain: str, *, app_id: str | None = None, app_secret: str | None = None
+        self,
+        domain: str,
+        *,
+        app_id: str | None = None,
+        app_secret: str | None = None,
+        webhook_secret: str | None = None,
     ) -> None:
         domain = domain.strip().strip("/")
         for scheme in ("https://", "http://"):
@@ -35,6 +42,8 @@ class JitsiProvider(VideoProvider):
         if bool(app_id) != bool(app_secret):
             raise ProviderRejected("Jitsi token mode needs both RDV_JITSI_APP_ID and _APP_SECRET")
         self.app_id, self.app_secret = app_id, app_secret
+        self.webhook_secret = webhook_secret
+        self.can_receive_webhooks = webhook_secret is not None
 
     @property
     def token_mode(self) -> bool:
@@ -72,6 +81,21 @@ class JitsiProvider(VideoProvider):
             "context": {"user": user},
         }
         return jwt.encode(claims, self.app_secret, algorithm="HS256", headers={"typ": "JWT"})
+
+    def verify_webhook(self, request: WebhookRequest) -> Delivery:
+        """JaaS signs its deliveries (`X-Jaas-Signature`); a self-hosted event_sync component
+        sends the shared secret as a bearer token. Both use RDV_JITSI_WEBHOOK_SECRET."""
+        assert self.webhook_secret is not None
+        if any(name.lower() == "x-jaas-signature" for name in request.headers):
+            return verify_jaas(
+                headers=request.headers,
+                body=request.body,
+                secret=self.webhook_secret,
+                now=request.now,
+            )
+        return verify_event_sync(
+            headers=request.headers, body=request.body, secret=self.webhook_secret, now=request.now
+        )
 
     async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
         url = self.room_url(join.room)

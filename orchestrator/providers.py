@@ -18,7 +18,10 @@ Factory = Callable[[Settings, aiohttp.ClientSession], VideoProvider]
 
 def _jitsi(settings: Settings, _session: aiohttp.ClientSession) -> VideoProvider:
     return JitsiProvider(
-        settings.jitsi_domain, app_id=settings.jitsi_app_id, app_secret=settings.jitsi_app_secret
+        settings.jitsi_domain,
+        app_id=settings.jitsi_app_id,
+        app_secret=settings.jitsi_app_secret,
+        webhook_secret=settings.jitsi_webhook_secret,
     )
 
 

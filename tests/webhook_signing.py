@@ -1,0 +1,87 @@
+"""Signing helpers for tests: produce deliveries as each provider signs them, so tests (the
+verifier tests, the chaos test, the demo) can send correctly signed webhooks.
+
+Each helper follows the sender's own code as described in providers.md (§1.3 JaaS, §5.3
+bbb-webhooks, §5.4 the recording-ready callback, §7 Janus), independently of our verifiers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote_plus
+
+import jwt
+
+
+def bearer(secret: str) -> str:
+    """`Authorization` value for the Jitsi event_sync `api_headers` and bbb-webhooks auth2_0."""
+    return f"Bearer {secret}"
+
+
+def basic_auth(user: str, password: str) -> str:
+    """`Authorization` value the Janus sample event handler sends (`backend_user/backend_pwd`)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def sign_jaas(body: bytes, secret: str, t: int) -> str:
+    """`X-Jaas-Signature` value: `t=<t>,v1=<base64 HMAC-SHA256 of "{t}.{body}">`."""
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).digest()
+    return f"t={t},v1={base64.b64encode(mac).decode('ascii')}"
+
+
+def bbb_checksum(callback_url: str, body: bytes, secret: str, algorithm: str = "sha1") -> str:
+    """The hex digest bbb-webhooks puts in `checksum=`: sha(callback URL + body + secret)."""
+    return hashlib.new(algorithm, callback_url.encode() + body + secret.encode()).hexdigest()
+
+
+def bbb_checksum_url(callback_url: str, body: bytes, secret: str, algorithm: str = "sha1") -> str:
+    """The URL bbb-webhooks posts to: the registered URL with `checksum=` appended."""
+    joiner = "&" if "?" in callback_url else "?"
+    return f"{callback_url}{joiner}checksum={bbb_checksum(callback_url, body, secret, algorithm)}"
+
+
+def bbb_query(callback_url: str, body: bytes, secret: str, algorithm: str = "sha1") -> str:
+    """The raw query string of that request, as the verifier's `query` receives it."""
+    return bbb_checksum_url(callback_url, body, secret, algorithm).partition("?")[2]
+
+
+def _form_value(value: str) -> str:
+    # Node's URLSearchParams (what bbb-webhooks uses) keeps only `*-._` and alphanumerics.
+    return quote_plus(value, safe="*").replace("~", "%7E")
+
+
+def bbb_form(
+    events: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+    *,
+    domain: str = "bbb.example.com",
+    timestamp: int = 1700000000123,
+) -> bytes:
+    """A bbb-webhooks v3 body: `domain`, `event` (a JSON array; pass a mapping for the bare
+    object older servers send) and `timestamp`, encoded as Node encodes them."""
+    event = json.dumps(events if isinstance(events, Mapping) else list(events), separators=(",", ":"))
+    fields = {"domain": domain, "event": event, "timestamp": str(timestamp)}
+    return "&".join(f"{name}={_form_value(value)}" for name, value in fields.items()).encode()
+
+
+def recording_jwt(meeting_id: str, record_id: str, secret: str) -> str:
+    """The recording-ready callback's token: HS256 over exactly `{meeting_id, record_id}`."""
+    with warnings.catch_warnings():
+        # BBB signs with its shared secret, whatever its length; so do we.
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        return jwt.encode(
+            {"meeting_id": meeting_id, "record_id": record_id},
+            secret,
+            algorithm="HS256",
+            headers={"typ": "JWT"},
+        )
+
+
+def recording_body(meeting_id: str, record_id: str, secret: str) -> bytes:
+    """The recording-ready callback's form body: `signed_parameters=<token>`."""
+    return f"signed_parameters={recording_jwt(meeting_id, record_id, secret)}".encode()
