@@ -80,8 +80,6 @@ def verify_event_sync(
     at = instant(stamp, per_second=1, what=field)
     who = None
     if kind in _PEOPLE:
-        if not isinstance(payload.get("occupant"), dict):
-            malformed("'occupant' is missing")
         who = Who(
             connection=text(occupant, "occupant_jid"),
             seat_id=opt_text(occupant, "id"),
@@ -115,14 +113,14 @@ def verify_jaas(
     body = raw(body)
     key = utf8(require_secret(secret, "JaaS webhook secret"))
     stamp, signatures = _signature(header(headers, "x-jaas-signature"))
-    mac = hmac.new(key, f"{stamp}.".encode() + body, hashlib.sha256).digest()
+    mac = hmac.new(key, stamp.encode() + b"." + body, hashlib.sha256).digest()
     expected = base64.b64encode(mac)
     matched = False
     for given in signatures:  # every candidate compared, in constant time each
         matched |= same(given, expected)
     if not matched:
         raise WebhookRejected("the X-Jaas-Signature does not match the body")
-    if abs(now.timestamp() - stamp) > tolerance.total_seconds():
+    if abs(now.timestamp() - int(stamp)) > tolerance.total_seconds():
         raise WebhookRejected("the X-Jaas-Signature timestamp is outside the accepted window")
     payload = obj(load_json(body), "the body")
     dedupe = bounded(text(payload, "idempotencyKey"))
@@ -156,8 +154,9 @@ def verify_jaas(
     return _one(ProviderEvent(PROVIDER, kind, dedupe, at, room, who))
 
 
-def _signature(value: str | None) -> tuple[int, list[str]]:
-    """`t=<unix s>,v1=<base64>[,v1=…]`; schemes other than v1 are ignored."""
+def _signature(value: str | None) -> tuple[str, list[str]]:
+    """`t=<unix s>,v1=<base64>[,v1=…]` as the signed `t` and the signatures; schemes other
+    than v1 are ignored."""
     if value is None:
         raise WebhookRejected("no X-Jaas-Signature header")
     stamps: list[str] = []
@@ -170,7 +169,7 @@ def _signature(value: str | None) -> tuple[int, list[str]]:
             signatures.append(given)
     if len(stamps) != 1 or not _STAMP.fullmatch(stamps[0]) or not signatures:
         raise WebhookRejected("the X-Jaas-Signature header is not t=<seconds>,v1=<signature>")
-    return int(stamps[0]), signatures
+    return stamps[0], signatures
 
 
 def _jaas_room(payload: Obj, *, required: bool) -> RoomRef:

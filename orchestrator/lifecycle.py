@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from integrations.base import ProviderError, ProviderUnavailable, Room, RoomRequest, Seat
 
 from .clock import Clock
+from .dashboard.feed import note
 from .db import models as m
 from .providers import ProviderRegistry
 from .settings import Settings
@@ -220,6 +221,7 @@ class RoomLifecycle:
                 )
                 .returning(m.Room.id)
             )
+            await self._note(db, room_id, "room")
             if kept.first() is None:  # cancelled meanwhile: record it so that it gets closed
                 await db.execute(
                     update(m.Room)
@@ -283,6 +285,19 @@ class RoomLifecycle:
     async def _set(self, room_id: int, **values: Any) -> None:
         async with self.db() as db, db.begin():
             await db.execute(update(m.Room).where(m.Room.id == room_id).values(**values))
+            if "state" in values:
+                await self._note(db, room_id, "room")
+
+    async def _note(self, db: AsyncSession, room_id: int, reason: str) -> None:
+        """Tells the dashboard this room's card changed."""
+        row = (
+            await db.execute(
+                select(m.Session.event_id, m.Session.id)
+                .join(m.Room, m.Room.session_id == m.Session.id)
+                .where(m.Room.id == room_id)
+            )
+        ).one()
+        await note(db, [(row.event_id, row.id)], reason, self.clock.now())
 
     async def _request(self, db: AsyncSession, room_id: int) -> tuple[RoomRequest, str]:
         room, session, event = (

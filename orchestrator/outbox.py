@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from calendars.transport import MailTransport, PermanentMailError, TransientMailError
 
 from .clock import Clock
+from .dashboard.feed import note
 from .db.mail import MailMessage
 
 log = logging.getLogger("rdv.outbox")
@@ -87,6 +88,7 @@ class _Claimed:
     body: bytes
     attempts: int
     created_at: datetime
+    event_id: int
 
 
 class OutboxSender:
@@ -193,6 +195,7 @@ class OutboxSender:
                     MailMessage.body,
                     MailMessage.attempts,
                     MailMessage.created_at,
+                    MailMessage.event_id,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -250,8 +253,15 @@ class OutboxSender:
                         "last_error": reason,
                     }
                 )
+        failed_events = {
+            message.event_id
+            for message, error in outcomes
+            if error is not None
+            and any(c["id"] == message.id and c["status"] == "failed" for c in changes)
+        }
         async with self.db() as db, db.begin():
             await db.execute(update(MailMessage), changes)
+            await note(db, [(event_id, None) for event_id in failed_events], "mail", now)
         if failed or retrying:
             log.warning("mail: %d sent, %d to retry, %d failed", sent, retrying, failed)
         return Delivery(claimed=len(outcomes), sent=sent, retrying=retrying, failed=failed)

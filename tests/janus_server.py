@@ -2,6 +2,10 @@
 participant that joins a VideoRoom over the HTTP API the way our join page does; and the join
 page's own script run in node with janus.js, a stub DOM and a browser that refuses the camera.
 
+`janus_factory` starts a Janus of one test's own, optionally with the sample event handler
+posting to a backend (the service under test) and the admin API (to stop that handler);
+`janus_people` joins and leaves its rooms like browsers.
+
 Used as a plugin: `pytest_plugins = ["janus_server"]`. Without the binaries the fixtures skip.
 """
 
@@ -9,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import shutil
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,7 @@ import aiohttp
 import pytest
 from mailsink import free_port
 
+from integrations.base import ProviderError
 from integrations.janus import PLUGIN, JanusClient
 
 MISSING = "janus is not installed (apt-get install janus)"
@@ -36,10 +43,51 @@ OTHER_PLUGINS = (
     "audiobridge duktape echotest lua nosip recordplay sip streaming textroom videocall voicemail"
 )
 OTHER_TRANSPORTS = "mqtt nanomsg pfunix rabbitmq websockets"
+OTHER_EVENT_HANDLERS = "gelfevh mqttevh nanomsgevh rabbitmqevh wsevh"
+SAMPLE_EVENT_HANDLER = "janus.eventhandler.sampleevh"
+ADMIN_SECRET = "janus-test-admin-secret"
 
 
 def _libraries(names: str) -> str:
     return ",".join(f"libjanus_{name}.so" for name in names.split())
+
+
+def _text(value: str) -> str:
+    """A quoted jcfg string."""
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class EventHandler:
+    """The sample event handler (reference §7): POSTs the events of `events` (a mask such as
+    "plugins" or "all") to `backend`, with HTTP Basic credentials when `user` is given, grouped
+    in JSON arrays when `grouping`; a failed POST is retried `max_retransmissions` times with an
+    exponential backoff from `backoff_ms`, then the event is lost."""
+
+    backend: str
+    user: str | None = None
+    password: str | None = None
+    events: str = "plugins"
+    grouping: bool = True
+    max_retransmissions: int = 5
+    backoff_ms: int = 100
+
+    def config(self) -> str:
+        lines = [
+            "enabled = true",
+            f"events = {_text(self.events)}",
+            f"grouping = {str(self.grouping).lower()}",
+            'json = "compact"',
+            f"backend = {_text(self.backend)}",
+            f"max_retransmissions = {self.max_retransmissions}",
+            f"retransmissions_backoff = {self.backoff_ms}",
+        ]
+        if self.user is not None:
+            lines += [
+                f"backend_user = {_text(self.user)}",
+                f"backend_pwd = {_text(self.password or '')}",
+            ]
+        return "general: {\n" + "".join(f"  {line}\n" for line in lines) + "}\n"
 
 
 def janus_binary() -> str | None:
@@ -49,23 +97,45 @@ def janus_binary() -> str | None:
     return "/usr/bin/janus" if Path("/usr/bin/janus").exists() else None
 
 
-def write_config(folder: Path, port: int) -> Path:
-    """janus.jcfg and the two configs it needs; no STUN, no admin API, no event handlers.
+def write_config(
+    folder: Path,
+    port: int,
+    *,
+    event_handler: EventHandler | None = None,
+    admin_port: int | None = None,
+) -> Path:
+    """janus.jcfg and the configs it needs; no STUN; the admin API only on `admin_port` (with
+    ADMIN_SECRET); no event handler but the sample one when `event_handler` is given.
     Written rather than copied from /etc/janus, so a local edit there cannot change the tests."""
     folder.mkdir(parents=True, exist_ok=True)
+    secret = f"  admin_secret = {_text(ADMIN_SECRET)}\n" if admin_port else ""
+    events = (
+        f'events: {{\n  broadcast = true\n  disable = "{_libraries(OTHER_EVENT_HANDLERS)}"\n}}\n'
+        if event_handler
+        else "events: {\n  broadcast = false\n}\n"
+    )
     (folder / "janus.jcfg").write_text(
-        "general: {\n  debug_level = 3\n  debug_colors = false\n  session_timeout = 60\n}\n"
+        "general: {\n  debug_level = 3\n  debug_colors = false\n  session_timeout = 60\n"
+        f"{secret}}}\n"
         'nat: {\n  ice_ignore_list = "vmnet"\n}\n'
         f'plugins: {{\n  disable = "{_libraries(OTHER_PLUGINS)}"\n}}\n'
         f'transports: {{\n  disable = "{_libraries(OTHER_TRANSPORTS)}"\n}}\n'
         'loggers: {\n  disable = "libjanus_jsonlog.so"\n}\n'
-        "events: {\n  broadcast = false\n}\n"
+        f"{events}"
+    )
+    admin = (
+        f'  admin_http = true\n  admin_port = {admin_port}\n  admin_ip = "127.0.0.1"\n'
+        '  admin_base_path = "/admin"\n'
+        if admin_port
+        else "  admin_http = false\n"
     )
     (folder / "janus.transport.http.jcfg").write_text(
         'general: {\n  json = "compact"\n  base_path = "/janus"\n  http = true\n'
         f'  port = {port}\n  ip = "127.0.0.1"\n  https = false\n}}\n'
-        "admin: {\n  admin_http = false\n  admin_https = false\n}\n"
+        f"admin: {{\n{admin}  admin_https = false\n}}\n"
     )
+    if event_handler:
+        (folder / f"{SAMPLE_EVENT_HANDLER}.jcfg").write_text(event_handler.config())
     # Our own, so the demo rooms of /etc/janus do not appear.
     (folder / "janus.plugin.videoroom.jcfg").write_text("general: {\n}\n")
     return folder / "janus.jcfg"
@@ -77,9 +147,40 @@ class JanusServer:
     process: subprocess.Popen[bytes]
     log: Path
     started_in: float
+    admin_url: str | None = None
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
+
+    def admin(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One admin API request (the server must have been started with `admin=True`)."""
+        assert self.admin_url, "this Janus was started without the admin API"
+        transaction = secrets.token_hex(6)
+        payload = {**body, "transaction": transaction, "admin_secret": ADMIN_SECRET}
+        request = urllib.request.Request(  # noqa: S310 (a local http URL of our own)
+            self.admin_url,
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            answer: dict[str, Any] = json.loads(response.read())
+        assert answer.get("janus") == "success", answer
+        assert answer.get("transaction") == transaction, answer
+        return answer
+
+    def tweak_event_handler(self, **changes: Any) -> dict[str, Any]:
+        """Changes the running sample event handler (`events="none"` stops its deliveries,
+        `events="plugins"` resumes them) through the admin API."""
+        answer = self.admin(
+            {
+                "janus": "query_eventhandler",
+                "handler": SAMPLE_EVENT_HANDLER,
+                "request": {"request": "tweak", **changes},
+            }
+        )
+        response: dict[str, Any] = answer.get("response", {})
+        assert "error" not in response, response
+        return response
 
     def stop(self) -> None:
         self.process.terminate()
@@ -98,10 +199,19 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_janus(binary: str, folder: Path) -> JanusServer:
-    """Starts Janus in the foreground and returns once `GET /janus/info` answers."""
-    port = free_port()
-    config = write_config(folder, port)
+def start_janus(
+    binary: str,
+    folder: Path,
+    *,
+    port: int | None = None,
+    event_handler: EventHandler | None = None,
+    admin: bool = False,
+) -> JanusServer:
+    """Starts Janus in the foreground and returns once `GET /janus/info` answers; on `port` when
+    given (a caller that must know the URL before Janus runs), else on a free one."""
+    port = port or free_port()
+    admin_port = free_port() if admin else None
+    config = write_config(folder, port, event_handler=event_handler, admin_port=admin_port)
     log = folder / "janus.log"
     began = time.monotonic()
     with log.open("wb") as output:
@@ -111,7 +221,13 @@ def start_janus(binary: str, folder: Path) -> JanusServer:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    server = JanusServer(f"http://127.0.0.1:{port}/janus", process, log, 0.0)
+    server = JanusServer(
+        f"http://127.0.0.1:{port}/janus",
+        process,
+        log,
+        0.0,
+        f"http://127.0.0.1:{admin_port}/admin" if admin_port else None,
+    )
     while not _answers(server.url):
         if process.poll() is not None or time.monotonic() - began > START_TIMEOUT:
             server.stop()
@@ -130,6 +246,27 @@ def janus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusServ
     server = start_janus(binary, tmp_path_factory.mktemp("janus"))
     yield server
     server.stop()
+
+
+StartJanus = Callable[..., JanusServer]
+
+
+@pytest.fixture
+def janus_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartJanus]:
+    """`janus_factory(port=..., event_handler=EventHandler(...), admin=True)` starts a Janus of
+    this test's own (see `start_janus`), stopped when the test ends."""
+    binary = janus_binary()
+    if binary is None:
+        pytest.skip(MISSING)
+    started: list[JanusServer] = []
+
+    def start(**options: Any) -> JanusServer:
+        started.append(start_janus(binary, tmp_path_factory.mktemp("janus"), **options))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture
@@ -159,8 +296,77 @@ class JanusParticipant:
                 return data
         raise AssertionError(f"no answer to {body['request']}")
 
+    async def leave(self) -> dict[str, Any]:
+        """Leaves the room (the page's Leave button) and closes the Janus session."""
+        answer = await self.request({"request": "leave"})
+        await self.client.post(self.session_path, {"janus": "destroy"})
+        return answer
+
+
+async def open_participant(client: JanusClient) -> JanusParticipant:
+    """A new Janus session with a VideoRoom handle, as a browser tab opens one."""
+    created = await client.post("", {"janus": "create"})
+    session_path = f"/{created['data']['id']}"
+    attached = await client.post(session_path, {"janus": "attach", "plugin": PLUGIN})
+    return JanusParticipant(client, session_path, f"{session_path}/{attached['data']['id']}")
+
+
+def join_body(room: int, *, pin: str, token: str, seat_number: int, display: str) -> dict[str, Any]:
+    """The `join` request our join page sends: a publisher with the seat's token and number."""
+    return {
+        "request": "join",
+        "ptype": "publisher",
+        "room": room,
+        "pin": pin,
+        "display": display,
+        "id": seat_number,
+        "token": token,
+    }
+
 
 Join = Callable[..., Awaitable[dict[str, Any]]]
+
+
+class JanusPeople:
+    """Browsers on one Janus: `await people.join(room, pin=..., token=..., seat_number=...)`
+    returns the participant (its `answer` is the plugin's reply) and `await participant.leave()`
+    leaves; whoever is still in when the test ends has their session closed."""
+
+    def __init__(self, client: JanusClient) -> None:
+        self.client = client
+        self.participants: list[JanusParticipant] = []
+
+    async def join(
+        self, room: int, *, pin: str, token: str, seat_number: int, display: str = "Guest"
+    ) -> JanusParticipant:
+        participant = await open_participant(self.client)
+        self.participants.append(participant)
+        answer = await participant.request(
+            join_body(room, pin=pin, token=token, seat_number=seat_number, display=display)
+        )
+        assert answer.get("videoroom") == "joined", answer
+        return participant
+
+    async def close(self) -> None:
+        for participant in self.participants:
+            # Gone already (left, or Janus stopped first): nothing to close.
+            with suppress(ProviderError, aiohttp.ClientError, asyncio.TimeoutError):
+                await self.client.post(participant.session_path, {"janus": "destroy"})
+
+
+@pytest.fixture
+async def janus_people() -> AsyncIterator[Callable[[JanusServer], JanusPeople]]:
+    """`janus_people(server)`: browsers joining and leaving the rooms of that Janus."""
+    crowds: list[JanusPeople] = []
+    async with aiohttp.ClientSession() as session:
+
+        def people(server: JanusServer) -> JanusPeople:
+            crowds.append(JanusPeople(JanusClient(session, server.url, timeout=5)))
+            return crowds[-1]
+
+        yield people
+        for crowd in crowds:
+            await crowd.close()
 
 
 @pytest.fixture
@@ -173,23 +379,10 @@ async def janus_join(janus_client: JanusClient) -> AsyncIterator[Join]:
     async def join(
         room: int, *, pin: str, token: str, seat_number: int, display: str = "Guest"
     ) -> dict[str, Any]:
-        created = await janus_client.post("", {"janus": "create"})
-        session_path = f"/{created['data']['id']}"
-        sessions.append(session_path)
-        attached = await janus_client.post(session_path, {"janus": "attach", "plugin": PLUGIN})
-        participant = JanusParticipant(
-            janus_client, session_path, f"{session_path}/{attached['data']['id']}"
-        )
+        participant = await open_participant(janus_client)
+        sessions.append(participant.session_path)
         return await participant.request(
-            {
-                "request": "join",
-                "ptype": "publisher",
-                "room": room,
-                "pin": pin,
-                "display": display,
-                "id": seat_number,
-                "token": token,
-            }
+            join_body(room, pin=pin, token=token, seat_number=seat_number, display=display)
         )
 
     yield join

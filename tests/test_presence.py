@@ -16,8 +16,14 @@ def at(minutes: float) -> datetime:
 
 
 def window(now: float = 60) -> Window:
-    return Window(starts_at=T0, ends_at=at(30), opens_at=at(-10), closes_at=at(40),
-                  late_after=timedelta(minutes=5), now=at(now))
+    return Window(
+        starts_at=T0,
+        ends_at=at(30),
+        opens_at=at(-10),
+        closes_at=at(40),
+        late_after=timedelta(minutes=5),
+        now=at(now),
+    )
 
 
 def joined(minutes: float, who: str = "ana", connection: str = "c1") -> Mark:
@@ -38,8 +44,12 @@ def test_events_in_any_order_and_twice_give_the_same_presence() -> None:
 
 
 def test_a_second_tab_keeps_someone_present_until_both_are_gone() -> None:
-    marks = [joined(0, connection="laptop"), joined(5, connection="phone"),
-             left(10, connection="laptop"), left(20, connection="phone")]
+    marks = [
+        joined(0, connection="laptop"),
+        joined(5, connection="phone"),
+        left(10, connection="laptop"),
+        left(20, connection="phone"),
+    ]
     assert intervals(marks, until=at(60)) == {"ana": [(at(0), at(20))]}
 
 

@@ -57,14 +57,17 @@ def _form_value(value: str) -> str:
 
 
 def bbb_form(
-    events: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]] | Mapping[str, Any] | Any,
     *,
     domain: str = "bbb.example.com",
     timestamp: int = 1700000000123,
+    ensure_ascii: bool = False,
 ) -> bytes:
     """A bbb-webhooks v3 body: `domain`, `event` (a JSON array; pass a mapping for the bare
-    object older servers send) and `timestamp`, encoded as Node encodes them."""
-    event = json.dumps(events if isinstance(events, Mapping) else list(events), separators=(",", ":"))
+    object older servers send) and `timestamp`, encoded as Node encodes them (JSON.stringify
+    leaves non-ASCII as it is; `ensure_ascii` escapes it, for documents with lone surrogates)."""
+    document = list(events) if isinstance(events, tuple) else events
+    event = json.dumps(document, separators=(",", ":"), ensure_ascii=ensure_ascii)
     fields = {"domain": domain, "event": event, "timestamp": str(timestamp)}
     return "&".join(f"{name}={_form_value(value)}" for name, value in fields.items()).encode()
 

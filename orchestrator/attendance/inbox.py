@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.events import Delivery, Kind, ProviderEvent
 from webhooks.door import Accepted
 
+from ..dashboard.feed import note
 from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
 
@@ -89,16 +90,20 @@ async def record_events(
     found from how the provider names it."""
     if not events:
         return 0
-    columns = select(m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state)
+    columns = select(
+        m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state, m.Session.event_id
+    ).join(m.Session, m.Session.id == m.Room.session_id)
     if room_id is not None:
         row = (await db.execute(columns.where(m.Room.id == room_id))).one()
-        rooms = {room_ref(event): (row.id, row.session_id, row.state) for event in events}
+        rooms = {
+            room_ref(event): (row.id, row.session_id, row.state, row.event_id) for event in events
+        }
     else:
         refs = {ref for event in events if (ref := room_ref(event)) is not None}
         rooms = (
             {
-                external: (found, session_id, state)
-                for found, external, session_id, state in await db.execute(
+                external: (found, session_id, state, event_id)
+                for found, external, session_id, state, event_id in await db.execute(
                     columns.where(m.Room.external_id.in_(refs))
                 )
             }
@@ -154,6 +159,9 @@ async def record_events(
         rows,
     )
     new = len(inserted.all())
+    if new:
+        touched = {(room[3], room[1]) for room in rooms.values()}
+        await note(db, touched, source, now)
     if live:
         await db.execute(
             update(m.Room).where(m.Room.id.in_(live), m.Room.state == "ready").values(state="live")

@@ -1,5 +1,5 @@
 """The database: typed models on one base, the engine, and migrations."""
 
-from . import attendance, mail, models
+from . import attendance, mail, models, web
 
-__all__ = ["attendance", "mail", "models"]
+__all__ = ["attendance", "mail", "models", "web"]

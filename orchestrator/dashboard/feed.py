@@ -1,0 +1,111 @@
+"""The dashboard's live feed: update rows in the database (written where things change), and the
+wake-ups that tell open streams to read them.
+
+Rows are the truth: a stream that reconnects with `Last-Event-ID` reads what it missed; the
+wake-up only saves it from polling. A clock tick writes a row when a session passes its lateness
+mark, so "who is late" appears without any provider saying anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..clock import Clock
+from ..db import models as m
+from ..db.web import DashboardUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    id: int
+    session_id: int | None
+    reason: str
+
+
+async def note(
+    db: AsyncSession, changes: Iterable[tuple[int, int | None]], reason: str, now: datetime
+) -> None:
+    """Records, in the caller's transaction, that these (event, session) cards changed."""
+    rows = [
+        {"event_id": event_id, "session_id": session_id, "reason": reason, "at": now}
+        for event_id, session_id in sorted(set(changes), key=lambda c: (c[0], c[1] or 0))
+    ]
+    if rows:
+        await db.execute(insert(DashboardUpdate), rows)
+
+
+class Feed:
+    """Wakes the streams of this process; the app factory builds one."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._changed = asyncio.Condition()
+        self._version = 0
+        self._ticked_at: datetime | None = None
+
+    async def wake(self) -> None:
+        async with self._changed:
+            self._version += 1
+            self._changed.notify_all()
+
+    async def wait(self, seen: int, seconds: float) -> int:
+        """Returns once something changed after `seen`, or after `seconds`."""
+        async with self._changed:
+            if self._version == seen:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), seconds)
+            return self._version
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    async def since(self, event_id: int, last: int) -> Sequence[Update]:
+        async with self.db() as db:
+            rows = await db.execute(
+                select(DashboardUpdate.id, DashboardUpdate.session_id, DashboardUpdate.reason)
+                .where(DashboardUpdate.event_id == event_id, DashboardUpdate.id > last)
+                .order_by(DashboardUpdate.id)
+                .limit(1000)
+            )
+            return [Update(*row) for row in rows]
+
+    async def latest(self, event_id: int) -> int:
+        async with self.db() as db:
+            found = await db.scalar(
+                select(DashboardUpdate.id)
+                .where(DashboardUpdate.event_id == event_id)
+                .order_by(DashboardUpdate.id.desc())
+                .limit(1)
+            )
+            return found or 0
+
+    async def tick(self, late_after: timedelta) -> int:
+        """Writes an update for every session whose lateness mark passed since the last tick."""
+        now = self.clock.now()
+        since = self._ticked_at or now - timedelta(seconds=30)
+        self._ticked_at = now
+        async with self.db() as db, db.begin():
+            crossed = (
+                await db.execute(
+                    select(m.Session.event_id, m.Session.id).where(
+                        m.Session.cancelled_at.is_(None),
+                        m.Session.starts_at > since - late_after,
+                        m.Session.starts_at <= now - late_after,
+                    )
+                )
+            ).all()
+            await note(
+                db, [(event_id, session_id) for event_id, session_id in crossed], "late", now
+            )
+        if crossed:
+            await self.wake()
+        return len(crossed)

@@ -1,0 +1,230 @@
+"""What the organisers' dashboard shows, computed from the attendance outcomes, the rooms and the
+outbox: counters, the plenary, a card per room, and the alerts. One model for the page and the
+live stream, so a reload always shows what the stream said."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..attendance.log import Line, Outcome, attendance
+from ..db import models as m
+from ..db.mail import MailMessage
+from ..settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    name: str
+    organisation: str | None
+    organisation_key: str | None
+    kind: str | None
+    mark: str  # present, late, absent, left, expected
+    substitute_for: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    key: str
+    title: str
+    kind: str
+    time: str
+    state: str
+    provider: str
+    error: str | None
+    seats: tuple[Seat, ...]
+    elapsed: int | None
+    present: int
+    one_sided: bool
+    held: bool | None
+    filters: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # late, failed, one-sided, mail
+    session: str | None
+    text_args: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    rooms_live: int
+    people_in_rooms: int
+    late: int
+    no_shows: int
+    mail_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    slug: str
+    title: str
+    counters: Counters
+    cards: tuple[Card, ...]
+    alerts: tuple[Alert, ...]
+    directorates: tuple[tuple[str, str], ...]
+    companies: tuple[tuple[str, str], ...]
+
+    def slots(self) -> list[tuple[str, list[Card]]]:
+        grouped: dict[str, list[Card]] = defaultdict(list)
+        for card in self.cards:
+            if card.kind == "meeting":
+                grouped[card.time].append(card)
+        return list(grouped.items())
+
+    @property
+    def plenaries(self) -> list[Card]:
+        return [card for card in self.cards if card.kind == "plenary"]
+
+
+def _mark(line: Line, now: datetime) -> str:
+    spans = line.presence.spans
+    if spans and spans[-1][1] >= now:
+        return "present"
+    if line.status == "late" and not spans:
+        return "late"
+    if spans:
+        return "left"
+    return "absent" if line.status == "no-show" else "expected"
+
+
+def _card(outcome: Outcome, room: m.Room, zone: ZoneInfo, now: datetime) -> Card:
+    session = outcome.session
+    seats = tuple(
+        Seat(
+            line.name,
+            line.person.organisation if line.person else None,
+            line.person.organisation_key if line.person else None,
+            line.organisation_kind,
+            _mark(line, now),
+            line.substitute_for.name if line.substitute_for else None,
+        )
+        for line in outcome.lines
+    )
+    present = [seat for seat in seats if seat.mark == "present"]
+    running = session.starts_at <= now < session.ends_at
+    sides = {seat.kind for seat in present}
+    one_sided = (
+        session.kind == "meeting"
+        and running
+        and now > outcome.window.starts_at + outcome.window.late_after
+        and len(sides & {"company", "buyer"}) == 1
+    )
+    elapsed = int((now - session.starts_at).total_seconds() // 60) if running else None
+    return Card(
+        key=session.key,
+        title=session.title,
+        kind=session.kind,
+        time=session.starts_at.astimezone(zone).strftime("%H:%M"),
+        state=room.state,
+        provider=room.provider,
+        error=room.error,
+        seats=seats,
+        elapsed=elapsed,
+        present=len(present),
+        one_sided=one_sided,
+        held=outcome.held,
+        filters=tuple(
+            sorted(
+                {f"org:{seat.organisation_key}" for seat in seats if seat.organisation_key}
+                | {f"state:{room.state}"}
+            )
+        ),
+    )
+
+
+async def build(
+    db: AsyncSession,
+    event: m.Event,
+    settings: Settings,
+    now: datetime,
+    *,
+    session_key: str | None = None,
+) -> Dashboard:
+    """The dashboard now; `session_key` limits the cards to one room (a live update)."""
+    zone = ZoneInfo(event.timezone)
+    outcomes = await attendance(
+        db,
+        event,
+        now=now,
+        late_after=settings.late_after,
+        join_early=settings.join_early,
+        session_key=session_key,
+    )
+    rooms = {
+        room.session_id: room
+        for room in (
+            await db.scalars(
+                select(m.Room)
+                .join(m.Session, m.Session.id == m.Room.session_id)
+                .where(m.Session.event_id == event.id)
+            )
+        ).all()
+    }
+    cards = tuple(_card(outcome, rooms[outcome.session.id], zone, now) for outcome in outcomes)
+    failures = (
+        await db.scalar(
+            select(func.count()).where(
+                MailMessage.event_id == event.id, MailMessage.status == "failed"
+            )
+        )
+        or 0
+    )
+    alerts: list[Alert] = []
+    late = no_shows = 0
+    for outcome, card in zip(outcomes, cards, strict=True):
+        running = outcome.session.starts_at <= now < outcome.session.ends_at
+        for seat in card.seats:
+            if seat.mark == "late" and running:
+                late += 1
+                alerts.append(
+                    Alert(
+                        "late",
+                        card.key,
+                        {"name": seat.name, "title": card.title, "time": card.time},
+                    )
+                )
+        no_shows += sum(1 for line in outcome.lines if line.status == "no-show")
+        if card.state == "failed":
+            alerts.append(
+                Alert("failed", card.key, {"title": card.title, "error": card.error or ""})
+            )
+        if card.one_sided:
+            here = next(seat for seat in card.seats if seat.mark == "present")
+            alerts.append(
+                Alert(
+                    "one-sided",
+                    card.key,
+                    {"title": card.title, "here": here.organisation or here.name},
+                )
+            )
+    if failures:
+        alerts.append(Alert("mail", None, {"count": str(failures)}))
+    organisations = (
+        await db.execute(
+            select(m.Organisation.key, m.Organisation.name, m.Organisation.kind)
+            .where(m.Organisation.event_id == event.id, m.Organisation.removed_at.is_(None))
+            .order_by(m.Organisation.name)
+        )
+    ).all()
+    return Dashboard(
+        slug=event.slug,
+        title=event.title,
+        counters=Counters(
+            rooms_live=sum(1 for card in cards if card.state == "live"),
+            people_in_rooms=sum(card.present for card in cards),
+            late=late,
+            no_shows=no_shows,
+            mail_failures=failures,
+        ),
+        cards=cards,
+        alerts=tuple(alerts),
+        directorates=tuple((key, name) for key, name, kind in organisations if kind == "buyer"),
+        companies=tuple((key, name) for key, name, kind in organisations if kind == "company"),
+    )
