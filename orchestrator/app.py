@@ -24,6 +24,8 @@ from .attendance.inbox import EventInbox
 from .attendance.polling import RoomPoller
 from .attendance.retention import purge_forever
 from .clock import Clock, SystemClock
+from .dashboard import routes as dashboard
+from .dashboard.feed import Feed
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .invites import InviteComposer
@@ -73,6 +75,7 @@ def create_app(
             await upgrade(engine)
         app[keys.ENGINE] = engine
         app[keys.DB] = session_factory(engine)
+        app[keys.FEED] = Feed(app[keys.DB], app[keys.CLOCK])
         yield
         await engine.dispose()
 
@@ -106,6 +109,7 @@ def create_app(
                 polling = asyncio.gather(
                     app[keys.POLLER].run(),
                     purge_forever(app[keys.DB], app[keys.CLOCK], settings.raw_retention),
+                    app[keys.FEED].tick_forever(settings.late_after),
                 )
             app[keys.TIMERS] = timers
             yield
@@ -122,6 +126,7 @@ def create_app(
         inbox=EventInbox(lambda: app[keys.DB]()),
         now=lambda: app[keys.CLOCK].now(),
         public_url=settings.base_url,
+        on_accepted=lambda provider, accepted: app[keys.FEED].wake_soon(),
     )
     for table in (
         health.routes,
@@ -132,6 +137,7 @@ def create_app(
         join.routes,
         rooms.routes,
         attendance.routes,
+        dashboard.routes,
         webhook_routes(door),
     ):
         app.router.add_routes(table)

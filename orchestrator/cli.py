@@ -17,7 +17,7 @@ from .attendance.export import attendance_csv
 from .attendance.figures import key_figures
 from .attendance.log import as_dict
 from .clock import SystemClock
-from .jobs import forget_person, import_file, outcomes, upgrade_database
+from .jobs import forget_person, import_file, login_link, outcomes, upgrade_database
 from .program.problems import ProgramError
 from .serve import serve
 from .settings import Settings, SettingsError, load_settings, parse_duration
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations")
+    link = commands.add_parser("login-link", help="print a one-time sign-in URL")
+    link.add_argument("--event", required=True, metavar="SLUG")
+    link.add_argument("--role", choices=ROLES, default="organiser")
     log = commands.add_parser("attendance", help="print the attendance log")
     log.add_argument("slug", metavar="SLUG")
     log.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -115,6 +118,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         before, after = asyncio.run(upgrade_database(settings))
         print(f"database at revision {after}" + ("" if before != after else " (already)"))
+        return 0
+    if args.command == "login-link":
+        settings.require_secret_key()
+        try:
+            print(asyncio.run(login_link(settings, args.event, args.role)))
+        except LookupError as error:
+            raise CommandError(str(error)) from None
         return 0
     if args.command == "forget":
         done = asyncio.run(forget_person(settings, args.event, args.email))

@@ -23,6 +23,7 @@ from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
 from .settings import Settings
+from .signin import create_link
 
 
 @asynccontextmanager
@@ -68,6 +69,13 @@ async def outcomes(settings: Settings, slug: str) -> tuple[m.Event, list[Outcome
 async def forget_person(settings: Settings, slug: str, email: str) -> Forgotten | None:
     async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
         return await forget(db, slug=slug, email=email, now=SystemClock().now())
+
+
+async def login_link(settings: Settings, slug: str, role: str) -> str:
+    async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
+        return await create_link(
+            db, slug=slug, role=role, now=SystemClock().now(), base_url=settings.base_url
+        )
 
 
 async def upgrade_database(settings: Settings) -> tuple[str | None, str]:

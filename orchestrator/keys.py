@@ -10,6 +10,7 @@ from calendars.text import Writer
 
 from .attendance.polling import RoomPoller
 from .clock import Clock
+from .dashboard.feed import Feed
 from .invites import InviteComposer
 from .lifecycle import RoomLifecycle
 from .outbox import OutboxSender
@@ -30,4 +31,5 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)
 LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
 POLLER = web.AppKey("poller", RoomPoller)
+FEED = web.AppKey("feed", Feed)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

@@ -31,6 +31,13 @@ class Pages:
     def language(self, locale: str | None) -> Language:
         return self.catalogues.get(locale)
 
+    def fragment(self, template: str, locale: str | None, **context: Any) -> str:
+        """A piece of a page (a dashboard card), rendered exactly as the page renders it."""
+        language = self.language(locale)
+        return self.environment.get_template(template).render(
+            _=language.gettext, lang=language.locale, language=language, **context
+        )
+
     def render(
         self,
         template: str,

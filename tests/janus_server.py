@@ -252,9 +252,11 @@ StartJanus = Callable[..., JanusServer]
 
 
 @pytest.fixture
-def janus_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartJanus]:
+async def janus_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StartJanus]:
     """`janus_factory(port=..., event_handler=EventHandler(...), admin=True)` starts a Janus of
-    this test's own (see `start_janus`), stopped when the test ends."""
+    this test's own (see `start_janus`), stopped when the test ends. Stopped off the event loop:
+    on its way out Janus still posts events (the last `leaving`s) to a backend that may be the
+    test's own app, which must stay able to answer or Janus hangs until it is killed."""
     binary = janus_binary()
     if binary is None:
         pytest.skip(MISSING)
@@ -266,7 +268,7 @@ def janus_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartJan
 
     yield start
     for server in started:
-        server.stop()
+        await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture
@@ -282,6 +284,7 @@ class JanusParticipant:
     client: JanusClient
     session_path: str
     handle_path: str
+    closed: bool = False
 
     async def request(self, body: dict[str, Any]) -> dict[str, Any]:
         """Sends an asynchronous plugin request (join, leave) and waits for its event."""
@@ -300,6 +303,7 @@ class JanusParticipant:
         """Leaves the room (the page's Leave button) and closes the Janus session."""
         answer = await self.request({"request": "leave"})
         await self.client.post(self.session_path, {"janus": "destroy"})
+        self.closed = True
         return answer
 
 
@@ -349,7 +353,9 @@ class JanusPeople:
 
     async def close(self) -> None:
         for participant in self.participants:
-            # Gone already (left, or Janus stopped first): nothing to close.
+            if participant.closed:
+                continue
+            # Janus may have stopped first: then there is nothing to close.
             with suppress(ProviderError, aiohttp.ClientError, asyncio.TimeoutError):
                 await self.client.post(participant.session_path, {"janus": "destroy"})
 

@@ -46,10 +46,11 @@ def intervals(marks: Iterable[Mark], *, until: datetime) -> dict[str, list[Inter
     since: dict[str, datetime] = {}
     found: dict[str, list[Interval]] = defaultdict(list)
 
-    def close(person: str, at: datetime) -> None:
+    def close(person: str, at: datetime, *, still_there: bool = False) -> None:
         open_connections[person].clear()
         start = since.pop(person, None)
-        if start is not None and at > start:
+        # Someone who joined this very moment is present, even for zero seconds so far.
+        if start is not None and (at > start or (still_there and at == start)):
             found[person].append((start, at))
 
     for mark in sorted(marks, key=lambda mark: (mark.at, ORDER.get(mark.kind, 9))):
@@ -77,7 +78,7 @@ def intervals(marks: Iterable[Mark], *, until: datetime) -> dict[str, list[Inter
             if not connections and person in since:
                 close(person, mark.at)
     for person in list(since):
-        close(person, until)
+        close(person, until, still_there=True)
     return {person: merge(spans) for person, spans in found.items()}
 
 
@@ -93,7 +94,7 @@ def merge(spans: Iterable[Interval]) -> list[Interval]:
 
 
 def clip(spans: Iterable[Interval], start: datetime, end: datetime) -> list[Interval]:
-    return [(max(a, start), min(b, end)) for a, b in spans if min(b, end) > max(a, start)]
+    return [(max(a, start), min(b, end)) for a, b in spans if min(b, end) >= max(a, start)]
 
 
 def total(spans: Iterable[Interval]) -> timedelta:

@@ -50,11 +50,24 @@ class Feed:
         self._changed = asyncio.Condition()
         self._version = 0
         self._ticked_at: datetime | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def wake(self) -> None:
         async with self._changed:
             self._version += 1
             self._changed.notify_all()
+
+    def wake_soon(self) -> None:
+        """Wakes the streams from synchronous code (a webhook was just stored)."""
+        task = asyncio.get_running_loop().create_task(self.wake())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def tick_forever(self, late_after: timedelta, every: float = 5.0) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self.tick(late_after)
+            await asyncio.sleep(every)
 
     async def wait(self, seen: int, seconds: float) -> int:
         """Returns once something changed after `seen`, or after `seconds`."""

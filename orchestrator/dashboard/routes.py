@@ -1,0 +1,225 @@
+"""The organisers' dashboard: sign-in, the page, its live stream, and the organiser's way into a
+room. Followup viewers see the same page without the means to act."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from integrations.base import JoinRequest, ProviderError, Role, Room, Seat
+
+from .. import keys
+from ..db import models as m
+from ..lifecycle import CLOSE_GRACE, ensure_ready
+from ..signin import COOKIE, Viewer, redeem, set_cookie, viewer_of
+from .feed import Update
+from .view import Dashboard, build
+
+routes = web.RouteTableDef()
+KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 1.0
+FILTERS = ("directorate", "company", "state")
+
+
+@routes.get("/login/{token}")
+async def login(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    now = app[keys.CLOCK].now()
+    async with app[keys.DB]() as db, db.begin():
+        found = await redeem(db, request.match_info["token"], now)
+    if found is None:
+        return app[keys.PAGES].render("signin.html", None, status=404, title="rdv", state="invalid")
+    slug, role = found
+    target = (
+        f"/events/{slug}/report"
+        if role == "followup" and _has_report(app)
+        else (f"/dashboard/{slug}")
+    )
+    response = web.HTTPSeeOther(target)
+    set_cookie(response, request, Viewer(slug, role, now + timedelta(hours=12)))
+    raise response
+
+
+def _has_report(app: web.Application) -> bool:
+    return any(
+        getattr(r.resource, "canonical", "") == "/events/{slug}/report" for r in app.router.routes()
+    )
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    response = request.app[keys.PAGES].render("signin.html", None, title="rdv", state="out")
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def _event(request: web.Request, slug: str) -> m.Event:
+    async with request.app[keys.DB]() as db:
+        event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
+    if event is None:
+        raise web.HTTPNotFound(text=f"no event {slug}")
+    return event
+
+
+def _sign_in_first(request: web.Request) -> web.Response:
+    return request.app[keys.PAGES].render(
+        "signin.html", None, status=401, title="rdv", state="needed"
+    )
+
+
+def _shown(dashboard: Dashboard, query: dict[str, str]) -> set[str]:
+    """The cards the filters keep (all when there is no filter)."""
+    wanted = [f"org:{query[name]}" for name in ("directorate", "company") if query.get(name)]
+    if query.get("state"):
+        wanted.append(f"state:{query['state']}")
+    return {card.key for card in dashboard.cards if all(w in card.filters for w in wanted)}
+
+
+@routes.get("/dashboard/{slug}")
+async def page(request: web.Request) -> web.StreamResponse:
+    slug = request.match_info["slug"]
+    viewer = viewer_of(request, slug)
+    if viewer is None:
+        return _sign_in_first(request)
+    app = request.app
+    event = await _event(request, slug)
+    latest = await app[keys.FEED].latest(event.id)
+    async with app[keys.DB]() as db:
+        dashboard = await build(db, event, app[keys.SETTINGS], app[keys.CLOCK].now())
+    query = {name: request.query.get(name, "") for name in FILTERS}
+    return app[keys.PAGES].render(
+        "dashboard.html",
+        event.locale,
+        title=event.title,
+        dashboard=dashboard,
+        viewer=viewer,
+        shown=_shown(dashboard, query),
+        query=query,
+        last=latest,
+        states=("scheduled", "provisioning", "ready", "live", "ended", "failed", "cancelled"),
+    )
+
+
+async def _messages(
+    request: web.Request, event: m.Event, updates: list[Update], viewer: Viewer
+) -> list[tuple[int, str]]:
+    """One SSE message per update, from one fresh dashboard (so a burst costs one build)."""
+    app = request.app
+    async with app[keys.DB]() as db:
+        dashboard = await build(db, event, app[keys.SETTINGS], app[keys.CLOCK].now())
+        ids = dict(
+            (
+                await db.execute(
+                    select(m.Session.id, m.Session.key).where(m.Session.event_id == event.id)
+                )
+            ).all()
+        )
+    pages = app[keys.PAGES]
+    counters = pages.fragment("_counters.html", event.locale, dashboard=dashboard)
+    alerts = pages.fragment("_alerts.html", event.locale, dashboard=dashboard)
+    cards = {card.key: card for card in dashboard.cards}
+    messages = []
+    for update in updates:
+        payload: dict[str, Any] = {"reason": update.reason, "counters": counters, "alerts": alerts}
+        key = ids.get(update.session_id) if update.session_id else None
+        if key in cards:
+            payload["card"] = {
+                "key": key,
+                "html": pages.fragment(
+                    "_card.html", event.locale, card=cards[key], viewer=viewer, dashboard=dashboard
+                ),
+            }
+        messages.append((update.id, json.dumps(payload, ensure_ascii=False)))
+    return messages
+
+
+@routes.get("/dashboard/{slug}/stream")
+async def stream(request: web.Request) -> web.StreamResponse:
+    slug = request.match_info["slug"]
+    viewer = viewer_of(request, slug)
+    if viewer is None:
+        raise web.HTTPUnauthorized(text="sign in first")
+    app = request.app
+    event = await _event(request, slug)
+    feed = app[keys.FEED]
+    after = request.headers.get("Last-Event-ID") or request.query.get("after") or ""
+    last = int(after) if after.isdigit() else await feed.latest(event.id)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    await response.write(b"retry: 1000\n\n")
+    version, quiet = feed.version, 0.0
+    while True:
+        updates = list(await feed.since(event.id, last))
+        if updates:
+            for update_id, data in await _messages(request, event, updates, viewer):
+                await response.write(f"id: {update_id}\nevent: update\ndata: {data}\n\n".encode())
+            last, quiet = updates[-1].id, 0.0
+            continue
+        if quiet >= KEEPALIVE_SECONDS:
+            await response.write(b": keep-alive\n\n")
+            quiet = 0.0
+        version = await feed.wait(version, POLL_SECONDS)
+        quiet += POLL_SECONDS
+
+
+@routes.get("/dashboard/{slug}/rooms/{key}/join")
+async def join_as_organiser(request: web.Request) -> web.StreamResponse:
+    """Drops a signed-in organiser into the room as a moderator."""
+    slug, key = request.match_info["slug"], request.match_info["key"]
+    viewer = viewer_of(request, slug)
+    if viewer is None:
+        return _sign_in_first(request)
+    if not viewer.can_act:
+        raise web.HTTPForbidden(text="a followup sign-in can only read")
+    app = request.app
+    async with app[keys.DB]() as db:
+        row = (
+            await db.execute(
+                select(m.Session, m.Room, m.Event)
+                .join(m.Room, m.Room.session_id == m.Session.id)
+                .join(m.Event, m.Event.id == m.Session.event_id)
+                .where(m.Event.slug == slug, m.Session.key == key)
+            )
+        ).first()
+    if row is None:
+        raise web.HTTPNotFound(text=f"no session {key}")
+    session, room, event = row
+    now: datetime = app[keys.CLOCK].now()
+    if (
+        session.cancelled
+        or room.provider == "janus"
+        or not await ensure_ready(app[keys.LIFECYCLE], room.id)
+    ):
+        raise web.HTTPConflict(text="this room cannot be opened from the dashboard now")
+    async with app[keys.DB]() as db:
+        room = await db.get_one(m.Room, room.id)
+    try:
+        url = (
+            await app[keys.PROVIDERS]
+            .get(room.provider)
+            .join_url(
+                JoinRequest(
+                    room=Room(room.room_key, room.provider_data),
+                    seat=Seat(seat_id=f"rdv-organiser-{event.id}", number=0, token=""),
+                    display_name=event.organiser_name,
+                    email=event.organiser_email,
+                    role=Role.MODERATOR,
+                    not_before=now,
+                    expires_at=session.ends_at + CLOSE_GRACE,
+                ),
+                now=now,
+            )
+        )
+    except ProviderError as error:
+        raise web.HTTPBadGateway(text=str(error)) from None
+    raise web.HTTPFound(url, headers={"Cache-Control": "no-store"})

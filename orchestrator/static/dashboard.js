@@ -1,0 +1,18 @@
+// Live dashboard: applies server-rendered fragments from the event stream; the page works without it.
+(function () {
+  "use strict";
+  var root = document.getElementById("dashboard");
+  if (!root || !window.EventSource) { return; }
+  var source = new EventSource(root.dataset.stream + "?after=" + encodeURIComponent(root.dataset.last));
+  source.addEventListener("update", function (event) {
+    var update = JSON.parse(event.data);
+    if (update.card) {
+      var card = document.getElementById("card-" + update.card.key);
+      if (card) { card.outerHTML = update.card.html; }
+    }
+    document.getElementById("counters").innerHTML = update.counters;
+    document.getElementById("alerts").innerHTML = update.alerts;
+    root.dataset.last = event.lastEventId;
+    root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
+  });
+})();

@@ -1,0 +1,238 @@
+"""The organisers' dashboard without a browser: sign-in links, the page, its live stream, the
+replay after a reconnect, lateness from the clock, and what followup viewers may not do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+from deliveries import JITSI_SECRET, headers, occupant, seat
+from support import ManualClock, session_of, small_program
+
+from orchestrator import keys
+from orchestrator.signin import create_link
+
+SLUG = "meet-the-buyers"
+M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+async def board(make_api: Callable[..., Any], clock: ManualClock) -> Any:
+    # Plain http, as the test client talks: a Secure cookie would not come back.
+    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+    program = small_program()
+    next(p for p in program["people"] if p["key"] == "chloe")["name"] = HOSTILE
+    session_of(program, "m1")["title"] = "Acme × Water <b>bold</b>"
+    await api.import_ok(program)
+    clock.set(M1_START - timedelta(minutes=20))
+    await api.client.app[keys.LIFECYCLE].reconcile()
+    return api
+
+
+async def sign_in(
+    client: TestClient[Any, Any],
+    db: Any,
+    clock: ManualClock,
+    role: str = "organiser",
+    slug: str = SLUG,
+) -> ClientResponse:
+    async with db() as session, session.begin():
+        url = await create_link(
+            session, slug=slug, role=role, now=clock.now(), base_url="http://rdv.test"
+        )
+    return await client.get(url.removeprefix("http://rdv.test"), allow_redirects=False)
+
+
+async def events(response: ClientResponse) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(id, data) of each update of an event stream."""
+    event_id, data = "", ""
+    async for raw in response.content:
+        line = raw.decode().rstrip("\r\n")
+        if line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and data:
+            yield event_id, json.loads(data)
+            event_id, data = "", ""
+
+
+async def test_a_login_link_works_once_and_sets_a_safe_cookie(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    client = board.client
+    first = await sign_in(client, db, clock)
+    assert first.status == 303
+    assert first.headers["Location"] == f"/dashboard/{SLUG}"
+    cookie = first.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Max-Age=43200" in cookie
+    page = await client.get(f"/dashboard/{SLUG}")
+    assert page.status == 200
+    assert page.headers["Content-Security-Policy"].startswith(
+        "default-src 'self'; script-src 'self'"
+    )
+
+    async with db() as session, session.begin():
+        url = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url="http://rdv.test"
+        )
+    path = url.removeprefix("http://rdv.test")
+    assert (await client.get(path, allow_redirects=False)).status == 303
+    assert (await client.get(path, allow_redirects=False)).status == 404  # used
+
+
+async def test_behind_https_the_cookie_is_secure(
+    make_api: Callable[..., Any], db: Any, clock: ManualClock
+) -> None:
+    api = await make_api(public_url="https://rdv.example.org")
+    await api.import_ok(small_program())
+    response = await sign_in(api.client, db, clock)
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+async def test_an_expired_link_and_no_cookie_are_refused(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    async with db() as session, session.begin():
+        url = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url="http://rdv.test"
+        )
+    clock.advance(timedelta(minutes=16))
+    expired = await board.client.get(url.removeprefix("http://rdv.test"), allow_redirects=False)
+    assert expired.status == 404
+    assert (await board.client.get(f"/dashboard/{SLUG}")).status == 401
+    assert (await board.client.get(f"/dashboard/{SLUG}/stream")).status == 401
+
+
+async def test_the_page_shows_every_room_and_escapes_every_name(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    await sign_in(board.client, db, clock)
+    text = await (await board.client.get(f"/dashboard/{SLUG}")).text()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert HOSTILE not in text
+    assert "Acme × Water &lt;b&gt;bold&lt;/b&gt;" in text
+    for key in ("m1", "m2", "m3", "plenary"):
+        assert f'id="card-{key}"' in text
+    assert f'href="/dashboard/{SLUG}/rooms/m1/join"' in text
+    assert "<script>" not in text
+
+
+async def test_filters_keep_the_rooms_of_one_company(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    await sign_in(board.client, db, clock)
+    text = await (await board.client.get(f"/dashboard/{SLUG}?company=globex")).text()
+    assert 'id="card-m2"' in text
+    assert 'id="card-m1"' not in text
+
+
+async def test_a_followup_sees_the_dashboard_but_cannot_join_rooms(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    response = await sign_in(board.client, db, clock, role="followup")
+    assert response.status == 303
+    text = await (await board.client.get(f"/dashboard/{SLUG}")).text()
+    assert "/rooms/m1/join" not in text
+    refused = await board.client.get(f"/dashboard/{SLUG}/rooms/m1/join", allow_redirects=False)
+    assert refused.status == 403
+
+
+async def test_an_organiser_enters_a_room_as_moderator(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    await sign_in(board.client, db, clock)
+    response = await board.client.get(f"/dashboard/{SLUG}/rooms/m1/join", allow_redirects=False)
+    assert response.status == 302
+    assert response.headers["Location"].startswith("https://meet.jit.si/meet-the-buyers-m1-")
+
+
+async def test_a_webhook_reaches_an_open_stream_within_a_second(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    await sign_in(board.client, db, clock)
+    room_key, seat_id, _ = await seat(db, "ana", "m1")
+    stream = await board.client.get(f"/dashboard/{SLUG}/stream")
+    updates = events(stream)
+    clock.set(M1_START - timedelta(minutes=2))
+
+    sent = asyncio.get_running_loop().time()
+    posted = await board.client.post(
+        "/webhooks/jitsi",
+        data=occupant("joined", room_key, seat_id, "Ana Lopez", M1_START - timedelta(minutes=2)),
+        headers=headers(),
+    )
+    assert posted.status == 200
+    _, update = await asyncio.wait_for(anext(updates), timeout=1.0)
+    assert asyncio.get_running_loop().time() - sent < 1.0
+    assert update["card"]["key"] == "m1"
+    assert "mark-present" in update["card"]["html"]
+    assert "Ana Lopez" in update["card"]["html"]
+    assert "token" not in json.dumps(update).lower()
+    stream.close()
+
+
+async def test_a_reconnecting_stream_gets_exactly_what_it_missed(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    await sign_in(board.client, db, clock)
+    clock.set(M1_START - timedelta(minutes=2))
+    room_key, seat_id, _ = await seat(db, "ana", "m1")
+    first = await board.client.get(f"/dashboard/{SLUG}/stream")
+    updates = events(first)
+    await board.client.post(
+        "/webhooks/jitsi",
+        headers=headers(),
+        data=occupant("joined", room_key, seat_id, "Ana", clock.now()),
+    )
+    last_id, _ = await asyncio.wait_for(anext(updates), timeout=2.0)
+    first.close()
+
+    for person, session in (("chloe", "m1"), ("eve", "m2"), ("ben", "m2")):
+        key, seat_of, _ = await seat(db, person, session)
+        response = await board.client.post(
+            "/webhooks/jitsi",
+            headers=headers(),
+            data=occupant("joined", key, seat_of, person, clock.now()),
+        )
+        assert response.status == 200
+
+    again = await board.client.get(f"/dashboard/{SLUG}/stream", headers={"Last-Event-ID": last_id})
+    replay = events(again)
+    received = [await asyncio.wait_for(anext(replay), timeout=2.0) for _ in range(3)]
+    assert [update["card"]["key"] for _, update in received] == ["m1", "m2", "m2"]
+    assert [int(i) for i, _ in received] == sorted(int(i) for i, _ in received)
+    assert int(received[0][0]) > int(last_id)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(replay), timeout=1.5)
+    again.close()
+
+
+async def test_the_clock_passing_the_late_mark_raises_an_alert(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    await sign_in(board.client, db, clock)
+    feed = board.client.app[keys.FEED]
+    clock.set(M1_START)
+    await feed.tick(timedelta(minutes=5))
+    stream = await board.client.get(f"/dashboard/{SLUG}/stream")
+    updates = events(stream)
+
+    clock.set(M1_START + timedelta(minutes=5, seconds=1))
+    assert await feed.tick(timedelta(minutes=5)) >= 1
+
+    _, update = await asyncio.wait_for(anext(updates), timeout=2.0)
+    assert "is late for" in update["alerts"]
+    assert "Ana Lopez is late for Acme × Water" in update["alerts"]
+    page = await (await board.client.get(f"/dashboard/{SLUG}")).text()
+    assert "Ana Lopez is late for Acme × Water" in page  # a reload shows the same truth
+    stream.close()
