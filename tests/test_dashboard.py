@@ -71,7 +71,8 @@ async def test_a_login_link_works_once_and_sets_a_safe_cookie(
     first = await sign_in(client, db, clock)
     assert first.status == 303
     assert first.headers["Location"] == f"/dashboard/{SLUG}"
-    cookie = first.headers["Set-Cookie"]
+    csp = page.headers["Content-Security-Policy"]
+    assert csp.startswith("default-src 'self'; script-src 'self'")
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Max-Age=43200" in cookie
