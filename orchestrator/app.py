@@ -120,6 +120,10 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await polling
 
+    async def end_streams(app: web.Application) -> None:
+        await app[keys.FEED].close()
+
+    app.on_shutdown.append(end_streams)
     app.cleanup_ctx.extend([database, outbox, rooms_lifecycle])
     door = Door(
         verifier_for=lambda name: verifier(app, name),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .log import Line, Outcome
@@ -68,7 +68,7 @@ def key_figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "median_meeting_minutes": statistics.median(o.together_minutes for o in held)
         if held
         else None,
-        "per_directorate": [directorate.__dict__ for directorate in _directorates(meetings)],
+        "per_directorate": [asdict(directorate) for directorate in _directorates(meetings)],
         "definitions": DEFINITIONS,
     }
 

@@ -51,11 +51,17 @@ class Feed:
         self._version = 0
         self._ticked_at: datetime | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self.closed = False
 
     async def wake(self) -> None:
         async with self._changed:
             self._version += 1
             self._changed.notify_all()
+
+    async def close(self) -> None:
+        """Ends every open stream (the service is shutting down)."""
+        self.closed = True
+        await self.wake()
 
     def wake_soon(self) -> None:
         """Wakes the streams from synchronous code (a webhook was just stored)."""

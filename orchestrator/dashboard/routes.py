@@ -158,7 +158,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(b"retry: 1000\n\n")
     version, quiet = feed.version, 0.0
-    while True:
+    while not feed.closed:
         updates = list(await feed.since(event.id, last))
         if updates:
             for update_id, data in await _messages(request, event, updates, viewer):
@@ -170,6 +170,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             quiet = 0.0
         version = await feed.wait(version, POLL_SECONDS)
         quiet += POLL_SECONDS
+    return response
 
 
 @routes.get("/dashboard/{slug}/rooms/{key}/join")

@@ -1,0 +1,79 @@
+"""The dashboard in a real browser: an organiser signs in through a login link, watches a room
+turn live when the provider says someone joined, sees the late alert when the clock passes the
+mark, and a hostile name stays text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from browser import browser, screenshot_path  # noqa: F401  (the fixture)
+from deliveries import JITSI_SECRET, headers, occupant, seat
+from support import ManualClock, small_program
+
+from orchestrator import keys
+from orchestrator.signin import create_link
+
+SLUG = "meet-the-buyers"
+M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
+    browser: Any,
+    make_api: Callable[..., Any],
+    clock: ManualClock,
+    db: Any,  # noqa: F811
+) -> None:
+    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+    program = small_program()
+    next(p for p in program["people"] if p["key"] == "chloe")["name"] = HOSTILE
+    await api.import_ok(program)
+    clock.set(M1_START - timedelta(minutes=20))
+    app = api.client.app
+    await app[keys.LIFECYCLE].reconcile()
+    await app[keys.FEED].tick(timedelta(minutes=5))
+    base = str(api.client.make_url("/")).rstrip("/")
+    async with db() as session, session.begin():
+        link = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
+        )
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await page.goto(link)
+    assert page.url == f"{base}/dashboard/{SLUG}"
+    card = page.locator("#card-m1")
+    await card.wait_for()
+    assert "mark-present" not in (await card.inner_html())
+
+    room_key, ana, _ = await seat(db, "ana", "m1")
+    clock.set(M1_START - timedelta(minutes=1))
+    response = await api.client.post(
+        "/webhooks/jitsi",
+        headers=headers(),
+        data=occupant("joined", room_key, ana, "Ana Lopez", clock.now()),
+    )
+    assert response.status == 200
+    present = page.locator("#card-m1 .mark-present", has_text="Ana Lopez")
+    await present.wait_for(timeout=1000)  # within a second of the webhook
+    assert "state-live" in (await page.locator("#card-m1").get_attribute("class") or "")
+
+    clock.set(M1_START + timedelta(minutes=5, seconds=1))
+    await app[keys.FEED].tick(timedelta(minutes=5))
+    alert = page.locator("#alerts .alert-late", has_text=HOSTILE)
+    await alert.wait_for(timeout=2000)
+    assert await alert.count() >= 1
+    assert HOSTILE in await page.locator("#card-m1").inner_text()
+    assert await page.locator("#card-m1 img").count() == 0  # shown as text, never as markup
+    assert dialogs == []
+    await page.screenshot(path=str(screenshot_path("dashboard.png")), full_page=True)
+
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await phone.context.add_cookies(await page.context.cookies())
+    await phone.goto(f"{base}/dashboard/{SLUG}")
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the dashboard scrolls sideways on a phone"
+    await phone.screenshot(path=str(screenshot_path("dashboard-phone.png")), full_page=True)
