@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+INSTALLED = Path(CHROMIUM).exists()
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 FLAGS = [
     "--no-sandbox",
@@ -23,7 +24,7 @@ FLAGS = [
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    if not Path(CHROMIUM).exists():
+    if not INSTALLED:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as playwright:
