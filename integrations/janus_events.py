@@ -89,20 +89,32 @@ def _event(item: Mapping[str, object]) -> ProviderEvent | None:
     kind = _KINDS.get(name) if isinstance(name, str) else None
     if kind is None:  # published, configured, subscribing, talking...: not presence
         return None
-    session = _id(item.get("session_id"), "'session_id'")
-    handle = _id(item.get("handle_id"), "'handle_id'")
+    # Janus leaves `session_id` and `handle_id` out of `leaving` and `unpublished` events (seen
+    # with 1.1.2): optional, but checked when present.
+    session = _opt_id(item, "session_id")
+    handle = _opt_id(item, "handle_id")
     stamp = item.get("timestamp")
     at = instant(stamp, per_second=1_000_000, what="'timestamp'")
-    key = dedupe_key(session, handle, PLUGIN_EVENT, stamp, name)
+    room = _room(data.get("room"))
+    if session is not None and handle is not None:
+        key = dedupe_key(session, handle, PLUGIN_EVENT, stamp, name)
+    else:
+        key = dedupe_key("room", data.get("room"), data.get("id"), PLUGIN_EVENT, stamp, name)
     who = None
     if kind in _PEOPLE:
         number = _number(data.get("id"))
+        # A participant id is unique in its room while they are in it (Janus refuses a second
+        # join with the same id), and both `joined` and `leaving` carry it: the connection.
         who = Who(
-            connection=f"{session}/{handle}",
+            connection=f"{room.number or room.key}/{data.get('id')}",
             seat_number=number if number is not None and 0 < number < _SEAT_NUMBERS else None,
             name=opt_text(data, "display"),
         )
-    return ProviderEvent(PROVIDER, kind, key, at, _room(data.get("room")), who)
+    return ProviderEvent(PROVIDER, kind, key, at, room, who)
+
+
+def _opt_id(item: Mapping[str, object], name: str) -> int | None:
+    return None if item.get(name) is None else _id(item.get(name), f"'{name}'")
 
 
 def _number(value: object) -> int | None:

@@ -27,7 +27,7 @@ from orchestrator.settings import Settings
 from orchestrator.tokens import mint_api_token
 
 POSTGRES_URL = os.environ.get("RDV_TEST_DATABASE_URL")
-pytest_plugins = ["janus_server"]
+pytest_plugins = ["janus_server", "browser"]
 
 
 def pytest_report_header() -> str:

@@ -41,6 +41,8 @@ from integrations.janus import JanusProvider
 from orchestrator import keys
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow
+from orchestrator.program.load import RawProgram
+from orchestrator.program.service import import_program
 
 CREDENTIALS = Credentials()
 SEED = 2021

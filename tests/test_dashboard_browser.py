@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from browser import browser, screenshot_path  # noqa: F401  (the fixture)
+from browser import screenshot_path
 from deliveries import JITSI_SECRET, headers, occupant, seat
 from support import ManualClock, small_program
 
@@ -24,7 +24,7 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
     browser: Any,
     make_api: Callable[..., Any],
     clock: ManualClock,
-    db: Any,  # noqa: F811
+    db: Any,
 ) -> None:
     api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
     program = small_program()

@@ -200,7 +200,7 @@ class Service:
     async def wait_for_webhooks(self, expected: Counter[tuple[int | None, str]]) -> None:
         """Until exactly `expected` has come through the event handler (or the timeout)."""
         await until(
-            lambda: self.webhook_events(),
+            self.webhook_events,
             lambda found: found == expected,
             what=f"the event handler's deliveries {dict(expected)}",
             log=self.janus.log_tail,

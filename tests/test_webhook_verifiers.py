@@ -799,7 +799,9 @@ def test_janus_grouped_delivery_keeps_only_videoroom_presence() -> None:
     leaving = videoroom("leaving", id=12, stamp=STAMP_US + 60_000_000)
     events = janus([*CORE_NOISE, joined, leaving]).events
     assert [e.kind for e in events] == [Kind.JOINED, Kind.LEFT]
-    assert events[0].who == Who(connection="1111/2222", seat_number=12, name="Ana Lima")
+    assert events[0].who == Who(connection="4242/12", seat_number=12, name="Ana Lima")
+    assert events[1].who is not None
+    assert events[1].who.connection == events[0].who.connection  # the leave closes the join
     assert events[0].room == RoomRef(number=4242)
     assert events[0].provider == "janus"
     assert events[0].at == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
@@ -1113,3 +1115,17 @@ def test_fuzz_recording_ready_only_ever_refuses_or_delivers_and_no_mutation_pass
             # syntax): never the claims.
             assert not isinstance(outcome, Delivery) or outcome == genuine
         assert isinstance(outcome, Delivery | WebhookRejected | WebhookMalformed), outcome
+
+
+def test_a_janus_leave_without_session_and_handle_is_read() -> None:
+    # Captured from Janus 1.1.2: `leaving` carries neither session_id nor handle_id.
+    body = (
+        b'[{"emitter":"MyJanusInstance","type":64,"timestamp":1795934078481046,'
+        b'"event":{"plugin":"janus.plugin.videoroom","data":{"event":"leaving","room":4242,'
+        b'"id":7}}}]'
+    )
+    [event] = janus(body).events
+    assert event.kind is Kind.LEFT
+    assert event.who is not None
+    assert event.who.connection == "4242/7"
+    assert event.who.seat_number == 7
