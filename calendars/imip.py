@@ -43,11 +43,12 @@ def build(
     subject: str,
     text: str,
     html: str,
-    calendar: bytes,
-    method: Method,
+    calendar: bytes | None,
+    method: Method | None,
     now: datetime,
 ) -> bytes:
-    """The complete message, CRLF line endings, 7-bit clean."""
+    """The complete message, CRLF line endings, 7-bit clean. Without a calendar it is a plain
+    text-and-HTML message (the replay mail)."""
     message = EmailMessage()
     message["From"] = address(sender)
     message["To"] = address(recipient)
@@ -57,6 +58,8 @@ def build(
     message["Message-ID"] = make_msgid("rdv", domain=message_domain(sender.email))
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
+    if calendar is None or method is None:
+        return message.as_bytes(policy=SMTP)
     message.add_alternative(
         calendar,
         maintype="text",

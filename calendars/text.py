@@ -86,6 +86,53 @@ class Writer:
         ]
         return "\n".join(lines)
 
+    def replay(
+        self,
+        locale: str | None,
+        *,
+        title: str,
+        event_title: str,
+        url: str,
+        attended: bool,
+        organiser: Party,
+    ) -> MailText:
+        """The mail that brings a plenary's replay, worded for those who came and those who
+        missed it."""
+        _ = self.language(locale).gettext
+        subject = _("Replay: {title}").format(title=title)
+        opening = (
+            _(
+                "Thank you for attending {title}. The replay is online, to watch again or share "
+                "with colleagues:"
+            )
+            if attended
+            else _(
+                "You could not attend {title}. The replay is online, to watch when it suits you:"
+            )
+        ).format(title=title)
+        text = (
+            "\n\n".join(
+                [
+                    opening,
+                    url,
+                    _("Organised by {name} ({email}) for {event}").format(
+                        name=organiser.name, email=organiser.email, event=event_title
+                    ),
+                ]
+            )
+            + "\n"
+        )
+        html = self.templates.get_template("replay.html").render(
+            _=_,
+            lang=self.language(locale).locale,
+            subject=subject,
+            opening=opening,
+            url=url,
+            organiser=organiser,
+            event_title=event_title,
+        )
+        return MailText(subject=subject, text=text, html=html)
+
     def mail(self, entry: Entry, notice: Notice, locale: str | None) -> MailText:
         """Subject, text and HTML for one recipient; every value is escaped in the HTML."""
         language = self.language(locale)

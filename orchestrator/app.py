@@ -18,7 +18,7 @@ from webhooks.door import Door, Verifier
 from webhooks.door import routes as webhook_routes
 
 from . import keys
-from .api import attendance, events, feeds, health, join, mail, openapi, rooms
+from .api import attendance, events, feeds, health, join, mail, openapi, replays, rooms
 from .api.errors import error_middleware
 from .attendance.inbox import EventInbox
 from .attendance.polling import RoomPoller
@@ -141,6 +141,7 @@ def create_app(
         join.routes,
         rooms.routes,
         attendance.routes,
+        replays.routes,
         dashboard.routes,
         webhook_routes(door),
     ):

@@ -17,8 +17,16 @@ from .attendance.export import attendance_csv
 from .attendance.figures import key_figures
 from .attendance.log import as_dict
 from .clock import SystemClock
-from .jobs import forget_person, import_file, login_link, outcomes, upgrade_database
+from .jobs import (
+    add_replay_link,
+    forget_person,
+    import_file,
+    login_link,
+    outcomes,
+    upgrade_database,
+)
 from .program.problems import ProgramError
+from .replays.links import ReplayRefused
 from .serve import serve
 from .settings import Settings, SettingsError, load_settings, parse_duration
 from .tokens import ROLES, mint_api_token
@@ -53,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     link = commands.add_parser("login-link", help="print a one-time sign-in URL")
     link.add_argument("--event", required=True, metavar="SLUG")
     link.add_argument("--role", choices=ROLES, default="organiser")
+    replay = commands.add_parser("replay", help="the replay archive")
+    replay_commands = replay.add_subparsers(dest="replay_command", required=True, metavar="ACTION")
+    add = replay_commands.add_parser("add", help="archive a replay link")
+    add.add_argument("slug", metavar="SLUG")
+    add.add_argument("session", metavar="SESSION")
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--title")
+    add.add_argument("--kind", choices=("stream", "recording"), default="stream")
     log = commands.add_parser("attendance", help="print the attendance log")
     log.add_argument("slug", metavar="SLUG")
     log.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -125,6 +141,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(asyncio.run(login_link(settings, args.event, args.role)))
         except LookupError as error:
             raise CommandError(str(error)) from None
+        return 0
+    if args.command == "replay":
+        try:
+            replay, mailed = asyncio.run(
+                add_replay_link(
+                    settings, args.slug, args.session, args.url, title=args.title, kind=args.kind
+                )
+            )
+        except (LookupError, ReplayRefused) as error:
+            raise CommandError(str(error)) from None
+        print(
+            f"archived {replay['url']} for {args.session}"
+            + (f"; replay mail queued for {mailed} attendees" if mailed else "")
+        )
         return 0
     if args.command == "forget":
         done = asyncio.run(forget_person(settings, args.event, args.email))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,7 @@ from .invites import InviteComposer
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
+from .replays.archive import NewReplay, add_replay, replay_dict
 from .settings import Settings
 from .signin import create_link
 
@@ -76,6 +78,28 @@ async def login_link(settings: Settings, slug: str, role: str) -> str:
         return await create_link(
             db, slug=slug, role=role, now=SystemClock().now(), base_url=settings.base_url
         )
+
+
+async def add_replay_link(
+    settings: Settings, slug: str, session_key: str, url: str, *, title: str | None, kind: str
+) -> tuple[dict[str, Any], int]:
+    async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
+        session = await db.scalar(
+            select(m.Session)
+            .join(m.Event, m.Event.id == m.Session.event_id)
+            .where(m.Event.slug == slug, m.Session.key == session_key)
+        )
+        if session is None:
+            raise LookupError(f'no session "{session_key}" in "{slug}"')
+        replay, mailed = await add_replay(
+            db,
+            session,
+            NewReplay(url=url, kind=kind, title=title),
+            now=SystemClock().now(),
+            settings=settings,
+            writer=Writer(Catalogues()),
+        )
+        return replay_dict(replay, session_key), mailed
 
 
 async def upgrade_database(settings: Settings) -> tuple[str | None, str]:

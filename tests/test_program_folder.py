@@ -37,7 +37,9 @@ SESSION_COLUMNS = (
     "speakers",
     "stream_url",
 )
-SESSION_ALLOWED = "key, kind, title, start, end, attendees, provider, speakers, stream_url"
+SESSION_ALLOWED = (
+    "key, kind, title, start, end, attendees, provider, speakers, stream_url, streamed"
+)
 
 
 def write_folder(folder: Path, program: dict[str, Any]) -> Path:

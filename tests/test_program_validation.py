@@ -410,7 +410,7 @@ def test_unknown_fields_are_named_with_the_allowed_ones() -> None:
         'organisations[0].website: unknown field "website" (allowed: key, name, kind)',
         'people[0].phone: unknown field "phone" (allowed: key, name, email, organisation, locale)',
         'sessions[1].room: unknown field "room" (allowed: key, kind, title, start, end, '
-        "attendees, speakers, provider, stream_url)",
+        "attendees, speakers, provider, stream_url, streamed)",
     ]
 
 
@@ -641,7 +641,7 @@ def test_every_problem_is_reported_at_once() -> None:
             'sessions[2].provider: provider "zoom" is not configured here: set '
             "RDV_ZOOM_ACCOUNT_ID, RDV_ZOOM_CLIENT_ID, RDV_ZOOM_CLIENT_SECRET, RDV_ZOOM_HOSTS",
             'sessions[3].colour: unknown field "colour" (allowed: key, kind, title, start, end, '
-            "attendees, speakers, provider, stream_url)",
+            "attendees, speakers, provider, stream_url, streamed)",
             "sessions[3].kind: kind must be one of plenary, meeting, not 'workshop'",
         ]
     )

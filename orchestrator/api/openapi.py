@@ -227,6 +227,38 @@ SCHEMAS: dict[str, Any] = {
             "definitions": {"type": "object", "additionalProperties": _STR},
         },
     },
+    "Replay": {
+        "type": "object",
+        "required": ["id", "session", "url", "kind", "title", "source", "added_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "session": _STR,
+            "url": _STR,
+            "kind": {"enum": ["stream", "recording"]},
+            "title": _STR,
+            "duration_seconds": {"type": ["integer", "null"]},
+            "source": _STR,
+            "added_at": {"type": "string", "format": "date-time"},
+            "valid_until": {"type": ["string", "null"], "format": "date-time"},
+            "archived": {"type": "boolean"},
+        },
+    },
+    "Replays": {
+        "type": "object",
+        "required": ["replays"],
+        "properties": {"replays": {"type": "array", "items": _ref("Replay")}},
+    },
+    "NewReplay": {
+        "type": "object",
+        "required": ["url"],
+        "additionalProperties": False,
+        "properties": {"url": _STR, "title": _STR, "kind": {"enum": ["stream", "recording"]}},
+    },
+    "AddedReplay": {
+        "type": "object",
+        "required": ["replay", "replay_mail_queued"],
+        "properties": {"replay": _ref("Replay"), "replay_mail_queued": {"type": "integer"}},
+    },
     "Changes": {
         "type": "object",
         "required": ["changes"],
@@ -432,6 +464,31 @@ PATHS: dict[str, Any] = {
                 "200": _ok("the figures", "Report"),
                 **_AUTH_ERRORS,
                 "404": _error("no such event"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}/replays": {
+        "get": {
+            "summary": "The replay archive of the event",
+            "parameters": [_SLUG],
+            "responses": {"200": _ok("every replay, oldest first", "Replays"), **_AUTH_ERRORS},
+        }
+    },
+    "/api/v1/events/{slug}/sessions/{key}/replays": {
+        "post": {
+            "summary": "Archive a replay link (https only; YouTube links made canonical)",
+            "parameters": [_SLUG, _KEY],
+            "requestBody": _body("NewReplay"),
+            "responses": {
+                "201": _ok(
+                    "archived; the first replay of a plenary queues the replay mail", "AddedReplay"
+                ),
+                "400": _error("the body is not a JSON object with a url"),
+                **_AUTH_ERRORS,
+                "404": _error("no such session"),
+                "409": _error("this replay is already archived"),
+                "413": _error("the body is too large"),
+                "422": _error("the link is refused (not https, not a video, ...)"),
             },
         }
     },

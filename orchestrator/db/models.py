@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -87,6 +87,7 @@ class Session(Timestamped, Base):
     ends_at: Mapped[datetime]
     provider: Mapped[str | None] = mapped_column(String(32))
     stream_url: Mapped[str | None] = mapped_column(String(2000))
+    streamed: Mapped[bool] = mapped_column(default=False, server_default=false())
     sequence: Mapped[int] = mapped_column(default=0)
     cancelled_at: Mapped[datetime | None]
 

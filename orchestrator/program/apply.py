@@ -30,6 +30,7 @@ SESSION_FIELDS = (
     ("title", "title"),
     ("kind", "kind"),
     ("stream_url", "stream_url"),
+    ("streamed", "streamed"),
 )
 
 STORED_COLUMNS = (
@@ -41,6 +42,7 @@ STORED_COLUMNS = (
     "ends_at",
     "provider",
     "stream_url",
+    "streamed",
     "sequence",
     "cancelled_at",
 )
@@ -299,6 +301,7 @@ class _SessionSync:
                 "ends_at": spec.ends_at,
                 "provider": spec.provider,
                 "stream_url": spec.stream_url,
+                "streamed": spec.streamed,
                 "sequence": 0,
             }
             for spec in specs

@@ -100,6 +100,7 @@ async def export_document(db: AsyncSession, slug: str) -> dict[str, Any] | None:
                     "speakers": [key for key, role in attendance[session.id] if role == "speaker"],
                     "provider": session.provider,
                     "stream_url": session.stream_url,
+                    "streamed": session.streamed or None,
                 }
             )
             for session in sessions

@@ -15,7 +15,7 @@ from .problems import Collector, Place, ProgramError
 PEOPLE_COLUMNS = ("key", "name", "email", "organisation")
 PEOPLE_OPTIONAL = ("locale",)
 SESSION_COLUMNS = ("key", "kind", "title", "start", "end", "attendees")
-SESSION_OPTIONAL = ("provider", "speakers", "stream_url")
+SESSION_OPTIONAL = ("provider", "speakers", "stream_url", "streamed")
 LIST_COLUMNS = ("attendees", "speakers")
 
 

@@ -47,6 +47,7 @@ class SessionSpec:
     speakers: tuple[str, ...] = ()
     provider: str | None = None
     stream_url: str | None = None
+    streamed: bool = False  # attendees other than speakers are sent to the stream
 
 
 @dataclass(frozen=True, slots=True)

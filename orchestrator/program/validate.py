@@ -33,6 +33,7 @@ ALLOWED = {
         "speakers",
         "provider",
         "stream_url",
+        "streamed",
     ),
 }
 
@@ -262,15 +263,36 @@ class _Validator:
                 )
                 if kind == "meeting":
                     self.problems.add(place / "stream_url", "only a plenary can have a stream_url")
+            streamed = self.flag(item.get("streamed", False), place / "streamed")
+            if streamed and stream_url is None:
+                self.problems.add(place / "streamed", "a streamed plenary needs a stream_url")
             fresh = self.unique(seen, key, place / "key", "session key")
             if fresh and kind in SESSION_KINDS and title and start and end and end > start:
                 assert key
                 result.append(
                     SessionSpec(
-                        key, kind, title, start, end, attendees, speakers, provider, stream_url
+                        key,
+                        kind,
+                        title,
+                        start,
+                        end,
+                        attendees,
+                        speakers,
+                        provider,
+                        stream_url,
+                        streamed,
                     )
                 )
         return result
+
+    def flag(self, value: Any, place: Place) -> bool:
+        """true/false in JSON; `true`, `false`, `yes`, `no` or empty in a CSV cell."""
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "false", "no", ""):
+            return value.strip().lower() in ("true", "yes")
+        self.problems.add(place, f"expected true or false, not {fields.type_name(value)}")
+        return False
 
     def attendee_list(
         self, value: Any, place: Place, known: set[str], everyone: tuple[str, ...] | None

@@ -1,0 +1,1 @@
+"""Replays: the archive of replay links, provider recordings, and the replay mail."""

@@ -1,0 +1,166 @@
+"""Adding a replay to the archive; the first replay of a plenary sends the replay mail, once per
+attendee, through the outbox (a second replay, a retried call or a restart sends nothing more)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calendars import imip
+from calendars.model import Party
+from calendars.text import Writer
+
+from ..attendance.log import attendance
+from ..db import models as m
+from ..db.replays import REPLAY_KINDS, Replay
+from ..outbox import Outgoing, enqueue
+from ..settings import Settings
+from .links import ReplayExists, ReplayRefused, canonical
+
+
+@dataclass(frozen=True, slots=True)
+class NewReplay:
+    url: str
+    kind: str = "stream"
+    title: str | None = None
+    duration_seconds: int | None = None
+    source: str = "manual"
+    valid_until: datetime | None = None
+    archived_path: str | None = None
+
+
+def replay_dict(replay: Replay, session_key: str) -> dict[str, Any]:
+    def text(moment: datetime | None) -> str | None:
+        return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+    return {
+        "id": replay.id,
+        "session": session_key,
+        "url": replay.url,
+        "kind": replay.kind,
+        "title": replay.title,
+        "duration_seconds": replay.duration_seconds,
+        "source": replay.source,
+        "added_at": text(replay.added_at),
+        "valid_until": text(replay.valid_until),
+        "archived": replay.archived_path is not None,
+    }
+
+
+async def add_replay(
+    db: AsyncSession,
+    session: m.Session,
+    new: NewReplay,
+    *,
+    now: datetime,
+    settings: Settings,
+    writer: Writer,
+) -> tuple[Replay, int]:
+    """Archives the replay (ReplayRefused when the link is not acceptable or already there) and
+    returns it with the number of replay mails queued."""
+    url = new.url if new.kind == "recording" and new.source != "manual" else canonical(new.url)
+    if new.kind not in REPLAY_KINDS:
+        raise ReplayRefused(f"kind must be one of {', '.join(REPLAY_KINDS)}")
+    title = (new.title or "").strip() or session.title
+    existing = await db.scalar(
+        select(Replay).where(Replay.session_id == session.id, Replay.url == url)
+    )
+    if existing is not None:
+        raise ReplayExists(f'this replay is already archived for "{session.key}"')
+    earlier = await db.scalar(select(func.count()).where(Replay.session_id == session.id))
+    replay = Replay(
+        session_id=session.id,
+        url=url,
+        kind=new.kind,
+        title=title[:300],
+        duration_seconds=new.duration_seconds,
+        source=new.source,
+        added_at=now,
+        valid_until=new.valid_until,
+        archived_path=new.archived_path,
+    )
+    db.add(replay)
+    await db.flush()
+    mailed = 0
+    if session.kind == "plenary" and not earlier and new.valid_until is None:
+        mailed = await _replay_mail(db, session, replay, now=now, settings=settings, writer=writer)
+    return replay, mailed
+
+
+async def _replay_mail(
+    db: AsyncSession,
+    session: m.Session,
+    replay: Replay,
+    *,
+    now: datetime,
+    settings: Settings,
+    writer: Writer,
+) -> int:
+    event = await db.get_one(m.Event, session.event_id)
+    outcomes = await attendance(
+        db,
+        event,
+        now=max(now, session.ends_at + timedelta(hours=1)),
+        late_after=settings.late_after,
+        join_early=settings.join_early,
+        session_key=session.key,
+    )
+    came = {
+        line.attendee_id
+        for outcome in outcomes
+        for line in outcome.lines
+        if line.attendee_id and line.presence.spans
+    }
+    organiser = Party(event.organiser_name, event.organiser_email)
+    rows = (
+        await db.execute(
+            select(m.Attendee.id, m.Person.id, m.Person.name, m.Person.email, m.Person.locale)
+            .join(m.Person, m.Person.id == m.Attendee.person_id)
+            .where(
+                m.Attendee.session_id == session.id,
+                m.Attendee.removed_at.is_(None),
+                m.Person.removed_at.is_(None),
+            )
+            .order_by(m.Attendee.id)
+        )
+    ).all()
+    outgoing = []
+    for attendee_id, person_id, name, email, locale in rows:
+        text = writer.replay(
+            locale or event.locale,
+            title=session.title,
+            event_title=event.title,
+            url=replay.url,
+            attended=attendee_id in came,
+            organiser=organiser,
+        )
+        body = imip.build(
+            sender=Party(event.organiser_name, settings.mail_from),
+            reply_to=organiser,
+            recipient=Party(name, email),
+            subject=text.subject,
+            text=text.text,
+            html=text.html,
+            calendar=None,
+            method=None,
+            now=now,
+        )
+        outgoing.append(
+            Outgoing(
+                event_id=event.id,
+                session_id=session.id,
+                person_id=person_id,
+                kind="replay",
+                dedupe_key=f"replay:{session.id}:{person_id}",
+                sender=settings.mail_from,
+                recipient=email,
+                subject=text.subject,
+                body=body,
+                created_at=now,
+            )
+        )
+    return await enqueue(db, outgoing)

@@ -1,0 +1,65 @@
+"""Replay links: only https, YouTube links in their one canonical form."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+YOUTUBE = frozenset(
+    {
+        "youtube.com",
+        "www.youtube.com",
+        "m.youtube.com",
+        "music.youtube.com",
+        "youtube-nocookie.com",
+        "www.youtube-nocookie.com",
+        "youtu.be",
+        "www.youtu.be",
+    }
+)
+VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+_PATH_FORMS = re.compile(r"/(?:live|embed|shorts|v|e)/([A-Za-z0-9_-]{11})(?:[/?#]|$)")
+
+
+class ReplayRefused(ValueError):
+    """The link cannot be archived; the message says why."""
+
+
+class ReplayExists(ReplayRefused):
+    """The session already has this replay."""
+
+
+def canonical(url: str) -> str:
+    """The link as it will be stored and sent; ReplayRefused for anything but an https address."""
+    text = url.strip()
+    if not text:
+        raise ReplayRefused("the replay link is empty")
+    if any(ord(char) < 32 or char.isspace() for char in text):
+        raise ReplayRefused("the replay link contains spaces or control characters")
+    parts = urlsplit(text)
+    if parts.scheme.lower() != "https":
+        raise ReplayRefused(f"only https:// links can be archived, not {parts.scheme or 'this'}:")
+    host = (parts.hostname or "").lower()
+    if not host or "." not in host:
+        raise ReplayRefused("the replay link has no host")
+    if parts.username or parts.password:
+        raise ReplayRefused("the replay link must not carry a user name or password")
+    if len(text) > 2000:
+        raise ReplayRefused("the replay link is longer than 2000 characters")
+    if host in YOUTUBE:
+        return _youtube(parts.path, parts.query, host)
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(("https", netloc, parts.path or "/", parts.query, parts.fragment))
+
+
+def _youtube(path: str, query: str, host: str) -> str:
+    video = None
+    if host.endswith("youtu.be"):
+        video = path.strip("/").split("/")[0]
+    elif path.rstrip("/") == "/watch":
+        video = parse_qs(query).get("v", [""])[0]
+    elif found := _PATH_FORMS.match(path):
+        video = found.group(1)
+    if not video or not VIDEO_ID.fullmatch(video):
+        raise ReplayRefused("this YouTube link does not name a video")
+    return f"https://www.youtube.com/watch?v={video}"
