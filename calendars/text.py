@@ -62,6 +62,7 @@ class Writer:
         event_title: str,
         speaker: bool,
         feed_url: str,
+        replay_url: str | None = None,
     ) -> str:
         """The plain-text description: the calendar entry's DESCRIPTION and the text mail."""
         _ = self.language(locale).gettext
@@ -74,6 +75,8 @@ class Writer:
         else:
             lines.append(_("You meet:"))
             lines.extend(f"  {_who(party)}" for party in others)
+        if replay_url:
+            lines += ["", _("Replay: {url}").format(url=replay_url)]
         lines += [
             "",
             _("Join: {url}").format(url=join_url),

@@ -82,6 +82,17 @@ class Participant:
     joined_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """Where a provider keeps a session's recording; `valid_until` for links that expire (then
+    `download` says the link can be copied before it does)."""
+
+    url: str
+    duration_seconds: int | None = None
+    valid_until: datetime | None = None
+    download: bool = False
+
+
 class ProviderError(Exception):
     """A provider call failed; the message is safe to show organisers (no secrets)."""
 
@@ -131,6 +142,13 @@ class VideoProvider(ABC):
     async def list_participants(self, room: Room) -> Sequence[Participant]:
         """Who is in the room now (providers with `can_list_participants`)."""
         raise CapabilityMissing(f"{self.name} cannot list participants")
+
+    async def recording(
+        self, room: Room, details: Mapping[str, str], *, at: datetime
+    ) -> Recording | None:
+        """The recording a recording-ready event announced (providers with `can_record`);
+        None while it is not published yet."""
+        raise CapabilityMissing(f"{self.name} keeps no recordings that rdv reads")
 
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
         """Checks a delivery's credentials and reads its events (`WebhookRejected`,

@@ -8,7 +8,7 @@ meeting cannot open a later one under the same key. No deprecated passwords are 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from .base import (
     JoinRequest,
     NotConfigured,
     Participant,
+    Recording,
     Role,
     Room,
     RoomRequest,
@@ -130,6 +131,19 @@ class BigBlueButtonProvider(VideoProvider):
             params["createTime"] = str(join.room.data["createTime"])
         params["redirect"] = "true"
         return self.client.join_url(params)
+
+    async def recording(
+        self, room: Room, details: Mapping[str, str], *, at: datetime
+    ) -> Recording | None:
+        """The playback page of a published recording (`getRecordings`), kept by BBB itself."""
+        record_id = details.get("record_id")
+        if not record_id:
+            return None
+        found = await self.client.playback(_meeting_id(room), record_id)
+        if found is None:
+            return None
+        url, minutes = found
+        return Recording(url=url, duration_seconds=minutes * 60 if minutes is not None else None)
 
     async def list_participants(self, room: Room) -> Sequence[Participant]:
         try:

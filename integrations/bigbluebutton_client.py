@@ -112,6 +112,22 @@ class BigBlueButtonClient:
         """The browser follows this URL itself; BBB then redirects it into the client."""
         return self.url("join", params)
 
+    async def playback(self, meeting_id: str, record_id: str) -> tuple[str, int | None] | None:
+        """The published playback URL of a recording (the presentation format when there are
+        several) and its length in minutes; None until it is published."""
+        answer = await self._call("getRecordings", {"meetingID": meeting_id, "recordID": record_id})
+        formats = [
+            (node.findtext("type", ""), node.findtext("url", ""), node.findtext("length", ""))
+            for recording in answer.iterfind("recordings/recording")
+            if recording.findtext("published", "true") == "true"
+            for node in recording.iterfind("playback/format")
+        ]
+        formats.sort(key=lambda found: found[0] != "presentation")
+        for _, url, length in formats:
+            if url:
+                return url, int(length) if length.isdigit() else None
+        return None
+
     async def register_hook(self, callback_url: str) -> None:
         await self._call("hooks/create", {"callbackURL": callback_url})
 

@@ -10,12 +10,21 @@ end of the seat's window, every `context.user` value a string, moderator rights 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import jwt
 
-from .base import JoinRequest, ProviderRejected, Role, Room, RoomRequest, VideoProvider
+from .base import (
+    JoinRequest,
+    ProviderRejected,
+    Recording,
+    Role,
+    Room,
+    RoomRequest,
+    VideoProvider,
+)
 from .events import Delivery, WebhookRequest
 from .jitsi_events import verify_event_sync, verify_jaas
 
@@ -81,6 +90,25 @@ class JitsiProvider(VideoProvider):
             "context": {"user": user},
         }
         return jwt.encode(claims, self.app_secret, algorithm="HS256", headers={"typ": "JWT"})
+
+    can_record = True
+
+    async def recording(
+        self, room: Room, details: Mapping[str, str], *, at: datetime
+    ) -> Recording | None:
+        """JaaS uploads a recording and sends a link valid for 24 hours (reference §1.3)."""
+        url = details.get("url")
+        if not url:
+            return None
+        duration = details.get("duration", "")
+        return Recording(
+            url=url,
+            duration_seconds=int(float(duration))
+            if duration.replace(".", "", 1).isdigit()
+            else None,
+            valid_until=at + timedelta(hours=24),
+            download=True,
+        )
 
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
         """JaaS signs its deliveries (`X-Jaas-Signature`); a self-hosted event_sync component

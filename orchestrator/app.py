@@ -33,6 +33,7 @@ from .lifecycle import RoomLifecycle
 from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
+from .replays.recordings import RecordingArchiver
 from .settings import Settings
 from .timers import LifecycleTimers
 
@@ -97,6 +98,14 @@ def create_app(
             app[keys.PROVIDERS] = ProviderRegistry(settings, http)
             lifecycle = RoomLifecycle(app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings)
             app[keys.LIFECYCLE] = lifecycle
+            app[keys.ARCHIVER] = RecordingArchiver(
+                app[keys.DB],
+                app[keys.PROVIDERS],
+                http,
+                app[keys.CLOCK],
+                settings,
+                app[keys.WRITER],
+            )
             app[keys.POLLER] = RoomPoller(
                 app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings
             )
@@ -110,6 +119,7 @@ def create_app(
                     app[keys.POLLER].run(),
                     purge_forever(app[keys.DB], app[keys.CLOCK], settings.raw_retention),
                     app[keys.FEED].tick_forever(settings.late_after),
+                    app[keys.ARCHIVER].run_forever(),
                 )
             app[keys.TIMERS] = timers
             yield

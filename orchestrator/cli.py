@@ -23,6 +23,7 @@ from .jobs import (
     import_file,
     login_link,
     outcomes,
+    replay_counts,
     upgrade_database,
 )
 from .program.problems import ProgramError
@@ -171,7 +172,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         except LookupError as error:
             raise CommandError(str(error)) from None
         if args.command == "report":
-            print("\n".join(report_lines(event.title, key_figures(found))))
+            figures = {**key_figures(found), **asyncio.run(replay_counts(settings, event.id))}
+            print("\n".join(report_lines(event.title, figures)))
             return 0
         rows = [row for outcome in found for row in as_dict(outcome, ZoneInfo(event.timezone))]
         if args.format == "json":
@@ -199,6 +201,11 @@ def report_lines(title: str, figures: dict[str, Any]) -> list[str]:
         lines.append(f"  no-show rate             {figures['no_show_rate']:.0%}")
     if figures["median_meeting_minutes"] is not None:
         lines.append(f"  median meeting minutes   {figures['median_meeting_minutes']:.0f}")
+    if figures.get("plenary_replay"):
+        lines.append(
+            f"  plenary replay           {figures['plenary_replay']} "
+            f"(mailed to {figures['replay_mail_sent']})"
+        )
     if figures["per_directorate"]:
         lines += ["", f"  {'directorate':<46} meetings held reps companies median"]
         for row in figures["per_directorate"]:

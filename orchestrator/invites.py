@@ -98,6 +98,7 @@ def build_entry(
     *,
     cancelled: bool = False,
     alone: bool = False,
+    replay_url: str | None = None,
 ) -> Entry:
     """The session as `seat` sees it; `alone` lists only them (a CANCEL for one person)."""
     organiser = Party(event.organiser_name, event.organiser_email)
@@ -131,6 +132,7 @@ def build_entry(
             event_title=event.title,
             speaker=seat.speaker,
             feed_url=f"{base_url}/calendar/{seat.feed_token}.ics",
+            replay_url=replay_url,
         ),
         event_title=event.title,
         speaker=seat.speaker,

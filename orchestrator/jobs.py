@@ -23,7 +23,7 @@ from .invites import InviteComposer
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
-from .replays.archive import NewReplay, add_replay, replay_dict
+from .replays.archive import NewReplay, add_replay, replay_dict, replay_figures
 from .settings import Settings
 from .signin import create_link
 
@@ -66,6 +66,11 @@ async def outcomes(settings: Settings, slug: str) -> tuple[m.Event, list[Outcome
             join_early=settings.join_early,
         )
         return event, found
+
+
+async def replay_counts(settings: Settings, event_id: int) -> dict[str, Any]:
+    async with migrated_engine(settings) as engine, session_factory(engine)() as db:
+        return await replay_figures(db, event_id)
 
 
 async def forget_person(settings: Settings, slug: str, email: str) -> Forgotten | None:

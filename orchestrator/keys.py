@@ -16,6 +16,7 @@ from .lifecycle import RoomLifecycle
 from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
+from .replays.recordings import RecordingArchiver
 from .settings import Settings
 from .timers import LifecycleTimers
 
@@ -32,4 +33,5 @@ PROVIDERS = web.AppKey("providers", ProviderRegistry)
 LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
 POLLER = web.AppKey("poller", RoomPoller)
 FEED = web.AppKey("feed", Feed)
+ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

@@ -113,6 +113,19 @@ class FakeBBB:
     failures: defaultdict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     sessions: dict[str, Attendee] = field(default_factory=dict)
     last_create_time: int = 0
+    recordings: list[dict[str, str]] = field(default_factory=list)
+
+    def publish(self, meeting_id: str, record_id: str, url: str, minutes: int = 60) -> None:
+        """A recording the server has processed and published."""
+        self.recordings.append(
+            {
+                "meetingID": meeting_id,
+                "recordID": record_id,
+                "url": url,
+                "length": str(minutes),
+                "published": "true",
+            }
+        )
 
     @property
     def create_calls(self) -> int:
@@ -362,12 +375,37 @@ async def is_meeting_running(state: FakeBBB, params: Params, request: web.Reques
     return xml({"returncode": "SUCCESS", "running": bool(meeting and meeting.attendees)})
 
 
+async def get_recordings(state: FakeBBB, params: Params, request: web.Request) -> web.Response:
+    """Published recordings of a meeting, as bbb-web lists them (one playback format each)."""
+    wanted = params.get("recordID")
+    found = [
+        r
+        for r in state.recordings
+        if r["meetingID"] == params.get("meetingID") and (not wanted or r["recordID"] == wanted)
+    ]
+    root = ET.Element("response")
+    ET.SubElement(root, "returncode").text = "SUCCESS"
+    recordings = ET.SubElement(root, "recordings")
+    for record in found:
+        node = ET.SubElement(recordings, "recording")
+        for name in ("recordID", "meetingID", "published"):
+            ET.SubElement(node, name).text = record[name]
+        formats = ET.SubElement(ET.SubElement(node, "playback"), "format")
+        ET.SubElement(formats, "type").text = "presentation"
+        ET.SubElement(formats, "url").text = record["url"]
+        ET.SubElement(formats, "length").text = record["length"]
+    if not found:
+        ET.SubElement(root, "messageKey").text = "noRecordings"
+    return web.Response(body=ET.tostring(root, encoding="utf-8"), content_type="text/xml")
+
+
 CALLS: dict[str, Handler] = {
     "create": create,
     "join": join,
     "end": end,
     "getMeetingInfo": get_meeting_info,
     "isMeetingRunning": is_meeting_running,
+    "getRecordings": get_recordings,
 }
 
 

@@ -13,6 +13,7 @@ from ..attendance.export import attendance_csv
 from ..attendance.figures import key_figures
 from ..attendance.log import Outcome, as_dict, attendance
 from ..db import models as m
+from ..replays.archive import replay_figures
 from .auth import require_grant
 from .errors import ApiError
 
@@ -82,4 +83,8 @@ async def get_report(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     require_grant(request, slug)
     event, outcomes = await outcomes_of(request, slug)
-    return web.json_response({"event": slug, "title": event.title, **key_figures(outcomes)})
+    async with request.app[keys.DB]() as db:
+        replays = await replay_figures(db, event.id)
+    return web.json_response(
+        {"event": slug, "title": event.title, **key_figures(outcomes), **replays}
+    )

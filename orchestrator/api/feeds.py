@@ -11,6 +11,7 @@ from calendars import ics
 
 from .. import keys
 from ..db import models as m
+from ..db.replays import Replay
 from ..invites import build_entry, load_seats
 
 routes = web.RouteTableDef()
@@ -44,6 +45,17 @@ async def calendar_feed(request: web.Request) -> web.Response:
             )
         ).all()
         seats = await load_seats(db, [session.id for session in sessions])
+        replays = {
+            session_id: url
+            for session_id, url in await db.execute(
+                select(Replay.session_id, Replay.url)
+                .where(
+                    Replay.session_id.in_([session.id for session in sessions]),
+                    Replay.valid_until.is_(None),
+                )
+                .order_by(Replay.added_at)
+            )
+        }
     base = app[keys.SETTINGS].base_url
     writer = app[keys.WRITER]
     entries = [
@@ -54,6 +66,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
             session,
             seats[session.id],
             next(seat for seat in seats[session.id] if seat.person_id == person.id),
+            replay_url=replays.get(session.id),
         )
         for session in sessions
     ]

@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 
 from integrations.base import JoinRequest, ProviderError, Role, Room
 
 from .. import keys
 from ..db import models as m
+from ..db.replays import Replay
 from ..lifecycle import CLOSE_GRACE, ensure_ready, seat_of
 
 routes = web.RouteTableDef()
@@ -39,7 +40,9 @@ class Visit:
 
     @property
     def role(self) -> Role:
-        moderator = self.attendee.role == "speaker" or self.organisation_kind in MODERATOR_KINDS
+        """Speakers and organisers moderate; in a meeting the buyer does too."""
+        kinds = ("organiser",) if self.session.kind == "plenary" else MODERATOR_KINDS
+        moderator = self.attendee.role == "speaker" or self.organisation_kind in kinds
         return Role.MODERATOR if moderator else Role.PARTICIPANT
 
 
@@ -129,15 +132,47 @@ async def join(request: web.Request) -> web.StreamResponse:
     if visit is None:
         return page(request, None, "unknown")
     state = closed_state(visit, now, app[keys.SETTINGS].join_early)
+    session = visit.session
+    if state == "ended" and (replay := await replay_url(request, session.id, now)):
+        await record(request, visit, "replay", now)
+        raise _go(replay)
+    if (
+        state is None
+        and session.streamed
+        and session.stream_url
+        and visit.role is not Role.MODERATOR
+    ):
+        # The audience of a streamed plenary watches the stream; speakers and organisers go in.
+        await record(request, visit, "stream", now)
+        raise _go(session.stream_url)
     if state is None and await ensure_ready(app[keys.LIFECYCLE], visit.room.id):
-        opens = visit.session.starts_at - app[keys.SETTINGS].join_early
+        opens = session.starts_at - app[keys.SETTINGS].join_early
         url = await _provider_url(request, visit, opens, now)
         if url is not None:
             await record(request, visit, "joined", now)
-            raise web.HTTPFound(
-                url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-            )
+            raise _go(url)
     return await closed_page(request, visit, state or "unavailable", now)
+
+
+def _go(url: str) -> web.HTTPFound:
+    return web.HTTPFound(
+        url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
+
+
+async def replay_url(request: web.Request, session_id: int, now: datetime) -> str | None:
+    """The session's replay to send people to: the newest one still valid."""
+    async with request.app[keys.DB]() as db:
+        found = await db.scalar(
+            select(Replay.url)
+            .where(
+                Replay.session_id == session_id,
+                or_(Replay.valid_until.is_(None), Replay.valid_until > now),
+            )
+            .order_by(Replay.valid_until.is_(None).desc(), Replay.added_at.desc())
+            .limit(1)
+        )
+    return found
 
 
 @routes.get("/room/{token}")

@@ -16,6 +16,7 @@ from calendars.text import Writer
 
 from ..attendance.log import attendance
 from ..db import models as m
+from ..db.mail import MailMessage
 from ..db.replays import REPLAY_KINDS, Replay
 from ..outbox import Outgoing, enqueue
 from ..settings import Settings
@@ -49,6 +50,35 @@ def replay_dict(replay: Replay, session_key: str) -> dict[str, Any]:
         "valid_until": text(replay.valid_until),
         "archived": replay.archived_path is not None,
     }
+
+
+async def replay_figures(db: AsyncSession, event_id: int) -> dict[str, Any]:
+    """How many replays the event has, and how many people the replay mail reached."""
+    replays = await db.scalar(
+        select(func.count())
+        .select_from(Replay)
+        .join(m.Session, m.Session.id == Replay.session_id)
+        .where(m.Session.event_id == event_id)
+    )
+    sent = await db.scalar(
+        select(func.count()).where(
+            MailMessage.event_id == event_id,
+            MailMessage.kind == "replay",
+            MailMessage.status == "sent",
+        )
+    )
+    url = await db.scalar(
+        select(Replay.url)
+        .join(m.Session, m.Session.id == Replay.session_id)
+        .where(
+            m.Session.event_id == event_id,
+            m.Session.kind == "plenary",
+            Replay.valid_until.is_(None),
+        )
+        .order_by(Replay.added_at)
+        .limit(1)
+    )
+    return {"replays": replays or 0, "replay_mail_sent": sent or 0, "plenary_replay": url}
 
 
 async def add_replay(
