@@ -34,6 +34,7 @@ from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
 from .replays.recordings import RecordingArchiver
+from .report import routes as report
 from .settings import Settings
 from .timers import LifecycleTimers
 
@@ -153,6 +154,7 @@ def create_app(
         attendance.routes,
         replays.routes,
         dashboard.routes,
+        report.routes,
         webhook_routes(door),
     ):
         app.router.add_routes(table)

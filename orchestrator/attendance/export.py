@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 COLUMNS = (
@@ -37,10 +37,15 @@ def cell(value: Any) -> str:
     return text
 
 
-def attendance_csv(rows: Iterable[dict[str, Any]]) -> bytes:
+def csv_bytes(columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]) -> bytes:
+    """(field, heading) columns; every cell made safe for spreadsheets."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([title for _, title in COLUMNS])
+    writer.writerow([title for _, title in columns])
     for row in rows:
-        writer.writerow([cell(row.get(name)) for name, _ in COLUMNS])
+        writer.writerow([cell(row.get(name)) for name, _ in columns])
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def attendance_csv(rows: Iterable[dict[str, Any]]) -> bytes:
+    return csv_bytes(COLUMNS, rows)

@@ -11,17 +11,24 @@ from typing import Any
 from .log import Line, Outcome
 from .presence import Interval, peak
 
+
+def N_(message: str) -> str:
+    return message
+
+
 DEFINITIONS = {
-    "plenary_participants": "people present in the plenary at some point (each counted once)",
-    "plenary_peak": "the most people present in the plenary at the same moment",
-    "meetings_scheduled": "one-to-one meetings on the program (cancelled ones left out)",
-    "meetings_held": "meetings where both sides were in the room together for 5 minutes or more",
-    "meetings_not_held": "meetings that are over and were not held",
-    "companies_met": "companies that held at least one meeting",
-    "buyer_representatives": "buyer representatives present in at least one held meeting",
-    "directorates": "buyer organisations (directorates) with at least one held meeting",
-    "no_show_rate": "share of expected meeting seats nobody took, in meetings that are over",
-    "median_meeting_minutes": "median time both sides spent together, over held meetings",
+    "plenary_participants": N_("people present in the plenary at some point (each counted once)"),
+    "plenary_peak": N_("the most people present in the plenary at the same moment"),
+    "meetings_scheduled": N_("one-to-one meetings on the program (cancelled ones left out)"),
+    "meetings_held": N_(
+        "meetings where both sides were in the room together for 5 minutes or more"
+    ),
+    "meetings_not_held": N_("meetings that are over and were not held"),
+    "companies_met": N_("companies that held at least one meeting"),
+    "buyer_representatives": N_("buyer representatives present in at least one held meeting"),
+    "directorates": N_("buyer organisations (directorates) with at least one held meeting"),
+    "no_show_rate": N_("share of expected meeting seats nobody took, in meetings that are over"),
+    "median_meeting_minutes": N_("median time both sides spent together, over held meetings"),
 }
 
 

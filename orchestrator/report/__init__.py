@@ -1,0 +1,1 @@
+"""The follow-up report page: figures, tables and charts of the day, printable."""
