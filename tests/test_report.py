@@ -4,12 +4,13 @@ carries the figures and the list to follow up."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,15 @@ from orchestrator.signin import create_link
 
 DAY = datetime(2021, 4, 8, 6, 0, tzinfo=UTC)  # 08:00 in Lyon
 MISSED = ("b2b-05", "b2b-17", "b2b-33")  # the buyer never comes to these
+
+
+async def pdf_text(pdf: Path) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "pdftotext", str(pdf), "-", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0
+    return out.decode()
 
 
 async def play_the_day(api: Api, clock: ManualClock, db: Any) -> dict[str, str]:
@@ -149,9 +159,7 @@ async def test_the_printed_report_carries_the_figures_and_the_follow_up_list(
     await page.screenshot(path=str(screenshot_path("report.png")), full_page=True)
     pdf = screenshot_path("report.pdf")
     await page.pdf(path=str(pdf), format="A4", print_background=True)
-    text = subprocess.run(
-        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+    text = await pdf_text(pdf)
     words = " ".join(text.split())
     assert "Chiffres clés" in words
     for label in ("Participants à la", "Rendez-vous", "Entreprises", "Directions"):
