@@ -8,14 +8,21 @@ tell what happened. The example event with everyone there must give the publishe
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import random
+import re
+import sys
+import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
 from attendance_day import (
+    MINUTE,
     PROVIDER,
     ROOM_LEAD,
     WIRES,
@@ -29,18 +36,20 @@ from attendance_day import (
     expectations,
     lose_leaves,
     meeting_day,
+    perfect_attendance,
     render,
     sightings,
     total,
 )
 from fake_bbb import create_app as fake_bbb
 from sqlalchemy import func, select
-from support import Api, ManualClock
+from support import EXAMPLE_SLUG, ROOT, Api, ManualClock, example_program, small_program
+from webhook_signing import bearer, sign_jaas
 
 from integrations.janus import JanusProvider
 from orchestrator import keys
 from orchestrator.db import models as m
-from orchestrator.db.attendance import ProviderEventRow
+from orchestrator.db.attendance import ProviderEventRow, WebhookDelivery
 from orchestrator.program.load import RawProgram
 from orchestrator.program.service import import_program
 
@@ -54,6 +63,12 @@ def day() -> Day:
 
 
 # -- driving the service through a day ------------------------------------------------------------
+def _app(api: Api) -> web.Application:
+    """The application behind the test client (its lifecycle, database, settings)."""
+    app: web.Application = api.client.server.app  # type: ignore[attr-defined]
+    return app
+
+
 async def service_for(
     wire: str, make_api: Callable[..., Any], aiohttp_server: Any, request: pytest.FixtureRequest
 ) -> Api:
@@ -171,11 +186,33 @@ def row_key(row: dict[str, Any]) -> tuple[str, str, str]:
     return (row["session"], role, row["person"] or row["name"])
 
 
-def describe(want: Expected) -> str:
+def seen_in(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What a log row says: status, first join (UTC), substitute for, name, email."""
+    first = datetime.fromisoformat(row["first_join"]).astimezone(UTC) if row["first_join"] else None
+    return (row["status"], first, row["substitute_for"], row["name"], row["email"])
+
+
+def wanted_in(want: Expected, wire: str) -> tuple[Any, ...]:
+    """What the row must say. Someone the program knows is shown as the program has them; a
+    guest as the provider named them (BigBlueButton and Janus give no email)."""
+    line = want.line
+    email = line.email if line.person or PROVIDER[wire] == "jitsi" else None
+    standing_in_for = line.substitute_for.key if line.substitute_for else None
+    return (want.status, want.first_join, standing_in_for, line.name, email)
+
+
+def told(values: tuple[Any, ...], minutes: float) -> str:
+    status, first, standing_in_for, name, email = values
+    since = f"from {first:%H:%M:%S} " if first else ""
+    instead = f" for {standing_in_for}" if standing_in_for else ""
+    return f"{status} {since}{minutes:.1f} min, {name} <{email}>{instead}"
+
+
+def story_of(want: Expected) -> str:
     line = want.line
     tabs = ", ".join(f"{a:%H:%M:%S}-{b:%H:%M:%S}" for a, b in line.tabs)
-    lost = " (a leave lost)" if want.lost_leave else ""
-    return f"{line.session} {line.role} {line.label} [{line.story}: {tabs}]{lost}"
+    lost = ", a leave lost" if want.lost_leave else ""
+    return f"{line.session} {line.role} {line.label} ({line.story} {tabs}{lost})"
 
 
 # -- the chaos test ------------------------------------------------------------------------------
@@ -224,20 +261,15 @@ async def test_a_chaotic_day_of_deliveries_gives_the_attendance_as_it_happened(
     wrong = []
     for key, want in wanted.items():
         line, row = want.line, found[key]
-        if not want.lost_leave:  # nothing lost: the expectation is the truth itself
-            assert want.status == line.status
-            assert want.minutes == total(line.spans).total_seconds() / 60
-        first = datetime.fromisoformat(row["first_join"]) if row["first_join"] else None
-        got = (row["status"], first, row["substitute_for"])
-        expected = (
-            want.status,
-            want.first_join,
-            line.substitute_for.key if line.substitute_for else None,
-        )
+        if not want.lost_leave:  # nothing lost: what the log must show is the truth itself
+            assert (want.status, want.minutes) == (line.status, total(line.spans) / MINUTE)
+        got, expected = seen_in(row), wanted_in(want, wire)
         if got != expected or abs(row["minutes_present"] - want.minutes) > 1:
-            wrong.append(f"{describe(want)}: {got} {row['minutes_present']} ≠ {expected} "
-                         f"{want.minutes:.1f}")  # fmt: skip
-    assert not wrong, f"{len(wrong)} lines differ:\n" + "\n".join(wrong[:15])
+            wrong.append(
+                f"{story_of(want)}:\n    shows  {told(got, row['minutes_present'])}"
+                f"\n    wanted {told(expected, want.minutes)}"
+            )
+    assert not wrong, f"{len(wrong)} of {len(wanted)} lines differ:\n" + "\n".join(wrong[:12])
     assert any(want.lost_leave for want in wanted.values())  # the room-end rule was exercised
 
     # Held or not, meeting by meeting as far as the report tells: in total and per directorate.
@@ -252,6 +284,258 @@ async def test_a_chaotic_day_of_deliveries_gives_the_attendance_as_it_happened(
     assert {row["name"]: row["held"] for row in figures["per_directorate"]} == per_directorate
 
 
-def _app(api: Api) -> web.Application:
-    app: web.Application = api.client.server.app  # type: ignore[attr-defined]
-    return app
+# -- the example event, everyone there -------------------------------------------------------------
+async def test_the_example_event_with_everyone_there_gives_the_published_key_figures(
+    make_api: Callable[..., Any], clock: ManualClock, db: Any, database_url: str
+) -> None:
+    program = example_program()
+    day = perfect_attendance(program)
+    api = await make_api(jitsi_webhook_secret=CREDENTIALS.jitsi_secret)
+    await import_quietly(_app(api), clock, program)
+    wiring = await wiring_of(db, EXAMPLE_SLUG, "jitsi")
+    deliveries = render(day, "jitsi", sightings(day, "jitsi"), wiring, random.Random(SEED))
+    in_order = [Attempt(delivery.sent, index, False) for index, delivery in enumerate(deliveries)]
+
+    answers = await play(api, _app(api), clock, day, deliveries, in_order)
+
+    assert {status for _, status, _ in answers} == {200}
+    figures = await report(api, EXAMPLE_SLUG)
+    published = {
+        "plenary_participants": 116,
+        "meetings_held": 41,
+        "companies_met": 34,
+        "buyer_representatives": 18,
+        "directorates": 6,
+    }
+    assert {name: figures[name] for name in published} == published
+    assert (figures["meetings_not_held"], figures["no_show_rate"]) == (0, 0.0)
+
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("RDV_")}
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "report",
+        EXAMPLE_SLUG,
+        cwd=ROOT,
+        env={**environment, "RDV_DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await command.communicate()
+    assert command.returncode == 0, err.decode()
+    printed = out.decode()
+    assert re.search(r"plenary participants\s+116\b", printed), printed
+    assert re.search(r"meetings held\s+41 of 41\b", printed), printed
+    assert re.search(r"companies met\s+34\n", printed), printed
+    assert re.search(r"buyer representatives\s+18\n", printed), printed
+    assert re.search(r"directorates\s+6\n", printed), printed
+
+
+# -- single stories through the door ---------------------------------------------------------------
+MEET_THE_BUYERS = "meet-the-buyers"
+M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)  # small_program's m1 (Chloé × Ana), 10:30 Paris
+
+
+async def jitsi_service(
+    make_api: Callable[..., Any], clock: ManualClock, db: Any
+) -> tuple[Api, Wiring]:
+    """small_program on Jitsi with webhooks, its meeting rooms provisioned half an hour ahead."""
+    api: Api = await make_api(jitsi_webhook_secret=CREDENTIALS.jitsi_secret)
+    await import_quietly(_app(api), clock, small_program())
+    clock.set(M1_START - ROOM_LEAD)
+    assert (await _app(api)[keys.LIFECYCLE].reconcile()).provisioned == 2
+    return api, await wiring_of(db, MEET_THE_BUYERS, "jitsi")
+
+
+def occupant(
+    kind: str, room: str | int, minute: float, who: dict[str, str], jid: str, joined: float
+) -> dict[str, Any]:
+    """An event_sync occupant event, `minute` minutes after m1's start (and when they joined)."""
+    at = int((M1_START + timedelta(minutes=minute)).timestamp())
+    person = {
+        **who,
+        "occupant_jid": jid,
+        "joined_at": int((M1_START + timedelta(minutes=joined)).timestamp()),
+    }
+    if kind == "left":
+        person["left_at"] = at
+    return {
+        "event_name": f"muc-occupant-{kind}",
+        "room_name": room,
+        "room_jid": f"{room}@conference.meet.example.org",
+        "is_breakout": False,
+        "occupant": person,
+    }
+
+
+async def send_sync(
+    api: Api, document: dict[str, Any], *, body: bytes | None = None
+) -> dict[str, Any]:
+    """POSTs one event_sync delivery (as `body` when given: the same event in other bytes)."""
+    kind = document["event_name"].rpartition("-")[2]
+    response = await api.client.post(
+        f"/webhooks/jitsi/events/occupant/{kind}",
+        data=body if body is not None else json.dumps(document).encode(),
+        headers={
+            "Authorization": bearer(CREDENTIALS.jitsi_secret),
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status == 200, await response.text()
+    answer: dict[str, Any] = await response.json()
+    return answer
+
+
+async def m1_rows(api: Api) -> dict[str, dict[str, Any]]:
+    response = await api.client.get(
+        f"/api/v1/events/{MEET_THE_BUYERS}/attendance?session=m1",
+        headers=api.headers(MEET_THE_BUYERS),
+    )
+    assert response.status == 200
+    return {row["person"] or row["name"]: row for row in (await response.json())["attendance"]}
+
+
+async def test_a_redelivered_webhook_is_acknowledged_and_counted_once(
+    make_api: Callable[..., Any], clock: ManualClock, db: Any
+) -> None:
+    api, wiring = await jitsi_service(make_api, clock, db)
+    room = wiring.rooms["m1"]
+    ana = {
+        "name": "Ana Lopez",
+        "email": "ana@water.example",
+        "id": f"rdv-a{wiring.seats[('m1', 'ana')]}",
+    }
+    joined = occupant("joined", room, -2, ana, "a1@meet.example.org/tab", joined=-2)
+    left = occupant("left", room, 30, ana, "a1@meet.example.org/tab", joined=-2)
+
+    clock.set(M1_START - timedelta(minutes=2))
+    assert await send_sync(api, joined) == {"accepted": 1, "duplicates": 0}
+    assert await send_sync(api, joined) == {"accepted": 0, "duplicates": 1}  # a retry, same bytes
+    same_event = json.dumps(joined, indent=1, sort_keys=True).encode()  # re-encoded: other bytes
+    assert await send_sync(api, joined, body=same_event) == {"accepted": 0, "duplicates": 1}
+    clock.set(M1_START + timedelta(minutes=30))
+    assert await send_sync(api, left) == {"accepted": 1, "duplicates": 0}
+    assert await send_sync(api, left) == {"accepted": 0, "duplicates": 1}
+
+    async with db() as s:
+        events = await s.scalar(select(func.count()).select_from(ProviderEventRow))
+        deliveries = await s.scalar(select(func.count()).select_from(WebhookDelivery))
+    assert (events, deliveries) == (2, 3)  # the re-encoded one is kept as received, its event not
+    clock.set(M1_START + timedelta(hours=1))
+    row = (await m1_rows(api))["ana"]
+    assert (row["status"], row["minutes_present"], row["sources"]) == ("attended", 32.0, ["jitsi"])
+
+
+async def test_a_webhook_for_an_unknown_room_is_kept_and_breaks_nothing(
+    make_api: Callable[..., Any], clock: ManualClock, db: Any
+) -> None:
+    api, wiring = await jitsi_service(make_api, clock, db)
+    ana = {
+        "name": "Ana Lopez",
+        "email": "ana@water.example",
+        "id": f"rdv-a{wiring.seats[('m1', 'ana')]}",
+    }
+    stray = occupant("joined", "someone-elses-room", 0, ana, "x@meet.example.org/1", joined=0)
+
+    clock.set(M1_START)
+    assert await send_sync(api, stray) == {"accepted": 1, "duplicates": 0}
+    chloe = {
+        "name": "Chloé Martin",
+        "email": "chloe@acme.example",
+        "id": f"rdv-a{wiring.seats[('m1', 'chloe')]}",
+    }
+    assert (
+        await send_sync(
+            api, occupant("joined", wiring.rooms["m1"], 1, chloe, "c@meet.example.org/1", 1)
+        )
+    )["accepted"] == 1
+
+    async with db() as s:
+        kept = (
+            await s.execute(
+                select(
+                    ProviderEventRow.room_ref,
+                    ProviderEventRow.room_id,
+                    ProviderEventRow.attendee_id,
+                    ProviderEventRow.participant_email,
+                ).where(ProviderEventRow.room_id.is_(None))
+            )
+        ).all()
+        raw = await s.scalar(
+            select(WebhookDelivery.body)
+            .join(ProviderEventRow, ProviderEventRow.delivery_id == WebhookDelivery.id)
+            .where(ProviderEventRow.room_id.is_(None))
+        )
+    assert kept == [("someone-elses-room", None, None, "ana@water.example")]  # kept, nobody's seat
+    assert raw == json.dumps(stray).encode()  # stored as received
+    clock.set(M1_START + timedelta(hours=1))
+    rows = await m1_rows(api)
+    assert (rows["ana"]["status"], rows["ana"]["first_join"]) == ("no-show", None)  # not hers
+    assert rows["chloe"]["status"] == "attended"
+    assert len(await attendance(api, MEET_THE_BUYERS)) == 6 + 3 * 2  # the seats, nobody added
+
+
+def jaas(event_type: str, room: str | int, minute: float, data: dict[str, Any]) -> bytes:
+    """A JaaS delivery's body, `minute` minutes after m1's start."""
+    moment = M1_START + timedelta(minutes=minute)
+    document = {
+        "idempotencyKey": str(uuid.uuid4()),
+        "appId": CREDENTIALS.jaas_app,
+        "eventType": event_type,
+        "timestamp": int(moment.timestamp() * 1000),
+        "fqn": f"{CREDENTIALS.jaas_app}/{room}",
+        "data": {"conference": f"{room}@conference.8x8.vc", "isBreakout": False, **data},
+    }
+    return json.dumps(document).encode()
+
+
+async def send_jaas(api: Api, clock: ManualClock, body: bytes) -> None:
+    signature = sign_jaas(body, CREDENTIALS.jitsi_secret, int(clock.now().timestamp()))
+    response = await api.client.post(
+        "/webhooks/jitsi",
+        data=body,
+        headers={"X-Jaas-Signature": signature, "Content-Type": "application/json"},
+    )
+    assert response.status == 200, await response.text()
+    assert await response.json() == {"accepted": 1, "duplicates": 0}
+
+
+async def test_a_guest_nobody_invited_appears_as_a_guest_line(
+    make_api: Callable[..., Any], clock: ManualClock, db: Any
+) -> None:
+    api, wiring = await jitsi_service(make_api, clock, db)
+    room = wiring.rooms["m1"]
+    ana = {"id": f"rdv-a{wiring.seats[('m1', 'ana')]}", "participantId": "a1", "name": "Ana Lopez"}
+    chloe = {"id": f"rdv-a{wiring.seats[('m1', 'chloe')]}", "participantId": "c1", "name": "Chloé"}
+    # An interpreter with a token of her own: her name and email, an id that is not a seat.
+    nadia = {"id": "f3c9a1d2", "participantId": "n1", "name": "Nadia Haddad"}
+    left = {"disconnectReason": "left"}  # JaaS leaves carry no email
+    for minute, event_type, data in [
+        (-1, "PARTICIPANT_JOINED", {**ana, "email": "ana@water.example"}),
+        (0, "PARTICIPANT_JOINED", {**chloe, "email": "chloe@acme.example"}),
+        (1, "PARTICIPANT_JOINED", {**nadia, "email": "nadia@press.example"}),
+        (20, "PARTICIPANT_LEFT", {**nadia, **left}),  # hers because it is her connection
+        (30, "PARTICIPANT_LEFT", {**ana, **left}),
+        (30, "PARTICIPANT_LEFT", {**chloe, **left}),
+    ]:
+        clock.set(M1_START + timedelta(minutes=minute, seconds=5))
+        await send_jaas(api, clock, jaas(event_type, room, minute, data))
+
+    clock.set(M1_START + timedelta(hours=1))
+    rows = await m1_rows(api)
+    assert sorted(rows) == ["Nadia Haddad", "ana", "chloe"]
+    guest = rows["Nadia Haddad"]
+    assert {
+        name: guest[name] for name in ("person", "email", "organisation", "role", "substitute_for")
+    } == {
+        "person": None,
+        "email": "nadia@press.example",
+        "organisation": None,
+        "role": "guest",
+        "substitute_for": None,
+    }
+    assert (guest["status"], guest["minutes_present"]) == ("left-early", 19.0)
+    assert (rows["ana"]["status"], rows["chloe"]["status"]) == ("attended", "attended")
+    figures = await report(api, MEET_THE_BUYERS)
+    assert figures["meetings_held"] == 1  # m1; a guest is neither side of a meeting

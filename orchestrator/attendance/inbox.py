@@ -21,6 +21,7 @@ from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
 
 _SEAT = re.compile(r"rdv-a(\d{1,18})")
+_ROW_IDS = 2**31  # attendee ids are 32-bit (PostgreSQL INTEGER refuses anything larger)
 
 
 def seat_number(event: ProviderEvent) -> int | None:
@@ -28,9 +29,11 @@ def seat_number(event: ProviderEvent) -> int | None:
     if event.who is None:
         return None
     if event.who.seat_number is not None:
-        return event.who.seat_number
-    found = _SEAT.fullmatch(event.who.seat_id or "")
-    return int(found.group(1)) if found else None
+        number: int | None = event.who.seat_number
+    else:
+        found = _SEAT.fullmatch(event.who.seat_id or "")
+        number = int(found.group(1)) if found else None
+    return number if number is not None and 0 < number < _ROW_IDS else None
 
 
 def room_ref(event: ProviderEvent) -> str | None:

@@ -131,14 +131,15 @@ async def attendance(
         if room_ids
         else []
     )
+    rows = list(rows)
+    joins: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
     for row in rows:
-        person = (
-            f"a{row.attendee_id}"
-            if row.attendee_id is not None
-            else identity(row.participant_name, row.participant_email, row.connection)
-            if row.kind in ("joined", "left", "present")
-            else None
-        )
+        if row.attendee_id is None and row.kind in ("joined", "present") and row.connection:
+            joins[(row.room_id, row.connection)].append((row.at, _named(row)))
+    for found in joins.values():
+        found.sort()
+    for row in rows:
+        person = _person(row, joins)
         listed = frozenset(row.details.get("listed", "").split()) if row.kind == "poll" else None
         marks[row.room_id].append(
             Mark(row.at, row.kind, person, row.connection, listed or frozenset())
@@ -147,8 +148,12 @@ async def attendance(
             sources[(row.room_id, person)].add(
                 row.source if row.source != "webhook" else row.provider
             )
-            if row.attendee_id is None:
-                guests[(row.room_id, person)] = (row.participant_name, row.participant_email)
+            if row.attendee_id is None:  # each event may tell a part: keep what any told
+                name, email = guests.get((row.room_id, person), (None, None))
+                guests[(row.room_id, person)] = (
+                    name or row.participant_name,
+                    email or row.participant_email,
+                )
     outcomes = []
     for session, room_id in sessions:
         window = Window(
@@ -178,6 +183,26 @@ async def attendance(
             )
         )
     return outcomes
+
+
+def _named(row: Any) -> str:
+    return identity(row.participant_name, row.participant_email, row.connection)
+
+
+def _person(row: Any, joins: dict[tuple[int, str], list[tuple[datetime, str]]]) -> str | None:
+    """Whose event a row is: the seat's, or whoever the provider named; None for the room's own
+    events. A leave may not say who left (bbb-webhooks' user-left, JaaS's PARTICIPANT_LEFT and
+    Janus's leaving carry no email, or no name at all): it is whoever last joined on that
+    connection before it (or first, for a leave that arrived with an earlier time)."""
+    if row.attendee_id is not None:
+        return f"a{row.attendee_id}"
+    if row.kind not in ("joined", "left", "present"):
+        return None
+    found = joins.get((row.room_id, row.connection or ""))
+    if row.kind != "left" or not found:
+        return _named(row)
+    earlier = [who for when, who in found if when <= row.at]
+    return earlier[-1] if earlier else found[0][1]
 
 
 def _outcome(
