@@ -327,3 +327,36 @@ async def test_a_restart_while_the_replay_mail_goes_out_sends_nobody_twice(
         {message.recipient for message in sink.received}
     )
     assert len(sink.received) == 6
+
+
+async def test_a_stream_viewers_click_counts_as_attendance_and_earns_the_thank_you(
+    make_api: Callable[..., Any], sink: MailSink, clock: ManualClock, db: Any
+) -> None:
+    api: Api = await make_api(mail_url=sink.url)
+    program = small_program()
+    session_of(program, "plenary")["streamed"] = True
+    await api.import_ok(program)
+    await api.client.app[keys.OUTBOX].deliver_due()
+    sink.clear()
+    clock.set(PLENARY_START + timedelta(minutes=2))
+    async with db() as session:
+        token = await session.scalar(
+            select(m.Attendee.token)
+            .join(m.Person)
+            .join(m.Session)
+            .where(m.Person.key == "dan", m.Session.key == "plenary")
+        )
+    assert (await api.client.get(f"/j/{token}", allow_redirects=False)).status == 302
+
+    clock.set(PLENARY_START + timedelta(hours=2))
+    log = await (
+        await api.client.get(
+            f"/api/v1/events/{SLUG}/attendance?session=plenary", headers=api.headers(SLUG)
+        )
+    ).json()
+    dan = next(row for row in log["attendance"] if row["person"] == "dan")
+    assert (dan["status"], dan["sources"]) == ("attended", ["link"])
+    assert (await add(api, VIDEO)).status == 201
+    await api.client.app[keys.OUTBOX].deliver_due()
+    [mail] = sink.to("dan@acme.example")
+    assert mail.text.startswith("Thank you for attending")

@@ -154,6 +154,15 @@ async def attendance(
                     name or row.participant_name,
                     email or row.participant_email,
                 )
+    clicks: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for session_id, attendee_id, clicked_at in await db.execute(
+        select(m.Attendee.session_id, m.LinkClick.attendee_id, m.LinkClick.clicked_at)
+        .join(m.Attendee, m.Attendee.id == m.LinkClick.attendee_id)
+        .join(m.Session, m.Session.id == m.Attendee.session_id)
+        .where(m.Session.event_id == event.id, m.LinkClick.outcome == "stream")
+        .order_by(m.LinkClick.clicked_at)
+    ):
+        clicks[session_id].setdefault(attendee_id, clicked_at)
     outcomes = []
     for session, room_id in sessions:
         window = Window(
@@ -180,6 +189,7 @@ async def attendance(
                     for (room, person), found in sources.items()
                     if room == room_id
                 },
+                clicks[session.id],
             )
         )
     return outcomes
@@ -215,6 +225,7 @@ def _outcome(
     by_name: dict[str, Person],
     guests: dict[str, tuple[str | None, str | None]],
     sources: dict[str, frozenset[str]],
+    clicks: dict[int, datetime],
 ) -> Outcome:
     expected = {people[person_id].id: (attendee_id, role) for attendee_id, person_id, role in seats}
     own: dict[int, list[Interval]] = defaultdict(list)
@@ -222,6 +233,10 @@ def _outcome(
     for attendee_id, person_id, _ in seats:
         own[person_id] += spans.get(f"a{attendee_id}", [])
         own_sources[person_id] |= sources.get(f"a{attendee_id}", frozenset())
+        if not own[person_id] and attendee_id in clicks:
+            # Sent to the stream: we cannot see viewers, so the click is the attendance.
+            own[person_id] = [(clicks[attendee_id], clicks[attendee_id])]
+            own_sources[person_id] = {"link"}
     extra: list[tuple[Person | None, str, str | None, list[Interval], frozenset[str]]] = []
     for someone, (name, email) in guests.items():
         known = (by_email.get(email.casefold()) if email else None) or (

@@ -63,6 +63,8 @@ def status(seen: Presence, window: Window) -> str:
         return "late" if window.now > deadline else "expected"
     if seen.first_join is not None and seen.first_join > deadline:
         return "late"
+    if seen.sources == {"link"}:  # a click on the stream link: nothing more to know
+        return "attended"
     last = seen.last_leave
     if last is not None and last < window.ends_at - LEFT_EARLY_MARGIN and last < window.now:
         return "left-early"
