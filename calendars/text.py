@@ -63,6 +63,7 @@ class Writer:
         speaker: bool,
         feed_url: str,
         replay_url: str | None = None,
+        agenda_url: str | None = None,
     ) -> str:
         """The plain-text description: the calendar entry's DESCRIPTION and the text mail."""
         _ = self.language(locale).gettext
@@ -82,12 +83,52 @@ class Writer:
             _("Join: {url}").format(url=join_url),
             _("This link is yours: it opens your own seat, from a few minutes before the start."),
             "",
+        ]
+        if agenda_url:
+            lines.append(_("Your agenda, with every session and its join button: {url}").format(
+                url=agenda_url))
+        lines += [
             _("All your sessions, as a calendar you can subscribe to: {url}").format(url=feed_url),
             _("Organised by {name} ({email}) for {event}").format(
                 name=organiser.name, email=organiser.email, event=event_title
             ),
         ]
         return "\n".join(lines)
+
+    def reminder(
+        self,
+        locale: str | None,
+        *,
+        title: str,
+        starts_at: datetime,
+        zone: str,
+        others: tuple[Party, ...],
+        join_url: str,
+        agenda_url: str,
+        organiser: Party,
+        event_title: str,
+    ) -> MailText:
+        """A short mail shortly before a session: when, with whom, the link, the agenda."""
+        language = self.language(locale)
+        _ = language.gettext
+        time = language.time(starts_at, zone)
+        who = ", ".join(_who(party) for party in others)
+        subject = (_("At {time}: {title} with {who}") if who else _("At {time}: {title}")).format(
+            time=time, title=title, who=who)
+        lines = [
+            _("{title} starts at {time} ({zone}).").format(title=title, time=time, zone=zone),
+            "",
+            _("Join: {url}").format(url=join_url),
+            _("Your agenda: {url}").format(url=agenda_url),
+            "",
+            _("Organised by {name} ({email}) for {event}").format(
+                name=organiser.name, email=organiser.email, event=event_title),
+        ]
+        if who:
+            lines.insert(1, _("You meet: {who}").format(who=who))
+        html = self.templates.get_template("reminder.html").render(
+            _=_, lang=language.locale, subject=subject, lines=lines, join_url=join_url)
+        return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
 
     def replay(
         self,

@@ -18,7 +18,7 @@ from webhooks.door import Door, Verifier
 from webhooks.door import routes as webhook_routes
 
 from . import keys
-from .api import attendance, events, feeds, health, join, mail, openapi, replays, rooms
+from .api import agenda, attendance, events, feeds, health, join, mail, openapi, replays, rooms
 from .api.errors import error_middleware
 from .attendance.inbox import EventInbox
 from .attendance.polling import RoomPoller
@@ -33,6 +33,7 @@ from .lifecycle import RoomLifecycle
 from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
+from .reminders import Reminders
 from .replays.recordings import RecordingArchiver
 from .report import routes as report
 from .settings import Settings
@@ -110,7 +111,14 @@ def create_app(
             app[keys.POLLER] = RoomPoller(
                 app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings
             )
-            timers = LifecycleTimers(lifecycle) if background else None
+            app[keys.REMINDERS] = Reminders(
+                app[keys.DB], app[keys.CLOCK], settings, app[keys.WRITER]
+            )
+            timers = (
+                LifecycleTimers(lifecycle, app[keys.REMINDERS], on_queued=app[keys.OUTBOX].wake)
+                if background
+                else None
+            )
             polling = None
             if timers is not None:
                 if is_sqlite(app[keys.ENGINE]):  # SQLite runs one instance: nothing else works
@@ -149,6 +157,7 @@ def create_app(
         events.routes,
         mail.routes,
         feeds.routes,
+        agenda.routes,
         join.routes,
         rooms.routes,
         attendance.routes,

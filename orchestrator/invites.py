@@ -133,6 +133,7 @@ def build_entry(
             speaker=seat.speaker,
             feed_url=f"{base_url}/calendar/{seat.feed_token}.ics",
             replay_url=replay_url,
+            agenda_url=f"{base_url}/me/{seat.feed_token}",
         ),
         event_title=event.title,
         speaker=seat.speaker,

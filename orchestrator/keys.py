@@ -16,6 +16,7 @@ from .lifecycle import RoomLifecycle
 from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
+from .reminders import Reminders
 from .replays.recordings import RecordingArchiver
 from .settings import Settings
 from .timers import LifecycleTimers
@@ -34,4 +35,5 @@ LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
 POLLER = web.AppKey("poller", RoomPoller)
 FEED = web.AppKey("feed", Feed)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)
+REMINDERS = web.AppKey("reminders", Reminders)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

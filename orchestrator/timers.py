@@ -6,19 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .lifecycle import RoomLifecycle
+from .reminders import Reminders
 
 log = logging.getLogger("rdv.rooms")
 PERIOD_SECONDS = 30
 
 
 class LifecycleTimers:
-    def __init__(self, lifecycle: RoomLifecycle, *, period: int = PERIOD_SECONDS) -> None:
+    def __init__(
+        self,
+        lifecycle: RoomLifecycle,
+        reminders: Reminders | None = None,
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+        period: int = PERIOD_SECONDS,
+    ) -> None:
         self.lifecycle = lifecycle
+        self.reminders = reminders
+        self.on_queued = on_queued  # wakes the mail sender when reminders were queued
         self.period = period
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._lock = asyncio.Lock()
@@ -61,6 +72,14 @@ class LifecycleTimers:
                         tally.closed,
                     )
                 following = await self.lifecycle.next_due()
+                if self.reminders is not None:
+                    queued = await self.reminders.queue_due()
+                    if queued:
+                        log.info("reminders: %d queued", queued)
+                        self.on_queued()
+                    later = await self.reminders.next_due()
+                    if later is not None:
+                        following = min(following, later) if following else later
             except Exception:
                 log.exception("room lifecycle pass failed; the next pass will retry")
                 return
