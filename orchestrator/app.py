@@ -14,6 +14,7 @@ from calendars.i18n import Catalogues
 from calendars.text import Writer
 from calendars.transport import parse_mail_url, transport_for
 from integrations.base import NotConfigured
+from integrations.events import Delivery
 from webhooks.door import Door, Verifier
 from webhooks.door import routes as webhook_routes
 
@@ -30,6 +31,7 @@ from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .invites import InviteComposer
 from .lifecycle import RoomLifecycle
+from .metrics import Metrics
 from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
@@ -54,6 +56,13 @@ def verifier(app: web.Application, name: str) -> Verifier | None:
     return provider.verify_webhook if provider.can_receive_webhooks else None
 
 
+def accepted_webhook(app: web.Application, provider: str, delivery: Delivery) -> None:
+    app[keys.METRICS].accepted(
+        provider, [event.at for event in delivery.events], app[keys.CLOCK].now()
+    )
+    app[keys.FEED].wake_soon()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -66,6 +75,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
+    app[keys.METRICS] = Metrics()
     catalogues = Catalogues()
     app[keys.WRITER] = Writer(catalogues)
     app[keys.PAGES] = Pages(catalogues)
@@ -97,7 +107,7 @@ def create_app(
     async def rooms_lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as http:
             app[keys.HTTP] = http
-            app[keys.PROVIDERS] = ProviderRegistry(settings, http)
+            app[keys.PROVIDERS] = ProviderRegistry(settings, http, app[keys.METRICS])
             lifecycle = RoomLifecycle(app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings)
             app[keys.LIFECYCLE] = lifecycle
             app[keys.ARCHIVER] = RecordingArchiver(
@@ -149,7 +159,8 @@ def create_app(
         inbox=EventInbox(lambda: app[keys.DB]()),
         now=lambda: app[keys.CLOCK].now(),
         public_url=settings.base_url,
-        on_accepted=lambda provider, accepted: app[keys.FEED].wake_soon(),
+        on_accepted=lambda provider, accepted, delivery: accepted_webhook(app, provider, delivery),
+        on_refused=lambda provider, outcome: app[keys.METRICS].rejected(provider, outcome),
     )
     for table in (
         health.routes,

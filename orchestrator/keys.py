@@ -13,6 +13,7 @@ from .clock import Clock
 from .dashboard.feed import Feed
 from .invites import InviteComposer
 from .lifecycle import RoomLifecycle
+from .metrics import Metrics
 from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
@@ -36,4 +37,5 @@ POLLER = web.AppKey("poller", RoomPoller)
 FEED = web.AppKey("feed", Feed)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 REMINDERS = web.AppKey("reminders", Reminders)
+METRICS = web.AppKey("metrics", Metrics)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

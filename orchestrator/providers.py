@@ -10,6 +10,7 @@ import aiohttp
 from integrations.base import NotConfigured, VideoProvider
 from integrations.jitsi import JitsiProvider
 
+from .metrics import Measured, Metrics
 from .settings import PROVIDERS, Settings
 from .tokens import derive_key
 
@@ -60,9 +61,15 @@ def unavailable(settings: Settings, name: str) -> str | None:
 class ProviderRegistry:
     """Providers by name, built lazily from settings and shared by every request."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
         self.session = session
+        self.metrics = metrics
         self._built: dict[str, VideoProvider] = {}
 
     def get(self, name: str) -> VideoProvider:
@@ -71,5 +78,8 @@ class ProviderRegistry:
             reason = unavailable(self.settings, name)
             if reason:
                 raise NotConfigured(reason)
-            provider = self._built[name] = FACTORIES[name](self.settings, self.session)
+            provider = FACTORIES[name](self.settings, self.session)
+            if self.metrics is not None:
+                provider = Measured(provider, self.metrics)
+            self._built[name] = provider
         return provider

@@ -46,7 +46,8 @@ class Door:
     inbox: Inbox
     now: Callable[[], datetime]
     public_url: str
-    on_accepted: Callable[[str, Accepted], None] = lambda provider, accepted: None
+    on_accepted: Callable[[str, Accepted, Delivery], None] = lambda *_: None
+    on_refused: Callable[[str, str], None] = lambda *_: None  # (provider, outcome)
     limit: int = BODY_LIMIT
 
 
@@ -98,15 +99,18 @@ def routes(door: Door) -> web.RouteTableDef:
             delivery = verify(incoming)
         except WebhookRejected as error:
             log.warning("webhook refused (%s): %s", provider, error)
+            door.on_refused(provider, "rejected")
             return _answer(401, str(error))
         except WebhookMalformed as error:
+            door.on_refused(provider, "malformed")
             return _answer(400, str(error))
         try:
             accepted = await door.inbox.accept(provider, delivery, body, incoming.now)
         except Exception:
             log.exception("webhook inbox unavailable (%s); the provider will retry", provider)
+            door.on_refused(provider, "unavailable")
             return _answer(503, "cannot store the delivery now; retry later")
-        door.on_accepted(provider, accepted)
+        door.on_accepted(provider, accepted, delivery)
         if delivery.reply is not None:
             return web.json_response(dict(delivery.reply))
         return web.json_response({"accepted": accepted.new, "duplicates": accepted.duplicates})

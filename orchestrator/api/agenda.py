@@ -128,7 +128,8 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         items=items,
         feed=feed,
         webcal=f"webcal://{host.netloc}{host.path}/calendar/{person.feed_token}.ics",
-        token=person.feed_token, now=now.isoformat(),
+        token=person.feed_token,
+        now=now.isoformat(),
     )
 
 

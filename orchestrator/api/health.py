@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
 
 from .. import keys
+from ..db import models as m
+from ..db.mail import MAIL_STATES, MailMessage
 
 routes = web.RouteTableDef()
+ROOM_STATES = ("scheduled", "provisioning", "ready", "live", "ended", "failed", "cancelled")
 
 
 @routes.get("/healthz")
@@ -25,3 +29,28 @@ async def readyz(request: web.Request) -> web.Response:
             {"status": "unavailable", "database": type(error).__name__}, status=503
         )
     return web.json_response({"status": "ok", "database": "ok"})
+
+
+@routes.get("/metrics")
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    """The counters, with the outbox and rooms read from the database at scrape time."""
+    app = request.app
+    metrics = app[keys.METRICS]
+    async with app[keys.DB]() as db:
+        mail = dict(
+            (
+                await db.execute(
+                    select(MailMessage.status, func.count()).group_by(MailMessage.status)
+                )
+            ).all()
+        )
+        rooms = dict(
+            (await db.execute(select(m.Room.state, func.count()).group_by(m.Room.state))).all()
+        )
+    for state in MAIL_STATES:
+        metrics.outbox.labels(state).set(mail.get(state, 0))
+    for state in ROOM_STATES:
+        metrics.rooms.labels(state).set(rooms.get(state, 0))
+    return web.Response(
+        body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )

@@ -157,6 +157,18 @@ async def stream(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(b"retry: 1000\n\n")
+    app[keys.METRICS].streams.inc()
+    try:
+        return await _follow(request, event, viewer, response, last)
+    finally:
+        app[keys.METRICS].streams.dec()
+
+
+async def _follow(
+    request: web.Request, event: m.Event, viewer: Viewer, response: web.StreamResponse, last: int
+) -> web.StreamResponse:
+    """Sends what changed until the viewer leaves or the service stops."""
+    feed = request.app[keys.FEED]
     version, quiet = feed.version, 0.0
     while not feed.closed:
         updates = list(await feed.since(event.id, last))

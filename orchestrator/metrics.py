@@ -1,0 +1,119 @@
+"""Prometheus metrics (`GET /metrics`), on a registry of the app's own (no global state): webhooks
+accepted and rejected, how late events arrive, the outbox, rooms by state, provider calls, and
+open dashboard streams."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from integrations.base import (
+    JoinRequest,
+    Participant,
+    ProviderError,
+    Recording,
+    Room,
+    RoomRequest,
+    VideoProvider,
+)
+from integrations.events import Delivery, WebhookRequest
+
+T = TypeVar("T")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.webhooks = Counter(
+            "rdv_webhooks",
+            "Webhook deliveries by provider and outcome",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.event_delay = Histogram(
+            "rdv_webhook_event_delay_seconds",
+            "From an event's own time to its arrival",
+            ["provider"],
+            registry=self.registry,
+            buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
+        )
+        self.outbox = Gauge(
+            "rdv_outbox_messages", "Mail messages by state", ["state"], registry=self.registry
+        )
+        self.rooms = Gauge("rdv_rooms", "Rooms by state", ["state"], registry=self.registry)
+        self.provider_calls = Histogram(
+            "rdv_provider_call_seconds",
+            "Provider calls by provider and call",
+            ["provider", "call"],
+            registry=self.registry,
+        )
+        self.provider_errors = Counter(
+            "rdv_provider_errors",
+            "Provider calls that failed",
+            ["provider", "call", "kind"],
+            registry=self.registry,
+        )
+        self.streams = Gauge(
+            "rdv_dashboard_streams", "Open dashboard event streams", registry=self.registry
+        )
+
+    def accepted(self, provider: str, events: Sequence[datetime], now: datetime) -> None:
+        self.webhooks.labels(provider, "accepted").inc()
+        for at in events:
+            self.event_delay.labels(provider).observe(max((now - at).total_seconds(), 0.0))
+
+    def rejected(self, provider: str, outcome: str) -> None:
+        self.webhooks.labels(provider, outcome).inc()
+
+    async def timed(self, provider: str, call: str, work: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return await work
+        except ProviderError as error:
+            self.provider_errors.labels(provider, call, type(error).__name__).inc()
+            raise
+        finally:
+            self.provider_calls.labels(provider, call).observe(time.perf_counter() - started)
+
+
+class Measured(VideoProvider):
+    """A provider whose calls are timed and counted; everything else is the provider's own."""
+
+    def __init__(self, inner: VideoProvider, metrics: Metrics) -> None:
+        self.inner, self.metrics = inner, metrics
+        self.name = inner.name  # type: ignore[misc]
+        self.can_list_participants = inner.can_list_participants  # type: ignore[misc]
+        self.can_record = inner.can_record  # type: ignore[misc]
+        self.can_receive_webhooks = inner.can_receive_webhooks
+
+    async def create_room(self, request: RoomRequest) -> Room:
+        return await self.metrics.timed(self.name, "create", self.inner.create_room(request))
+
+    async def close_room(self, room: Room) -> None:
+        await self.metrics.timed(self.name, "close", self.inner.close_room(room))
+
+    async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
+        return await self.metrics.timed(self.name, "join", self.inner.join_url(join, now=now))
+
+    async def list_participants(self, room: Room) -> Sequence[Participant]:
+        return await self.metrics.timed(self.name, "list", self.inner.list_participants(room))
+
+    async def recording(
+        self, room: Room, details: Mapping[str, str], *, at: datetime
+    ) -> Recording | None:
+        return await self.metrics.timed(
+            self.name, "recording", self.inner.recording(room, details, at=at)
+        )
+
+    async def register_webhooks(self, callback_url: str) -> None:
+        await self.metrics.timed(self.name, "register", self.inner.register_webhooks(callback_url))
+
+    def verify_webhook(self, request: WebhookRequest) -> Delivery:
+        return self.inner.verify_webhook(request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
