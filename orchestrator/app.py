@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from .report import routes as report
 from .settings import Settings
 from .timers import LifecycleTimers
 
+log = logging.getLogger("rdv")
 # aiohttp's own cap; routes apply tighter limits of their own while reading.
 MAX_BODY = 33 * 1024 * 1024
 STATIC = Path(__file__).with_name("static")
@@ -132,9 +134,14 @@ def create_app(
             polling = None
             if timers is not None:
                 if is_sqlite(app[keys.ENGINE]):  # SQLite runs one instance: nothing else works
+                    log.info("SQLite: this must be the only instance; use PostgreSQL for more")
                     await lifecycle.recover()
                 timers.start()
+                listening = (
+                    [] if is_sqlite(app[keys.ENGINE]) else [app[keys.FEED].listen(app[keys.ENGINE])]
+                )
                 polling = asyncio.gather(
+                    *listening,
                     app[keys.POLLER].run(),
                     purge_forever(app[keys.DB], app[keys.CLOCK], settings.raw_retention),
                     app[keys.FEED].tick_forever(settings.late_after),

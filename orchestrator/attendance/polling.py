@@ -19,6 +19,7 @@ from integrations.events import Kind, ProviderEvent, RoomRef, Who
 
 from ..clock import Clock
 from ..db import models as m
+from ..db.locks import exclusive
 from ..providers import ProviderRegistry
 from ..settings import PROVIDERS, Settings
 from .inbox import record_events
@@ -149,10 +150,12 @@ class RoomPoller:
         since_registration = REGISTER_EVERY
         while True:
             try:
-                if since_registration >= REGISTER_EVERY:
-                    await self.register_webhooks()
-                    since_registration = 0.0
-                await self.poll()
+                async with exclusive(self.db, "poll") as mine:  # one instance polls
+                    if mine and since_registration >= REGISTER_EVERY:
+                        await self.register_webhooks()
+                        since_registration = 0.0
+                    if mine:
+                        await self.poll()
             except Exception:
                 log.exception("room polling failed; trying again in %.0f s", interval)
             await asyncio.sleep(interval)

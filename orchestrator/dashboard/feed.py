@@ -14,12 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..clock import Clock
 from ..db import models as m
+from ..db.locks import exclusive
 from ..db.web import DashboardUpdate
+
+CHANNEL = "rdv_dashboard"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ async def note(
     ]
     if rows:
         await db.execute(insert(DashboardUpdate), rows)
+        if db.get_bind().dialect.name == "postgresql":  # wakes the other instances at commit
+            await db.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 class Feed:
@@ -68,6 +73,25 @@ class Feed:
         task = asyncio.get_running_loop().create_task(self.wake())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def listen(self, engine: AsyncEngine) -> None:
+        """PostgreSQL only: wakes this instance's streams when another instance wrote updates."""
+        while not self.closed:
+            try:
+                async with engine.connect() as connection:
+                    raw = await connection.get_raw_connection()
+                    driver = raw.driver_connection
+                    assert driver is not None
+                    await driver.add_listener(CHANNEL, lambda *_: self.wake_soon())
+                    while not self.closed:
+                        await asyncio.sleep(1.0)
+                        # Straight to the driver: outside any transaction, where PostgreSQL
+                        # delivers notifications; a lost connection raises here.
+                        await driver.execute("SELECT 1")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(1.0)
 
     async def tick_forever(self, late_after: timedelta, every: float = 5.0) -> None:
         while True:
@@ -112,6 +136,9 @@ class Feed:
         now = self.clock.now()
         since = self._ticked_at or now - timedelta(seconds=30)
         self._ticked_at = now
+        async with exclusive(self.db, "tick") as mine:
+            if not mine:  # another instance ticks for everyone
+                return 0
         async with self.db() as db, db.begin():
             crossed = (
                 await db.execute(
