@@ -98,6 +98,8 @@ def create_app(
         transport = transport_for(mail_target)
         sender = OutboxSender(app[keys.DB], transport, app[keys.CLOCK])
         app[keys.OUTBOX] = sender
+        if background and is_sqlite(app[keys.ENGINE]):  # the only instance: nothing is sending
+            await sender.recover()
         task = asyncio.create_task(sender.run()) if background else None
         yield
         if task is not None:

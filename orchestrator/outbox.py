@@ -120,6 +120,19 @@ class OutboxSender:
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
         self._wake = asyncio.Event()
 
+    async def recover(self) -> int:
+        """After a restart of the only instance (SQLite): messages left mid-delivery are taken up
+        again at once instead of when their lease lapses. A message the server accepted just
+        before the crash may go out twice; one marked sent never does."""
+        async with self.db() as db, db.begin():
+            result = await db.execute(
+                update(MailMessage)
+                .where(MailMessage.status == "sending")
+                .values(status="pending", lease_until=None)
+                .returning(MailMessage.id)
+            )
+            return len(result.all())
+
     def wake(self) -> None:
         """Asks the running loop to look for due messages now (after a commit that queued mail)."""
         self._wake.set()
