@@ -85,8 +85,11 @@ class Writer:
             "",
         ]
         if agenda_url:
-            lines.append(_("Your agenda, with every session and its join button: {url}").format(
-                url=agenda_url))
+            lines.append(
+                _("Your agenda, with every session and its join button: {url}").format(
+                    url=agenda_url
+                )
+            )
         lines += [
             _("All your sessions, as a calendar you can subscribe to: {url}").format(url=feed_url),
             _("Organised by {name} ({email}) for {event}").format(
@@ -114,7 +117,8 @@ class Writer:
         time = language.time(starts_at, zone)
         who = ", ".join(_who(party) for party in others)
         subject = (_("At {time}: {title} with {who}") if who else _("At {time}: {title}")).format(
-            time=time, title=title, who=who)
+            time=time, title=title, who=who
+        )
         lines = [
             _("{title} starts at {time} ({zone}).").format(title=title, time=time, zone=zone),
             "",
@@ -122,12 +126,14 @@ class Writer:
             _("Your agenda: {url}").format(url=agenda_url),
             "",
             _("Organised by {name} ({email}) for {event}").format(
-                name=organiser.name, email=organiser.email, event=event_title),
+                name=organiser.name, email=organiser.email, event=event_title
+            ),
         ]
         if who:
             lines.insert(1, _("You meet: {who}").format(who=who))
         html = self.templates.get_template("reminder.html").render(
-            _=_, lang=language.locale, subject=subject, lines=lines, join_url=join_url)
+            _=_, lang=language.locale, subject=subject, lines=lines, join_url=join_url
+        )
         return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
 
     def replay(

@@ -29,12 +29,15 @@ class Seat:
     `seat_id` is the identity our join links put into the provider (BigBlueButton `userID`, Jitsi
     `context.user.id`, LiveKit identity), so that provider events map back to the person; `number`
     is the same seat as a number for providers that need one (Janus); `token` is a secret only
-    this seat knows, for providers that check a list of allowed tokens (Janus).
+    this seat knows, for providers that check a list of allowed tokens (Janus); `name` and
+    `email` are the person's, for providers that register each seat in advance (Zoom).
     """
 
     seat_id: str
     number: int
     token: str
+    name: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

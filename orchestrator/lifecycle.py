@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import ProviderError, ProviderUnavailable, Room, RoomRequest, Seat
 
+from . import hosts
 from .clock import Clock
 from .dashboard.feed import note
 from .db import models as m
@@ -201,6 +202,9 @@ class RoomLifecycle:
             request, provider_name = await self._request(db, room_id)
         try:
             provider = self.registry.get(provider_name)
+            if provider_name == "zoom":  # a host of the pool that is free for this slot
+                host = await hosts.assign(self.db, room_id, self.settings, now=now)
+                request = replace(request, metadata={**request.metadata, "host": host})
             room = await self._with_retries(lambda: provider.create_room(request))
         except ProviderError as error:
             await self._set(room_id, state="failed", error=str(error)[:1900], lease_until=None)
@@ -309,9 +313,10 @@ class RoomLifecycle:
             )
         ).one()
         seats = tuple(
-            seat_of(attendee_id, token)
-            for attendee_id, token in await db.execute(
-                select(m.Attendee.id, m.Attendee.token)
+            replace(seat_of(attendee_id, token), name=name, email=email)
+            for attendee_id, token, name, email in await db.execute(
+                select(m.Attendee.id, m.Attendee.token, m.Person.name, m.Person.email)
+                .join(m.Person, m.Person.id == m.Attendee.person_id)
                 .where(m.Attendee.session_id == session.id, m.Attendee.removed_at.is_(None))
                 .order_by(m.Attendee.id)
             )

@@ -39,10 +39,24 @@ def _janus(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
     return janus.from_settings(settings, session, key)
 
 
+def _zoom(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
+    from integrations import zoom
+
+    return zoom.from_settings(settings, session)
+
+
+def _livekit(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
+    from integrations import livekit
+
+    return livekit.from_settings(settings, session)
+
+
 FACTORIES: dict[str, Factory] = {
     "jitsi": _jitsi,
     "bigbluebutton": _bigbluebutton,
     "janus": _janus,
+    "livekit": _livekit,
+    "zoom": _zoom,
 }
 
 

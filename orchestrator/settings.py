@@ -92,6 +92,8 @@ class Settings:
     zoom_client_secret: str | None = field(default=None, repr=False)
     zoom_webhook_secret: str | None = field(default=None, repr=False)
     zoom_hosts: tuple[str, ...] = ()
+    zoom_api_url: str = "https://api.zoom.us/v2"
+    zoom_oauth_url: str = "https://zoom.us"
     room_lead: timedelta = timedelta(minutes=30)
     join_early: timedelta = timedelta(minutes=10)
     late_after: timedelta = timedelta(minutes=5)

@@ -14,12 +14,12 @@ everyone of a program there, on time, for all of it.
 Then, per provider wire format (`WIRES`): `sightings` is what the provider saw (a join and a leave
 per connection, and its rooms starting and ending the way that provider starts and ends them),
 `lose_leaves` drops 5 % of the leaves, `render` turns the rest into HTTP deliveries signed as the
-provider signs them (bbb-webhooks forms with a checksum, Jitsi event_sync JSON with a bearer
-secret, JaaS JSON with `X-Jaas-Signature`, Janus event-handler arrays with Basic auth), and `chaos`
-says when they arrive: shuffled within 2-minute windows, 20 % of them twice, a few old ones
-replayed much later. `expectations` is what the log can know after that: the truth, except that a
-lost leave is closed by the room's end (destroyed, ended, or the scheduled end plus the grace) or,
-on Janus, by the participant's next leave.
+provider signs them (bbb-webhooks forms with a checksum, Jitsi event_sync JSON with a bearer secret,
+JaaS JSON with `X-Jaas-Signature`, Janus event-handler arrays with Basic auth, LiveKit protojson
+with a JWT over the body's hash), and `chaos` says when they arrive: shuffled within 2-minute
+windows, 20 % of them twice, a few old ones replayed much later. `expectations` is what the log can
+know after that: the truth, except that a lost leave is closed by the room's end (destroyed, ended,
+or the scheduled end plus the grace) or, on Janus, by the participant's next leave.
 """
 
 from __future__ import annotations
@@ -37,7 +37,18 @@ from itertools import product
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from webhook_signing import basic_auth, bbb_form, bbb_query, bearer, sign_jaas
+from fake_zoom import registrant_number
+from google.protobuf.json_format import MessageToDict
+from livekit.protocol import models as livekit_models
+from webhook_signing import (
+    basic_auth,
+    bbb_form,
+    bbb_query,
+    bearer,
+    livekit_token,
+    sign_jaas,
+    zoom_headers,
+)
 
 # The rules as SPEC states them, written down here again so the truth does not lean on the code.
 LATE_AFTER = timedelta(minutes=5)  # RDV_LATE_AFTER
@@ -56,8 +67,15 @@ MEETING_LENGTH = timedelta(minutes=25)
 ROOM_LINGER = timedelta(seconds=2)  # Prosody destroys an empty Jitsi room this soon after
 SLUG = "chaos-day"
 
-WIRES = ("bigbluebutton", "jitsi", "jaas", "janus")  # jitsi: the self-hosted event_sync component
-PROVIDER = {"bigbluebutton": "bigbluebutton", "jitsi": "jitsi", "jaas": "jitsi", "janus": "janus"}
+WIRES = ("bigbluebutton", "jitsi", "jaas", "janus", "zoom", "livekit")  # jitsi: event_sync
+PROVIDER = {
+    "bigbluebutton": "bigbluebutton",
+    "jitsi": "jitsi",
+    "jaas": "jitsi",
+    "janus": "janus",
+    "zoom": "zoom",
+    "livekit": "livekit",
+}
 
 # What each story must show in the log.
 STATUS = {
@@ -535,8 +553,18 @@ ORDER = {"room_started": 0, "joined": 1, "left": 2, "room_ended": 3}
 
 def connections(line: Line, wire: str) -> tuple[Span, ...]:
     """A line's connections as the provider shows them. Janus refuses a second publisher with
-    the same id in a room (436, "AlreadyIn"), so there two tabs are one stretch of presence."""
-    return tuple(line.spans) if wire == "janus" else line.tabs
+    the same id in a room (436, "AlreadyIn"), so there two tabs are one stretch of presence.
+    LiveKit lets an identity in once: a second tab's join disconnects the first
+    (`DUPLICATE_IDENTITY`), so there each connection ends where the next one begins."""
+    if wire == "janus":
+        return tuple(line.spans)
+    if wire == "livekit":
+        tabs = sorted(line.tabs)
+        return tuple(
+            (joined, min(left, tabs[n + 1][0]) if n + 1 < len(tabs) else left)
+            for n, (joined, left) in enumerate(tabs)
+        )
+    return line.tabs
 
 
 def sightings(day: Day, wire: str) -> list[Sighting]:
@@ -555,7 +583,7 @@ def sightings(day: Day, wire: str) -> list[Sighting]:
             key=lambda s: (s.at, ORDER[s.kind]),
         )
         rooms: list[Sighting] = []
-        if PROVIDER[wire] in ("bigbluebutton", "janus"):
+        if PROVIDER[wire] in ("bigbluebutton", "janus", "livekit"):
             rooms.append(
                 Sighting(session.starts_at - ROOM_LEAD + SECOND, "room_started", session.key)
             )
@@ -669,6 +697,9 @@ class Credentials:
     janus_user: str = "janus-events"
     janus_password: str = "janus-events-password-0123456789"
     jaas_app: str = "vpaas-magic-cookie-0123456789abcdef0123456789abcd"
+    livekit_key: str = "APIchaosDay21"
+    livekit_secret: str = "livekit-api-secret-0123456789abcdef0123456789"
+    zoom_secret: str = "zoom-webhook-secret-token-0123456789"
 
 
 @dataclass(frozen=True)
@@ -738,7 +769,13 @@ def render(
     ids = _Ids(rng)
     if wire == "janus":
         return _janus(kept, wiring, ids, credentials)
-    make = {"bigbluebutton": _bbb, "jitsi": _event_sync, "jaas": _jaas}[wire]
+    make = {
+        "bigbluebutton": _bbb,
+        "jitsi": _event_sync,
+        "jaas": _jaas,
+        "zoom": _zoom,
+        "livekit": _livekit,
+    }[wire]
     return [make(s, wiring, ids, credentials) for s in kept]
 
 
@@ -867,6 +904,70 @@ def _jaas(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
     )
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _zoom(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
+    """Zoom: one signed JSON POST per event (each attempt stamped anew), the meeting id a string
+    in participant events and sometimes a number elsewhere, a new `uuid` each time the meeting
+    starts. People who came through their seat's registrant link carry its `registrant_id` and
+    the email they registered with; substitutes and guests registered themselves."""
+    room = str(wiring.rooms[s.session])
+    if s.kind == "room_started":
+        ids.known[("instance", s.session)] = ids.uuid()
+    meeting: dict[str, Any] = {
+        "id": int(room) if s.line is None and ids.rng.random() < 0.5 else room,
+        "uuid": ids.of(("instance", s.session), ids.uuid),
+        "host_id": "h" + room[-6:],
+        "topic": s.session,
+        "type": 2,
+        "timezone": "UTC",
+        "duration": 25,
+    }
+    if s.kind == "room_started":
+        meeting["start_time"] = _iso(s.at)
+    elif s.kind == "room_ended":
+        meeting["end_time"] = _iso(s.at)
+    else:
+        assert s.line is not None
+        line = s.line
+        joined, left = connections(line, "zoom")[s.tab]
+        person: dict[str, Any] = {
+            "user_id": ids.of(
+                ("user", line.ident, s.tab), lambda: str(16_777_216 + ids.rng.getrandbits(24))
+            ),
+            "participant_uuid": ids.of(("participant", line.ident, s.tab), ids.uuid),
+            "user_name": line.name,
+            "email": line.email or "",
+            "registrant_id": registrant_number(room, line.email or ids.uuid())
+            if _seat(line, wiring)
+            else ids.of(("registrant", line.ident), lambda: ids.uuid()[:22]),
+        }
+        if s.kind == "joined":
+            person["join_time"] = _iso(joined)
+        else:
+            person |= {"leave_time": _iso(left), "leave_reason": "left the meeting"}
+        meeting["participant"] = person
+    name = {
+        "room_started": "meeting.started",
+        "room_ended": "meeting.ended",
+        "joined": "meeting.participant_joined",
+        "left": "meeting.participant_left",
+    }[s.kind]
+    body = {
+        "event": name,
+        "event_ts": _ms(s.at),
+        "payload": {"account_id": "rdv-account", "object": meeting},
+    }
+    secret = c.zoom_secret
+
+    def sign(raw: bytes, moment: int) -> Mapping[str, str]:
+        return zoom_headers(raw, secret, moment)
+
+    return Delivery("/webhooks/zoom", _json(body), {}, _sent(ids, s.at), 1, sign)
+
+
 def _bbb(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
     """bbb-webhooks v3: a form with the event in a JSON array, `?checksum=` over the callback URL,
     the body and the shared secret. Our seat id comes back as `external-user-id`; someone who
@@ -913,6 +1014,66 @@ def _bbb(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
         sent,
         1,
     )
+
+
+def _livekit(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
+    """livekit-server: one POST per event, the protojson of a `WebhookEvent` (int64 as strings),
+    and in `Authorization` (no `Bearer `) a JWT over the body's SHA-256, valid 5 minutes. The
+    server's own retries come within seconds of signing; here each attempt is signed at its own
+    time, since the chaos's late repeats stand for redeliveries, which the dedupe must absorb.
+    Our seat comes back as the identity; anyone else came with a token and identity of their own.
+    """
+    created = ids.of(("created", s.session), lambda: s.at)
+    room = livekit_models.Room(
+        sid=ids.of(("room", s.session), lambda: "RM_" + ids.uuid().replace("-", "")[:12]),
+        name=str(wiring.rooms[s.session]),
+        empty_timeout=5400,
+        departure_timeout=5400,
+        creation_time=int(created.timestamp()),
+        creation_time_ms=_ms(created),
+        num_participants=s.occupants,
+    )
+    event: dict[str, Any] = {
+        "event": {
+            "room_started": "room_started",
+            "room_ended": "room_finished",
+            "joined": "participant_joined",
+            "left": "participant_left",
+        }[s.kind],
+        "room": MessageToDict(room),
+    }
+    if s.line is not None:
+        line = s.line
+        seat = _seat(line, wiring)
+        joined, left = connections(line, "livekit")[s.tab]
+        replaced = left < sorted(line.tabs)[s.tab][1]  # the same identity joined again
+        person = livekit_models.ParticipantInfo(
+            sid=ids.of(("sid", line.ident, s.tab), lambda: "PA_" + ids.uuid()[:12]),
+            identity=f"rdv-a{seat}" if seat else ids.of(("id", line.ident), ids.uuid),
+            name=line.name,
+            state=livekit_models.ParticipantInfo.ACTIVE
+            if s.kind == "joined"
+            else livekit_models.ParticipantInfo.DISCONNECTED,
+            joined_at=int(joined.timestamp()),
+            joined_at_ms=_ms(joined),
+            is_publisher=True,
+        )
+        if s.kind == "left":
+            person.disconnect_reason = (
+                livekit_models.DUPLICATE_IDENTITY if replaced else livekit_models.CLIENT_INITIATED
+            )
+        event["participant"] = MessageToDict(person)
+    event |= {
+        "id": "EV_" + ids.uuid().replace("-", "")[:12],
+        "createdAt": str(int(s.at.timestamp())),
+    }
+    key, secret = c.livekit_key, c.livekit_secret
+
+    def sign(raw: bytes, moment: int) -> Mapping[str, str]:
+        return {"Authorization": livekit_token(raw, key, secret, moment)}
+
+    headers = {"Content-Type": "application/webhook+json", "User-Agent": "LiveKit"}
+    return Delivery("/webhooks/livekit", _json(event), headers, _sent(ids, s.at), 1, sign)
 
 
 JANUS_BATCH = 12

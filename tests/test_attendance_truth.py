@@ -42,11 +42,15 @@ from attendance_day import (
     total,
 )
 from fake_bbb import create_app as fake_bbb
+from fake_livekit import create_app as fake_livekit
+from fake_zoom import ACCOUNT, CLIENT_ID, CLIENT_SECRET, FakeZoom, meeting_number
+from fake_zoom import create_app as fake_zoom
 from sqlalchemy import func, select
 from support import EXAMPLE_SLUG, ROOT, Api, ManualClock, example_program, small_program
 from webhook_signing import bearer, sign_jaas
 
 from integrations.janus import JanusProvider
+from integrations.zoom import AGENDA
 from orchestrator import keys
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow, WebhookDelivery
@@ -55,6 +59,7 @@ from orchestrator.program.service import import_program
 
 CREDENTIALS = Credentials()
 SEED = 2021
+ZOOM_HOSTS = tuple(f"host{n:02d}@rdv.example" for n in range(40))  # the day's peak: 2 slots × 20
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +77,9 @@ def _app(api: Api) -> web.Application:
 async def service_for(
     wire: str, make_api: Callable[..., Any], aiohttp_server: Any, request: pytest.FixtureRequest
 ) -> Api:
-    """The service configured for `wire`'s provider: the in-process fake BigBlueButton, the real
-    Janus of the test run, or Jitsi (which has no server to create rooms on)."""
+    """The service configured for `wire`'s provider: the in-process fake BigBlueButton, fake
+    Zoom or fake LiveKit, the real Janus of the test run, or Jitsi (which has no server to create
+    rooms on)."""
     provider = PROVIDER[wire]
     if provider == "bigbluebutton":
         server = await aiohttp_server(fake_bbb(CREDENTIALS.bbb_secret))
@@ -86,6 +92,27 @@ async def service_for(
             janus_url=janus.url,
             janus_webhook_user=CREDENTIALS.janus_user,
             janus_webhook_password=CREDENTIALS.janus_password,
+        )
+    elif provider == "zoom":
+        server = await aiohttp_server(fake_zoom(FakeZoom(hosts=ZOOM_HOSTS)))
+        base = str(server.make_url("")).rstrip("/")
+        api = await make_api(
+            zoom_account_id=ACCOUNT,
+            zoom_client_id=CLIENT_ID,
+            zoom_client_secret=CLIENT_SECRET,
+            zoom_webhook_secret=CREDENTIALS.zoom_secret,
+            zoom_hosts=ZOOM_HOSTS,
+            zoom_api_url=f"{base}/v2",
+            zoom_oauth_url=base,
+        )
+    elif provider == "livekit":
+        server = await aiohttp_server(
+            fake_livekit({CREDENTIALS.livekit_key: CREDENTIALS.livekit_secret})
+        )
+        api = await make_api(
+            livekit_url=f"ws://{server.host}:{server.port}",
+            livekit_api_key=CREDENTIALS.livekit_key,
+            livekit_api_secret=CREDENTIALS.livekit_secret,
         )
     else:
         api = await make_api(jitsi_webhook_secret=CREDENTIALS.jitsi_secret)
@@ -102,9 +129,10 @@ async def import_quietly(app: web.Application, clock: ManualClock, program: dict
 
 
 async def wiring_of(db: Any, slug: str, wire: str) -> Wiring:
-    """Each session's room as the provider names it (BigBlueButton: the meetingID, our room key;
-    Jitsi: the room key in lower case; Janus: the room number derived from it), and each
-    expected person's attendee row (their seat: `rdv-a<id>`, Janus id `<id>`)."""
+    """Each session's room as the provider names it (BigBlueButton and LiveKit: our room key;
+    Jitsi: the room key in lower case; Janus: the room number derived from it; Zoom: the meeting
+    id the fake gives it), and each expected person's attendee row (their seat: `rdv-a<id>`,
+    Janus id `<id>`)."""
     async with db() as s:
         rooms = (
             await s.execute(
@@ -127,7 +155,9 @@ async def wiring_of(db: Any, slug: str, wire: str) -> Wiring:
     def name(room_key: str) -> str | int:
         if PROVIDER[wire] == "janus":
             return JanusProvider.room_id(room_key)
-        return room_key if PROVIDER[wire] == "bigbluebutton" else room_key.lower()
+        if PROVIDER[wire] == "zoom":  # the meeting id the fake Zoom will give the room
+            return str(meeting_number(AGENDA + room_key))
+        return room_key if PROVIDER[wire] in ("bigbluebutton", "livekit") else room_key.lower()
 
     return Wiring(
         rooms={key: name(room_key) for key, room_key in rooms},
@@ -196,7 +226,7 @@ def wanted_in(want: Expected, wire: str) -> tuple[Any, ...]:
     """What the row must say. Someone the program knows is shown as the program has them; a
     guest as the provider named them (BigBlueButton and Janus give no email)."""
     line = want.line
-    email = line.email if line.person or PROVIDER[wire] == "jitsi" else None
+    email = line.email if line.person or PROVIDER[wire] in ("jitsi", "zoom") else None
     standing_in_for = line.substitute_for.key if line.substitute_for else None
     return (want.status, want.first_join, standing_in_for, line.name, email)
 

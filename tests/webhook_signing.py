@@ -88,3 +88,32 @@ def recording_jwt(meeting_id: str, record_id: str, secret: str) -> str:
 def recording_body(meeting_id: str, record_id: str, secret: str) -> bytes:
     """The recording-ready callback's form body: `signed_parameters=<token>`."""
     return f"signed_parameters={recording_jwt(meeting_id, record_id, secret)}".encode()
+
+
+def zoom_headers(body: bytes, secret: str, t: int) -> dict[str, str]:
+    """The headers Zoom signs a delivery with (zoom/webhook-sample): `x-zm-request-timestamp`
+    and `x-zm-signature: v0=<hex HMAC-SHA256 of "v0:{t}:{body}">`."""
+    mac = hmac.new(secret.encode(), f"v0:{t}:".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "x-zm-request-timestamp": str(t),
+        "x-zm-signature": f"v0={mac}",
+        "content-type": "application/json; charset=utf-8",
+    }
+
+
+def zoom_challenge(plain_token: str, secret: str) -> str:
+    """What Zoom expects back as `encryptedToken` for a URL-validation `plainToken`."""
+    return hmac.new(secret.encode(), plain_token.encode(), hashlib.sha256).hexdigest()
+
+
+def livekit_token(body: bytes, key: str, secret: str, t: int) -> str:
+    """The token livekit-server puts in a webhook's `Authorization` header (no `Bearer `,
+    protocol `webhook/resource_url_notifier.go`): HS256 with the secret of `key`, `iss` = key,
+    valid for 5 minutes from `t`, `sha256` = base64 (standard, padded) of SHA-256 of the body."""
+    claims = {
+        "iss": key,
+        "nbf": t,
+        "exp": t + 300,
+        "sha256": base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,16 +24,42 @@ _SEAT = re.compile(r"rdv-a(\d{1,18})")
 _ROW_IDS = 2**31  # attendee ids are 32-bit (PostgreSQL INTEGER refuses anything larger)
 
 
-def seat_number(event: ProviderEvent) -> int | None:
-    """The attendee row a participant came through, as our join links named it."""
+def seat_number(event: ProviderEvent, aliases: Mapping[str, str] | None = None) -> int | None:
+    """The attendee row a participant came through, as our join links named it; `aliases` are a
+    room's provider names for our seats (Zoom registrant ids), for providers that choose them."""
     if event.who is None:
         return None
     if event.who.seat_number is not None:
         number: int | None = event.who.seat_number
     else:
-        found = _SEAT.fullmatch(event.who.seat_id or "")
+        seat = event.who.seat_id or ""
+        found = _SEAT.fullmatch(aliases.get(seat, seat) if aliases else seat)
         number = int(found.group(1)) if found else None
     return number if number is not None and 0 < number < _ROW_IDS else None
+
+
+async def seat_aliases(
+    db: AsyncSession, events: Sequence[ProviderEvent], room_of: Callable[[ProviderEvent], Any]
+) -> dict[int, Mapping[str, str]]:
+    """Per room, the provider's names for our seats (`provider_data["seat_ids"]`), read only for
+    rooms with events naming a seat in a way our links do not."""
+    wanted = {
+        room[0]
+        for event in events
+        if event.who
+        and event.who.seat_id
+        and not _SEAT.fullmatch(event.who.seat_id)
+        and (room := room_of(event))
+    }
+    if not wanted:
+        return {}
+    rows = await db.execute(select(m.Room.id, m.Room.provider_data).where(m.Room.id.in_(wanted)))
+    found: dict[int, Mapping[str, str]] = {}
+    for room_id, data in rows:
+        names = data.get("seat_ids") if isinstance(data, dict) else None
+        if isinstance(names, dict):
+            found[room_id] = {str(k): str(v) for k, v in names.items()}
+    return found
 
 
 def room_ref(event: ProviderEvent) -> str | None:
@@ -113,7 +139,18 @@ async def record_events(
             if refs
             else {}
         )
-    numbers = {number for event in events if (number := seat_number(event)) is not None}
+
+    def room_of(event: ProviderEvent) -> Any:
+        ref = room_ref(event)
+        return rooms.get(ref) if ref else None
+
+    aliases = await seat_aliases(db, events, room_of)
+
+    def seat_of(event: ProviderEvent) -> int | None:
+        room = room_of(event)
+        return seat_number(event, aliases.get(room[0]) if room else None)
+
+    numbers = {number for event in events if (number := seat_of(event)) is not None}
     seats: dict[int, int] = (
         {
             attendee_id: session_id
@@ -129,7 +166,7 @@ async def record_events(
     for event in events:
         ref = room_ref(event)
         room = rooms.get(ref) if ref else None
-        number = seat_number(event)
+        number = seat_of(event)
         attendee = number if number is not None and room and seats.get(number) == room[1] else None
         if room and event.kind is Kind.JOINED and room[2] == "ready":
             live.add(room[0])

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .. import hosts
 from ..db import models as m
 from ..providers import unavailable
 from ..settings import Settings
@@ -20,6 +21,7 @@ from .apply import apply_program
 from .changes import ChangeSet
 from .export import export_document
 from .load import RawProgram
+from .model import Program
 from .problems import Place, ProgramError
 from .validate import ProviderCheck, validate
 
@@ -48,6 +50,7 @@ async def import_program(
 ) -> ChangeSet:
     program = validate(raw, check_provider=provider_check(settings), slug=slug)
     async with db_factory() as db, db.begin():
+        await _check_pools(db, program, settings)
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
         )
@@ -97,12 +100,20 @@ async def edit_session(
         program = validate(
             RawProgram(document, places), check_provider=provider_check(settings), slug=slug
         )
+        await _check_pools(db, program, settings)
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
         )
         if on_change is not None and not changes.empty:
             await on_change(db, changes, now)
         return changes
+
+
+async def _check_pools(db: AsyncSession, program: Program, settings: Settings) -> None:
+    """Providers with a pool of host accounts (Zoom) must have a host for every meeting at once."""
+    problem = await hosts.check_program(db, program, settings)
+    if problem:
+        raise ProgramError.single("sessions", problem)
 
 
 async def _was_cancelled(db: AsyncSession, slug: str, key: str) -> bool:
