@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     forget = commands.add_parser("forget", help="erase one person's personal data")
     forget.add_argument("email", metavar="EMAIL")
     forget.add_argument("--event", required=True, metavar="SLUG")
-    commands.add_parser("demo", help="the end-to-end demo on embedded defaults")
+    play = commands.add_parser("demo", help="the end-to-end demo on embedded defaults")
+    play.add_argument("--once", action="store_true", help="exit when the day is over")
     return parser
 
 
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.command == "demo":
-            return demo.run(os.environ, args.config)
+            return demo.run(os.environ, args.config, once=args.once)
         settings = load_settings(os.environ, args.config)
         return _dispatch(args, settings)
     except SettingsError as error:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
@@ -23,29 +26,49 @@ def serve(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    # Our own loop rather than web.run_app: run_app cleans up inside a cancelled task, which cuts
-    # the wait for in-flight requests short.
+    stop = stop_on_signals()
+    async with running(create_app(settings), settings):
+        await stop.wait()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event the running loop sets on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+@asynccontextmanager
+async def running(
+    app: web.Application, settings: Settings, *, sock: socket.socket | None = None
+) -> AsyncIterator[web.AppRunner]:
+    """Serves `app` on settings' host and port (or on `sock`, already bound) for the body of the
+    `with`; on the way out, requests in flight finish (up to SHUTDOWN_GRACE), then background
+    work stops."""
+    # Our own runner rather than web.run_app: run_app cleans up inside a cancelled task, which
+    # cuts the wait for in-flight requests short.
     runner = web.AppRunner(
-        create_app(settings),
+        app,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("rdv.access"),
         shutdown_timeout=SHUTDOWN_GRACE,
         handle_signals=False,
     )
     await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
-        log.info(
-            "serving on http://%s:%s (public URL %s)",
-            settings.host,
-            settings.port,
-            settings.base_url,
+        site = (
+            web.SockSite(runner, sock)
+            if sock is not None
+            else web.TCPSite(runner, settings.host, settings.port)
         )
-        await stop.wait()
+        await site.start()
+        host, port = (
+            (sock.getsockname()[:2]) if sock is not None else (settings.host, settings.port)
+        )
+        log.info("serving on http://%s:%s (public URL %s)", host, port, settings.base_url)
+        yield runner
         log.info("stopping: finishing requests in flight (up to %.0f s)", SHUTDOWN_GRACE)
     finally:
         await runner.cleanup()

@@ -43,7 +43,13 @@ def _hash(token: str) -> str:
 
 
 async def create_link(
-    db: AsyncSession, *, slug: str, role: str, now: datetime, base_url: str
+    db: AsyncSession,
+    *,
+    slug: str,
+    role: str,
+    now: datetime,
+    base_url: str,
+    lifetime: timedelta = LINK_LIFETIME,
 ) -> str:
     """A new one-time sign-in URL; LookupError if there is no such event."""
     if role not in ROLES:
@@ -58,7 +64,7 @@ async def create_link(
             event_id=event_id,
             role=role,
             created_at=now,
-            expires_at=now + LINK_LIFETIME,
+            expires_at=now + lifetime,
         )
     )
     await db.flush()

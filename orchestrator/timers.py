@@ -5,6 +5,7 @@ backstop. The timers hold no state of their own: a restart rebuilds them from th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ class LifecycleTimers:
 
     def start(self) -> None:
         self.scheduler.add_job(
-            self.run,
+            self._job,
             "interval",
             seconds=self.period,
             id="reconcile",
@@ -52,13 +53,19 @@ class LifecycleTimers:
 
     def _at(self, moment: datetime, job_id: str) -> None:
         self.scheduler.add_job(
-            self.run,
+            self._job,
             "date",
             run_date=moment,
             id=job_id,
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    async def _job(self) -> None:
+        """A pass as the scheduler runs it: one cut short by shutdown ends quietly, as every step
+        is taken up again from the database at the next start."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.run()
 
     async def run(self) -> None:
         async with self._lock:
