@@ -34,7 +34,7 @@ def pytest_report_header() -> str:
     return f"database: {'PostgreSQL (RDV_TEST_DATABASE_URL)' if POSTGRES_URL else 'SQLite'}"
 
 
-async def _admin(base_url: str, statement: str) -> None:
+async def admin(base_url: str, statement: str) -> None:
     """Runs one statement on the PostgreSQL server of RDV_TEST_DATABASE_URL."""
     import asyncpg
 
@@ -66,11 +66,11 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     whose tables each test empties."""
     if POSTGRES_URL:
         name = f"rdv_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
         url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
         asyncio.run(_migrate(url))
         yield url
-        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_LOCK = zlib.crc32(b"rdv:migrate")  # the key of the advisory lock below
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -22,9 +25,14 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> tuple[str | None, str]:
-    """Brings the schema to the newest revision; returns (revision before, revision after)."""
+    """Brings the schema to the newest revision; returns (revision before, revision after).
+
+    On PostgreSQL a transaction-wide advisory lock serialises instances that start at once: the
+    second waits, then finds the schema current, instead of failing on tables being created."""
 
     def run(connection: Connection) -> tuple[str | None, str]:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(_config(connection), "head")
         head = ScriptDirectory.from_config(_config()).get_current_head()
