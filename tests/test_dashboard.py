@@ -13,9 +13,11 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from deliveries import JITSI_SECRET, headers, occupant, seat
+from sqlalchemy import select
 from support import ManualClock, session_of, small_program
 
 from orchestrator import keys
+from orchestrator.db.web import DashboardUpdate
 from orchestrator.signin import create_link
 
 SLUG = "meet-the-buyers"
@@ -235,3 +237,43 @@ async def test_the_clock_passing_the_late_mark_raises_an_alert(
     page = await (await board.client.get(f"/dashboard/{SLUG}")).text()
     assert "Ana Lopez is late for Acme × Water" in page  # a reload shows the same truth
     stream.close()
+
+
+async def test_a_day_later_old_updates_are_pruned_and_a_reconnecting_page_still_gets_the_new(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    await sign_in(board.client, db, clock)
+    clock.set(M1_START - timedelta(minutes=2))
+    for person, session in (("ana", "m1"), ("chloe", "m1")):
+        key, seat_id, _ = await seat(db, person, session)
+        response = await board.client.post(
+            "/webhooks/jitsi",
+            headers=headers(),
+            data=occupant("joined", key, seat_id, person, clock.now()),
+        )
+        assert response.status == 200
+    feed = board.client.app[keys.FEED]
+    async with db() as session:
+        ids = (await session.scalars(select(DashboardUpdate.id))).all()
+    last_id = max(ids)
+
+    assert await feed.prune() == 0  # nothing is a day old yet
+    clock.set(M1_START + timedelta(days=2))
+    assert await feed.prune() == len(ids) - 1  # the newest row stays, so ids never go back
+    async with db() as session:
+        assert (await session.scalars(select(DashboardUpdate.id))).all() == [last_id]
+
+    await sign_in(board.client, db, clock)  # yesterday's sign-in has expired
+    key, seat_id, _ = await seat(db, "eve", "m2")
+    await board.client.post(
+        "/webhooks/jitsi",
+        headers=headers(),
+        data=occupant("joined", key, seat_id, "Eve", clock.now()),
+    )
+    again = await board.client.get(
+        f"/dashboard/{SLUG}/stream", headers={"Last-Event-ID": str(last_id)}
+    )
+    update_id, update = await asyncio.wait_for(anext(events(again)), timeout=2.0)
+    assert int(update_id) > last_id
+    assert update["card"]["key"] == "m2"
+    again.close()

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..clock import Clock
@@ -23,6 +23,10 @@ from ..db.locks import exclusive
 from ..db.web import DashboardUpdate
 
 CHANNEL = "rdv_dashboard"
+# A page that reconnects needs the rows since it last heard; after this long a reload is due
+# anyway, so older rows only grow the table.
+KEEP_UPDATES = timedelta(days=1)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +98,27 @@ class Feed:
                 await asyncio.sleep(1.0)
 
     async def tick_forever(self, late_after: timedelta, every: float = 5.0) -> None:
+        pruned_at: datetime | None = None
         while True:
             with contextlib.suppress(Exception):
                 await self.tick(late_after)
+                if pruned_at is None or self.clock.now() - pruned_at >= PRUNE_EVERY:
+                    await self.prune()
+                    pruned_at = self.clock.now()
             await asyncio.sleep(every)
+
+    async def prune(self, keep: timedelta = KEEP_UPDATES) -> int:
+        """Deletes update rows older than `keep`; returns how many. The newest row always stays:
+        SQLite numbers a new row after the highest one left, and ids must never go back, or a page
+        reconnecting with an old Last-Event-ID would skip what comes next."""
+        newest = select(func.max(DashboardUpdate.id)).scalar_subquery()
+        async with self.db() as db, db.begin():
+            result = await db.execute(
+                delete(DashboardUpdate)
+                .where(DashboardUpdate.at < self.clock.now() - keep, DashboardUpdate.id < newest)
+                .returning(DashboardUpdate.id)
+            )
+            return len(result.all())
 
     async def wait(self, seen: int, seconds: float) -> int:
         """Returns once something changed after `seen`, or after `seconds`."""
