@@ -27,9 +27,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check orchestrator integrations calendars webhooks tests bench examples
 	$(BIN)/mypy
 
+# Every benchmark, then one table of their figures (bench/README.md says what each measures).
 bench: $(STAMP)
-	$(BIN)/python bench/import.py
-	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/all.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

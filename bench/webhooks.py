@@ -29,6 +29,7 @@ from typing import Any
 
 # Only SQL text here: importing the project from this file is fragile, since bench/ comes first on
 # sys.path when it runs and its name hides the `webhooks` package.
+import output
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MEETINGS, BURST, DUPLICATES, RATIO, STEADY_S = 2_000, 20_000, 2_000, 0.5, 10.0
 SECRET, APP = "bench-jaas-webhook-secret-0123456789", "vpaas-magic-cookie-bench"
 JOINED, LEFT = "PARTICIPANT_JOINED", "PARTICIPANT_LEFT"
-Row = tuple[str, ...]
+Row = output.Row
 READY = (
     "SELECT (SELECT count(*) FROM rooms WHERE state = 'ready'),"
     " (SELECT count(*) FROM mail_messages WHERE status IN ('pending', 'sending'))"
@@ -339,8 +340,5 @@ if __name__ == "__main__":
     loadavg = ", ".join(f"{n:.2f}" for n in os.getloadavg())
     print(f"Python {platform.python_version()}, {os.cpu_count()} cores, load average {loadavg}")
     table = asyncio.run(main(args))
-    head = ("figure", "value", "baseline", "ratio", "target", "holds")
-    widths = [max(len(r[i]) for r in (head, *table)) for i in range(6)]
-    for line in (head, tuple("-" * w for w in widths), *table):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    output.emit("webhooks", table)
     print(f"load average at the end: {', '.join(f'{n:.2f}' for n in os.getloadavg())}")

@@ -28,6 +28,7 @@ from .attendance.retention import purge_forever
 from .clock import Clock, SystemClock
 from .dashboard import routes as dashboard
 from .dashboard.feed import Feed
+from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .invites import InviteComposer
@@ -91,6 +92,9 @@ def create_app(
         app[keys.ENGINE] = engine
         app[keys.DB] = session_factory(engine)
         app[keys.FEED] = Feed(app[keys.DB], app[keys.CLOCK])
+        app[keys.SNAPSHOTS] = Snapshots(
+            app[keys.DB], app[keys.FEED], app[keys.PAGES], settings, app[keys.CLOCK]
+        )
         yield
         await engine.dispose()
 
@@ -152,7 +156,7 @@ def create_app(
             app[keys.TIMERS] = timers
             yield
             if timers is not None:
-                timers.shutdown()
+                await timers.shutdown()
             if polling is not None:
                 polling.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

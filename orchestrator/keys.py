@@ -11,6 +11,7 @@ from calendars.text import Writer
 from .attendance.polling import RoomPoller
 from .clock import Clock
 from .dashboard.feed import Feed
+from .dashboard.snapshots import Snapshots
 from .invites import InviteComposer
 from .lifecycle import RoomLifecycle
 from .metrics import Metrics
@@ -35,6 +36,7 @@ PROVIDERS = web.AppKey("providers", ProviderRegistry)
 LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
 POLLER = web.AppKey("poller", RoomPoller)
 FEED = web.AppKey("feed", Feed)
+SNAPSHOTS = web.AppKey("snapshots", Snapshots)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 REMINDERS = web.AppKey("reminders", Reminders)
 METRICS = web.AppKey("metrics", Metrics)

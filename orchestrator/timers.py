@@ -93,5 +93,11 @@ class LifecycleTimers:
         if following is not None:
             self._at(max(following, datetime.now(UTC)), "next")
 
-    def shutdown(self) -> None:
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stops the timers and waits (up to `grace` seconds) for a pass in progress, so that it
+        never runs on after the database it works on has been closed."""
         self.scheduler.shutdown(wait=False)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                async with self._lock:
+                    pass

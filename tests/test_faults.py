@@ -264,8 +264,9 @@ async def test_a_postgres_restart_during_a_webhook_burst_loses_nothing_accepted(
         ]
         refused = 0
 
-        async def deliver(http: aiohttp.ClientSession, body: bytes) -> None:
+        async def deliver(http: aiohttp.ClientSession, body: bytes, delay: float) -> None:
             nonlocal refused
+            await asyncio.sleep(delay)  # spread over seconds, so the restart falls inside it
             for _ in range(200):  # a provider retries what was not acknowledged
                 try:
                     async with http.post(
@@ -281,7 +282,9 @@ async def test_a_postgres_restart_during_a_webhook_burst_loses_nothing_accepted(
             raise AssertionError("a delivery was never accepted")
 
         async with aiohttp.ClientSession() as http:
-            burst = asyncio.gather(*(deliver(http, body) for body in bodies))
+            burst = asyncio.gather(
+                *(deliver(http, body, index * 0.05) for index, body in enumerate(bodies))
+            )
             await asyncio.sleep(0.1)
             await restart_postgres(postgres_cluster)
             await burst

@@ -3,9 +3,12 @@ before the webhook is acknowledged; events already stored are skipped."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -75,33 +78,116 @@ def _insert(db: AsyncSession, model: type[Any]) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-class EventInbox:
-    """Stores deliveries; `db` opens a database session (the app's, once it is running)."""
+@dataclass
+class _Pending:
+    provider: str
+    delivery: Delivery
+    body: bytes
+    now: datetime
+    answer: asyncio.Future[Accepted]
 
-    def __init__(self, db: Callable[[], AsyncSession]) -> None:
+
+class EventInbox:
+    """Stores deliveries; `db` opens a database session (the app's, once it is running).
+
+    Deliveries that arrive together are stored together: while one transaction runs, the next
+    ones queue, and the queue is written in one transaction when it ends (group commit). A burst
+    then costs a commit per batch instead of one per delivery, and on SQLite writers never wait
+    on each other's locks. Each delivery is answered only once its transaction has committed; if
+    a batch fails, its deliveries are stored one by one, so one bad delivery fails only itself.
+    """
+
+    def __init__(self, db: Callable[[], AsyncSession], *, batch: int = 200) -> None:
         self.db = db
+        self.batch = batch
+        self._queue: list[_Pending] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def accept(
         self, provider: str, delivery: Delivery, body: bytes, now: datetime
     ) -> Accepted:
-        async with self.db() as db, db.begin():
-            stored = await db.execute(
-                _insert(db, WebhookDelivery)
-                .values(
-                    provider=provider,
-                    dedupe_key="sha256:" + hashlib.sha256(body).hexdigest(),
-                    received_at=now,
-                    body=body,
-                    events=len(delivery.events),
-                )
-                .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-                .returning(WebhookDelivery.__table__.c.id)
-            )
-            delivery_id = stored.scalar()
-            if delivery_id is None:
-                return Accepted(new=0, duplicates=len(delivery.events))
-            new = await record_events(db, provider, delivery.events, now, delivery_id=delivery_id)
-        return Accepted(new=new, duplicates=len(delivery.events) - new)
+        answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(provider, delivery, body, now, answer))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        # Shielded: a provider hanging up must not cancel the write the others wait for.
+        return await asyncio.shield(answer)
+
+    async def _write(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self.batch], self._queue[self.batch :]
+            try:
+                async with self.db() as db, db.begin():
+                    results = await _store(db, batch)
+            except Exception as failure:
+                if len(batch) == 1:
+                    _settle(batch[0], error=failure)
+                    continue
+                for pending in batch:  # one by one: only what fails alone fails
+                    try:
+                        async with self.db() as db, db.begin():
+                            (result,) = await _store(db, [pending])
+                    except Exception as error:
+                        _settle(pending, error=error)
+                    else:
+                        _settle(pending, result)
+                continue
+            for pending, result in zip(batch, results, strict=True):
+                _settle(pending, result)
+
+
+def _settle(
+    pending: _Pending, result: Accepted | None = None, *, error: BaseException | None = None
+) -> None:
+    if pending.answer.done():  # its request was cancelled; the delivery is stored all the same
+        return
+    if error is not None:
+        pending.answer.set_exception(error)
+    else:
+        assert result is not None
+        pending.answer.set_result(result)
+
+
+async def _store(db: AsyncSession, batch: Sequence[_Pending]) -> list[Accepted]:
+    """Deliveries and their events, in the caller's transaction, in a few statements for the
+    whole batch; a redelivery (here or in the batch itself) stores nothing."""
+    keys = [(p.provider, "sha256:" + hashlib.sha256(p.body).hexdigest()) for p in batch]
+    first: dict[tuple[str, str], int] = {}
+    for index, key in enumerate(keys):
+        first.setdefault(key, index)
+    table = WebhookDelivery.__table__.c
+    stored = await db.execute(
+        _insert(db, WebhookDelivery)
+        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
+        .returning(table.id, table.provider, table.dedupe_key),
+        [
+            {
+                "provider": batch[index].provider,
+                "dedupe_key": key[1],
+                "received_at": batch[index].now,
+                "body": batch[index].body,
+                "events": len(batch[index].delivery.events),
+            }
+            for key, index in first.items()
+        ],
+    )
+    ids = {(provider, key): delivery_id for delivery_id, provider, key in stored}
+    new: Counter[int | None] = Counter()
+    for provider in sorted({p.provider for p in batch}):
+        items = [
+            (event, ids[key])
+            for index, (pending, key) in enumerate(zip(batch, keys, strict=True))
+            if pending.provider == provider and key in ids and first[key] == index
+            for event in pending.delivery.events
+        ]
+        new += await record_many(db, provider, items, batch[0].now)
+    results = []
+    for index, (pending, key) in enumerate(zip(batch, keys, strict=True)):
+        count = len(pending.delivery.events)
+        stored_here = key in ids and first[key] == index
+        fresh = new[ids[key]] if stored_here else 0
+        results.append(Accepted(new=fresh, duplicates=count - fresh))
+    return results
 
 
 async def record_events(
@@ -117,8 +203,26 @@ async def record_events(
     """Stores events in the caller's transaction; returns how many were new. `room_id` puts
     every event in that room (a poll knows which room it asked); otherwise each event's room is
     found from how the provider names it."""
-    if not events:
-        return 0
+    items = [(event, delivery_id) for event in events]
+    return sum(
+        (await record_many(db, provider, items, now, source=source, room_id=room_id)).values()
+    )
+
+
+async def record_many(
+    db: AsyncSession,
+    provider: str,
+    items: Sequence[tuple[ProviderEvent, int | None]],
+    now: datetime,
+    *,
+    source: str = "webhook",
+    room_id: int | None = None,
+) -> Counter[int | None]:
+    """`record_events` for events of several deliveries at once (each with its delivery id);
+    returns how many were new per delivery."""
+    if not items:
+        return Counter()
+    events = [event for event, _ in items]
     columns = select(
         m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state, m.Session.event_id
     ).join(m.Session, m.Session.id == m.Room.session_id)
@@ -163,7 +267,7 @@ async def record_events(
     )
     rows = []
     live: set[int] = set()
-    for event in events:
+    for event, delivery_id in items:
         ref = room_ref(event)
         room = rooms.get(ref) if ref else None
         number = seat_of(event)
@@ -195,10 +299,10 @@ async def record_events(
     inserted = await db.execute(
         _insert(db, ProviderEventRow)
         .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-        .returning(ProviderEventRow.__table__.c.id),
+        .returning(ProviderEventRow.__table__.c.delivery_id),
         rows,
     )
-    new = len(inserted.all())
+    new = Counter(delivery for (delivery,) in inserted)
     if new:
         touched = {(room[3], room[1]) for room in rooms.values()}
         await note(db, touched, source, now)

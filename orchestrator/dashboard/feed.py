@@ -132,13 +132,13 @@ class Feed:
     def version(self) -> int:
         return self._version
 
-    async def since(self, event_id: int, last: int) -> Sequence[Update]:
+    async def since(self, event_id: int, last: int, limit: int | None = 1000) -> Sequence[Update]:
         async with self.db() as db:
             rows = await db.execute(
                 select(DashboardUpdate.id, DashboardUpdate.session_id, DashboardUpdate.reason)
                 .where(DashboardUpdate.event_id == event_id, DashboardUpdate.id > last)
                 .order_by(DashboardUpdate.id)
-                .limit(1000)
+                .limit(limit)
             )
             return [Update(*row) for row in rows]
 

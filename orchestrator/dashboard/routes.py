@@ -3,9 +3,7 @@ room. Followup viewers see the same page without the means to act."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -16,7 +14,6 @@ from .. import keys
 from ..db import models as m
 from ..lifecycle import CLOSE_GRACE, ensure_ready
 from ..signin import COOKIE, Viewer, redeem, set_cookie, viewer_of
-from .feed import Update
 from .view import Dashboard, build
 
 routes = web.RouteTableDef()
@@ -104,39 +101,6 @@ async def page(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _messages(
-    request: web.Request, event: m.Event, updates: list[Update], viewer: Viewer
-) -> list[tuple[int, str]]:
-    """One SSE message per update, from one fresh dashboard (so a burst costs one build)."""
-    app = request.app
-    async with app[keys.DB]() as db:
-        dashboard = await build(db, event, app[keys.SETTINGS], app[keys.CLOCK].now())
-        ids = dict(
-            (
-                await db.execute(
-                    select(m.Session.id, m.Session.key).where(m.Session.event_id == event.id)
-                )
-            ).all()
-        )
-    pages = app[keys.PAGES]
-    counters = pages.fragment("_counters.html", event.locale, dashboard=dashboard)
-    alerts = pages.fragment("_alerts.html", event.locale, dashboard=dashboard)
-    cards = {card.key: card for card in dashboard.cards}
-    messages = []
-    for update in updates:
-        payload: dict[str, Any] = {"reason": update.reason, "counters": counters, "alerts": alerts}
-        key = ids.get(update.session_id) if update.session_id else None
-        if key in cards:
-            payload["card"] = {
-                "key": key,
-                "html": pages.fragment(
-                    "_card.html", event.locale, card=cards[key], viewer=viewer, dashboard=dashboard
-                ),
-            }
-        messages.append((update.id, json.dumps(payload, ensure_ascii=False)))
-    return messages
-
-
 @routes.get("/dashboard/{slug}/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
     slug = request.match_info["slug"]
@@ -168,13 +132,12 @@ async def _follow(
     request: web.Request, event: m.Event, viewer: Viewer, response: web.StreamResponse, last: int
 ) -> web.StreamResponse:
     """Sends what changed until the viewer leaves or the service stops."""
-    feed = request.app[keys.FEED]
+    feed, snapshots = request.app[keys.FEED], request.app[keys.SNAPSHOTS]
     version, quiet = feed.version, 0.0
     while not feed.closed:
-        updates = list(await feed.since(event.id, last))
+        updates = await snapshots.since(event.id, last)
         if updates:
-            for update_id, data in await _messages(request, event, updates, viewer):
-                await response.write(f"id: {update_id}\nevent: update\ndata: {data}\n\n".encode())
+            await response.write(await snapshots.messages(event, updates, viewer))
             last, quiet = updates[-1].id, 0.0
             continue
         if quiet >= KEEPALIVE_SECONDS:

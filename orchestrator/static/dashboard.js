@@ -10,8 +10,9 @@
       var card = document.getElementById("card-" + update.card.key);
       if (card) { card.outerHTML = update.card.html; }
     }
-    document.getElementById("counters").innerHTML = update.counters;
-    document.getElementById("alerts").innerHTML = update.alerts;
+    // Counters and alerts come with the last update of each batch the server sends.
+    if ("counters" in update) { document.getElementById("counters").innerHTML = update.counters; }
+    if ("alerts" in update) { document.getElementById("alerts").innerHTML = update.alerts; }
     root.dataset.last = event.lastEventId;
     root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
   });

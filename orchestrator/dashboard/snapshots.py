@@ -1,0 +1,191 @@
+"""What every open stream of an event shares: the recent updates and one dashboard build.
+
+A stream that read its updates and rebuilt the whole dashboard on its own made one webhook cost a
+query and a build per open page: with 200 organisers watching, 200 of each. Now the newest
+updates are read once into a tail that every stream reads from (refreshed when the feed says
+something changed, and at least every second); a build is tagged with the newest update it
+covers and reused by every stream it covers, one build at a time per event; and each message is
+rendered and serialised once per kind of viewer, then sent to every stream as the same bytes.
+A stream far behind the tail (a page reconnecting after a long while) reads the database itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..clock import Clock
+from ..db import models as m
+from ..pages import Pages
+from ..settings import Settings
+from .feed import Feed, Update
+from .view import Card, Dashboard, build
+
+if TYPE_CHECKING:  # signin imports the app keys, which name this module's class
+    from ..signin import Viewer
+
+
+@dataclass
+class Snapshot:
+    """The dashboard as of update `upto`, with what has been rendered from it so far."""
+
+    upto: int
+    dashboard: Dashboard
+    keys: dict[int, str]  # session id -> session key
+    by_key: dict[str, Card]
+    counters: str
+    alerts: str
+    cards: dict[tuple[str, bool], str] = field(default_factory=dict)
+    messages: dict[tuple[int, bool, bool], bytes] = field(default_factory=dict)
+
+
+@dataclass
+class Tail:
+    """The newest updates of an event: those with `floor < id <= upto`, in order."""
+
+    floor: int
+    upto: int
+    version: int
+    read_at: float
+    updates: list[Update]
+
+
+TAIL_SIZE = 5000
+TAIL_FRESH_SECONDS = 1.0
+TAIL_RESTART_SECONDS = 60.0
+BATCH = 1000
+
+
+class Snapshots:
+    """The latest build per event; the app factory makes one, the stream route uses it."""
+
+    def __init__(
+        self,
+        db: Callable[[], AsyncSession],
+        feed: Feed,
+        pages: Pages,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self.db, self.feed, self.pages, self.settings, self.clock = db, feed, pages, settings, clock
+        self._latest: dict[int, Snapshot] = {}
+        self._building: dict[int, asyncio.Lock] = {}
+        self._tails: dict[int, Tail] = {}
+        self._reading: dict[int, asyncio.Lock] = {}
+
+    async def since(self, event_id: int, last: int) -> list[Update]:
+        """The updates after `last` (at most BATCH), from the shared tail when it holds them."""
+        tail = await self._tail(event_id)
+        if last < tail.floor:
+            return list(await self.feed.since(event_id, last))
+        start = bisect.bisect_right(tail.updates, last, key=lambda update: update.id)
+        return tail.updates[start : start + BATCH]
+
+    async def _tail(self, event_id: int) -> Tail:
+        tail = self._tails.get(event_id)
+        if tail is not None and self._fresh(tail):
+            return tail
+        async with self._reading.setdefault(event_id, asyncio.Lock()):
+            tail = self._tails.get(event_id)
+            if tail is not None and self._fresh(tail):  # read while this stream waited
+                return tail
+            version, read_at = self.feed.version, time.monotonic()  # before reading
+            if tail is None or read_at - tail.read_at > TAIL_RESTART_SECONDS:
+                # Nobody watched for a while: start again from the newest update.
+                newest = await self.feed.latest(event_id)
+                tail = Tail(newest, newest, version, read_at, [])
+            else:
+                added = list(await self.feed.since(event_id, tail.upto, limit=None))
+                kept, floor = tail.updates + added, tail.floor
+                if len(kept) > TAIL_SIZE:
+                    floor, kept = kept[-TAIL_SIZE - 1].id, kept[-TAIL_SIZE:]
+                tail = Tail(floor, kept[-1].id if kept else tail.upto, version, read_at, kept)
+            self._tails[event_id] = tail
+            return tail
+
+    def _fresh(self, tail: Tail) -> bool:
+        return (
+            tail.version == self.feed.version
+            and time.monotonic() - tail.read_at < TAIL_FRESH_SECONDS
+        )
+
+    async def covering(self, event: m.Event, upto: int) -> Snapshot:
+        """A build that includes every update up to `upto`: the last one, or a new one."""
+        found = self._latest.get(event.id)
+        if found is not None and found.upto >= upto:
+            return found
+        async with self._building.setdefault(event.id, asyncio.Lock()):
+            found = self._latest.get(event.id)
+            if found is not None and found.upto >= upto:  # built while this stream waited
+                return found
+            # Read the newest id before building: the build then covers at least that much.
+            newest = max(await self.feed.latest(event.id), upto)
+            snapshot = await self._build(event, newest)
+            self._latest[event.id] = snapshot
+            return snapshot
+
+    async def _build(self, event: m.Event, upto: int) -> Snapshot:
+        async with self.db() as db:
+            dashboard = await build(db, event, self.settings, self.clock.now())
+            rows = await db.execute(
+                select(m.Session.id, m.Session.key).where(m.Session.event_id == event.id)
+            )
+            keys = {session_id: key for session_id, key in rows}
+        fragment = self.pages.fragment
+        return Snapshot(
+            upto=upto,
+            dashboard=dashboard,
+            keys=keys,
+            by_key={card.key: card for card in dashboard.cards},
+            counters=fragment("_counters.html", event.locale, dashboard=dashboard),
+            alerts=fragment("_alerts.html", event.locale, dashboard=dashboard),
+        )
+
+    async def messages(self, event: m.Event, updates: Sequence[Update], viewer: Viewer) -> bytes:
+        """The SSE messages for `updates`, as one write. Counters and alerts ride on the last
+        message only: each one would repeat them, and the page keeps the latest anyway."""
+        snapshot = await self.covering(event, updates[-1].id)
+        last = len(updates) - 1
+        return b"".join(
+            self._message(event, snapshot, update, viewer, index == last)
+            for index, update in enumerate(updates)
+        )
+
+    def _message(
+        self, event: m.Event, snapshot: Snapshot, update: Update, viewer: Viewer, summary: bool
+    ) -> bytes:
+        memo = (update.id, viewer.can_act, summary)
+        found = snapshot.messages.get(memo)
+        if found is not None:
+            return found
+        payload: dict[str, Any] = {"reason": update.reason}
+        if summary:
+            payload |= {"counters": snapshot.counters, "alerts": snapshot.alerts}
+        key = snapshot.keys.get(update.session_id) if update.session_id else None
+        card = self._card(event, snapshot, key, viewer) if key else None
+        if card is not None:
+            payload["card"] = {"key": key, "html": card}
+        data = json.dumps(payload, ensure_ascii=False)
+        message = f"id: {update.id}\nevent: update\ndata: {data}\n\n".encode()
+        snapshot.messages[memo] = message
+        return message
+
+    def _card(self, event: m.Event, snapshot: Snapshot, key: str, viewer: Viewer) -> str | None:
+        found = snapshot.cards.get((key, viewer.can_act))
+        if found is None:
+            card = snapshot.by_key.get(key)
+            if card is None:  # a card the dashboard does not show (a cancelled session)
+                return None
+            found = self.pages.fragment(
+                "_card.html", event.locale, card=card, viewer=viewer, dashboard=snapshot.dashboard
+            )
+            snapshot.cards[(key, viewer.can_act)] = found
+        return found
