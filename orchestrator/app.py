@@ -20,7 +20,19 @@ from webhooks.door import Door, Verifier
 from webhooks.door import routes as webhook_routes
 
 from . import keys
-from .api import agenda, attendance, events, feeds, health, join, mail, openapi, replays, rooms
+from .api import (
+    agenda,
+    attendance,
+    events,
+    feeds,
+    health,
+    join,
+    mail,
+    openapi,
+    replays,
+    rooms,
+    schedule,
+)
 from .api.errors import error_middleware
 from .attendance.inbox import EventInbox
 from .attendance.polling import RoomPoller
@@ -186,6 +198,7 @@ def create_app(
         rooms.routes,
         attendance.routes,
         replays.routes,
+        schedule.routes,
         dashboard.routes,
         report.routes,
         webhook_routes(door),

@@ -12,22 +12,31 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from calendars.i18n import Catalogues
+from calendars.text import Writer
+
 from . import demo
 from .attendance.export import attendance_csv
 from .attendance.figures import key_figures
 from .attendance.log import as_dict
 from .clock import SystemClock
+from .db.engine import session_factory
+from .invites import InviteComposer
 from .jobs import (
     add_replay_link,
     forget_person,
     import_file,
     login_link,
+    migrated_engine,
     outcomes,
     replay_counts,
     upgrade_database,
 )
 from .program.problems import ProgramError
+from .program.service import NotFound
 from .replays.links import ReplayRefused
+from .scheduling.outcome import Outcome
+from .scheduling.run import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from .serve import serve
 from .settings import Settings, SettingsError, load_settings, parse_duration
 from .tokens import ROLES, mint_api_token
@@ -78,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     forget = commands.add_parser("forget", help="erase one person's personal data")
     forget.add_argument("email", metavar="EMAIL")
     forget.add_argument("--event", required=True, metavar="SLUG")
+    plan = commands.add_parser("schedule", help="turn meeting requests into scheduled meetings")
+    plan.add_argument("slug", metavar="SLUG")
+    plan.add_argument(
+        "--move", action="store_true", help="may move meetings whose invites have not gone out"
+    )
+    plan.add_argument("--dry-run", action="store_true", help="show the schedule, write nothing")
+    plan.add_argument(
+        "--time-limit",
+        type=float,
+        default=DEFAULT_TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"how long the solver may search (default {DEFAULT_TIME_LIMIT:.0f})",
+    )
     play = commands.add_parser("demo", help="the end-to-end demo on embedded defaults")
     play.add_argument("--once", action="store_true", help="exit when the day is over")
     return parser
@@ -167,6 +189,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             f"deliveries and {done.messages} mail messages no longer name them"
         )
         return 0
+    if args.command == "schedule":
+        if args.time_limit <= 0:
+            raise CommandError("--time-limit must be a positive number of seconds")
+        try:
+            outcome = asyncio.run(_schedule(settings, args))
+        except NotFound as error:
+            raise CommandError(str(error)) from None
+        except Changed as error:
+            raise CommandError(str(error), FAILURE) from None
+        print("\n".join(outcome.lines()))
+        return 0
     if args.command in ("attendance", "report"):
         try:
             event, found = asyncio.run(outcomes(settings, args.slug))
@@ -184,6 +217,22 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.flush()
         return 0
     raise CommandError(f"unknown command {args.command}")
+
+
+async def _schedule(settings: Settings, args: argparse.Namespace) -> Outcome:
+    """Schedules and queues the invites; a running `rdv serve` sends them."""
+    composer = InviteComposer(settings, Writer(Catalogues()))
+    async with migrated_engine(settings) as engine:
+        return await schedule_event(
+            session_factory(engine),
+            settings,
+            args.slug,
+            now=SystemClock().now(),
+            move=args.move,
+            dry_run=args.dry_run,
+            time_limit=args.time_limit,
+            on_change=composer.queue,
+        )
 
 
 def report_lines(title: str, figures: dict[str, Any]) -> list[str]:

@@ -44,6 +44,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/events/{slug}/rooms"): (401, 401, 401, 401, 403, 200, 200),
     ("PATCH", "/api/v1/events/{slug}/sessions/{key}"): (401, 401, 401, 401, 403, 403, 200),
     ("DELETE", "/api/v1/events/{slug}/sessions/{key}"): (401, 401, 401, 401, 403, 403, 200),
+    ("POST", "/api/v1/events/{slug}/schedule"): (401, 401, 401, 401, 403, 403, 200),
     ("GET", "/api/v1/openapi.json"): (200, 200, 200, 200, 200, 200, 200),
 }
 BODIES: dict[str, Any] = {

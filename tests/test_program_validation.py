@@ -403,7 +403,8 @@ def test_unknown_fields_are_named_with_the_allowed_ones() -> None:
     session_of(document, "m1")["room"] = "A"
 
     assert problems(document) == [
-        'venue: unknown field "venue" (allowed: event, organisations, people, sessions)',
+        'venue: unknown field "venue" (allowed: event, organisations, people, sessions, '
+        "schedule, availability, requests)",
         'event.date: unknown field "date" '
         "(allowed: slug, title, timezone, locale, organiser, provider)",
         'event.organiser.phone: unknown field "phone" (allowed: name, email)',

@@ -40,13 +40,17 @@ SCHEMAS: dict[str, Any] = {
     },
     "Program": {
         "type": "object",
-        "description": "A program file as in the SPEC (event, organisations, people, sessions).",
+        "description": "A program file as in the SPEC (event, organisations, people, sessions, "
+        "and optionally the meeting requests: schedule, availability, requests).",
         "required": ["event", "people", "sessions"],
         "properties": {
             "event": {"type": "object"},
             "organisations": {"type": "array", "items": {"type": "object"}},
             "people": {"type": "array", "items": {"type": "object"}},
             "sessions": {"type": "array", "items": {"type": "object"}},
+            "schedule": {"type": "object"},
+            "availability": {"type": "object"},
+            "requests": {"type": "array", "items": {"type": "object"}},
         },
     },
     "KeyedChanges": {
@@ -261,6 +265,92 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["replay", "replay_mail_queued"],
         "properties": {"replay": _ref("Replay"), "replay_mail_queued": {"type": "integer"}},
+    },
+    "ScheduleOptions": {
+        "type": "object",
+        "description": "All optional; an empty body schedules with the defaults.",
+        "properties": {
+            "move": {
+                "type": "boolean",
+                "description": "may move meetings whose invites have not gone out",
+            },
+            "dry_run": {"type": "boolean", "description": "answer the schedule, write nothing"},
+            "time_limit": {
+                "type": "number",
+                "description": "seconds the solver may search (default 60, at most 600)",
+            },
+        },
+    },
+    "ScheduledMeeting": {
+        "type": "object",
+        "required": ["key", "request", "from", "to", "start", "end", "attendees", "change"],
+        "properties": {
+            "key": _STR,
+            "request": {"type": "integer", "description": "position in the program's requests"},
+            "from": _STR,
+            "to": _STR,
+            "start": _STR,
+            "end": _STR,
+            "attendees": _STRS,
+            "change": {"enum": ["new", "kept", "moved", "stuck"]},
+            "before": {"type": "string", "description": "where a moved meeting was"},
+            "why": {"type": "string", "description": "why it moved, or should but cannot"},
+        },
+    },
+    "UnplacedRequest": {
+        "type": "object",
+        "required": ["request", "place", "from", "to", "reason", "message", "removed"],
+        "properties": {
+            "request": {"type": "integer"},
+            "place": _STR,
+            "from": _STR,
+            "to": _STR,
+            "reason": {
+                "enum": [
+                    "no_common_availability",
+                    "past",
+                    "busy",
+                    "max_per_person",
+                    "max_parallel",
+                    "conflict",
+                    "taken",
+                    "time_limit",
+                    "nobody",
+                ]
+            },
+            "message": _STR,
+            "removed": {"type": "boolean", "description": "its earlier meeting was cancelled"},
+        },
+    },
+    "Schedule": {
+        "type": "object",
+        "required": [
+            "method",
+            "optimal",
+            "requests",
+            "placed",
+            "weighted",
+            "total_weight",
+            "bound",
+            "dry_run",
+            "meetings",
+            "unplaced",
+            "changes",
+        ],
+        "properties": {
+            "method": {"type": "string", "description": "exact CP-SAT, or split by window"},
+            "optimal": {"type": "boolean", "description": "the placement is proven best"},
+            "seconds": {"type": "number"},
+            "requests": {"type": "integer"},
+            "placed": {"type": "integer"},
+            "weighted": {"type": "integer", "description": "placed requests weighted by priority"},
+            "total_weight": {"type": "integer"},
+            "bound": {"type": ["integer", "null"], "description": "no schedule weighs more"},
+            "dry_run": {"type": "boolean"},
+            "meetings": {"type": "array", "items": _ref("ScheduledMeeting")},
+            "unplaced": {"type": "array", "items": _ref("UnplacedRequest")},
+            "changes": {"oneOf": [_ref("ChangeSet"), {"type": "null"}]},
+        },
     },
     "Changes": {
         "type": "object",
@@ -503,6 +593,25 @@ PATHS: dict[str, Any] = {
                 "200": _ok("the rooms, in session order", "Rooms"),
                 **_AUTH_ERRORS,
                 "404": _error("no such event"),
+            },
+        }
+    },
+    "/api/v1/events/{slug}/schedule": {
+        "post": {
+            "summary": "Schedule the open meeting requests and write them as meetings",
+            "parameters": [_SLUG],
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": _ref("ScheduleOptions")}},
+            },
+            "responses": {
+                "200": _ok("what was placed, and why the rest was not", "Schedule"),
+                "400": _error("the options are not valid"),
+                **_AUTH_ERRORS,
+                "404": _error("no such event"),
+                "409": _error("the event changed while scheduling"),
+                "413": _error("the body is too large"),
+                "422": _error("the stored program has problems"),
             },
         }
     },

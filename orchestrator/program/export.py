@@ -9,11 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
+from ..scheduling import store
 
 
 async def export_document(db: AsyncSession, slug: str) -> dict[str, Any] | None:
-    """The live part of an event (no removed people, no cancelled sessions), times in UTC;
-    None when there is no such event. Locks the event row until the transaction ends."""
+    """The live part of an event (no removed people, no cancelled sessions) and its meeting
+    requests, times in UTC; None when there is no such event. Locks the event row until the
+    transaction ends."""
     event = await db.scalar(select(m.Event).where(m.Event.slug == slug).with_for_update())
     if event is None:
         return None
@@ -105,6 +107,7 @@ async def export_document(db: AsyncSession, slug: str) -> dict[str, Any] | None:
             )
             for session in sessions
         ],
+        **await store.sections(db, event.id),
     }
 
 

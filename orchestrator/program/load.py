@@ -17,6 +17,9 @@ PEOPLE_OPTIONAL = ("locale",)
 SESSION_COLUMNS = ("key", "kind", "title", "start", "end", "attendees")
 SESSION_OPTIONAL = ("provider", "speakers", "stream_url", "streamed")
 LIST_COLUMNS = ("attendees", "speakers")
+# What event.json may hold in the folder form: the event, organisations and meeting requests.
+FOLDER_HEAD = ("event", "organisations", "schedule", "availability", "requests")
+FOLDER_NAMES = ", ".join(f'"{name}"' for name in FOLDER_HEAD)
 
 
 @dataclass
@@ -26,6 +29,11 @@ class RawProgram:
     data: Any
     places: dict[str, list[Place]] = field(default_factory=dict)
     event_place: Place = field(default_factory=lambda: Place("event"))
+    in_folder: bool = False
+
+    def section_place(self, name: str) -> Place:
+        """Where a top-level section sits: `schedule`, or `event.json: schedule`."""
+        return Place(f"event.json: {name}") if self.in_folder else Place(name)
 
     def place(self, section: str, index: int) -> Place:
         known = self.places.get(section)
@@ -112,14 +120,19 @@ def _load_folder(folder: Path) -> RawProgram:
             places["organisations"] = [
                 Place(f"event.json: organisations[{index}]") for index in range(len(organisations))
             ]
+        requests = head.get("requests")
+        if isinstance(requests, list):
+            places["requests"] = [
+                Place(f"event.json: requests[{index}]") for index in range(len(requests))
+            ]
         for key, value in head.items():
-            if key in {"event", "organisations"}:
+            if key in FOLDER_HEAD:
                 document[key] = value
             else:
                 problems.add(
                     "event.json",
-                    f'unknown field "{key}" (the folder form holds only "event" and '
-                    '"organisations" here; people and sessions go in the CSV files)',
+                    f'unknown field "{key}" (the folder form holds only {FOLDER_NAMES} here; '
+                    "people and sessions go in the CSV files)",
                 )
     else:
         problems.add("event.json", "expected a JSON object with event and organisations")
@@ -136,7 +149,7 @@ def _load_folder(folder: Path) -> RawProgram:
         document[section] = rows
         places[section] = row_places
     problems.raise_if_any()
-    return RawProgram(document, places, Place("event.json: event"))
+    return RawProgram(document, places, Place("event.json: event"), in_folder=True)
 
 
 def _read_csv(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..scheduling.model import Requests
+
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
@@ -56,3 +58,4 @@ class Program:
     organisations: tuple[OrganisationSpec, ...]
     people: tuple[PersonSpec, ...]
     sessions: tuple[SessionSpec, ...]
+    requests: Requests | None = None  # meeting requests for `rdv schedule`, when given

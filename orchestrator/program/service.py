@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .. import hosts
 from ..db import models as m
 from ..providers import unavailable
+from ..scheduling import store
 from ..settings import Settings
 from .apply import apply_program
 from .changes import ChangeSet
@@ -50,6 +51,7 @@ async def import_program(
 ) -> ChangeSet:
     program = validate(raw, check_provider=provider_check(settings), slug=slug)
     async with db_factory() as db, db.begin():
+        program = await store.carry_meetings(db, program, raw)
         await _check_pools(db, program, settings)
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
@@ -107,6 +109,25 @@ async def edit_session(
         if on_change is not None and not changes.empty:
             await on_change(db, changes, now)
         return changes
+
+
+async def apply_document(
+    db: AsyncSession,
+    settings: Settings,
+    document: dict[str, Any],
+    *,
+    slug: str,
+    now: datetime,
+    on_change: ChangeHook | None = None,
+) -> ChangeSet:
+    """An edited export of the event (the scheduler's meetings added or moved) validated and
+    applied in the caller's transaction, exactly as an import would be."""
+    program = validate(RawProgram(document), check_provider=provider_check(settings), slug=slug)
+    await _check_pools(db, program, settings)
+    changes = await apply_program(db, program, default_provider=settings.default_provider, now=now)
+    if on_change is not None and not changes.empty:
+        await on_change(db, changes, now)
+    return changes
 
 
 async def _check_pools(db: AsyncSession, program: Program, settings: Settings) -> None:

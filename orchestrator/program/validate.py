@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..scheduling import requests as meeting_requests
 from ..settings import PROVIDERS
 from . import fields
 from .load import RawProgram
@@ -18,7 +19,15 @@ LOCALES = ("en", "fr")
 SESSION_KINDS = ("plenary", "meeting")
 ORGANISATION_KINDS = ("company", "buyer", "organiser")
 ALLOWED = {
-    "program": ("event", "organisations", "people", "sessions"),
+    "program": (
+        "event",
+        "organisations",
+        "people",
+        "sessions",
+        "schedule",
+        "availability",
+        "requests",
+    ),
     "event": ("slug", "title", "timezone", "locale", "organiser", "provider"),
     "organiser": ("name", "email"),
     "organisation": ("key", "name", "kind"),
@@ -64,9 +73,19 @@ class _Validator:
         people, person_keys = self.people(self.section(document, "people"), org_keys)
         sessions = self.sessions(self.section(document, "sessions"), tz, person_keys)
         self.overlaps(sessions, {person.key: person.name for person in people})
+        requests = meeting_requests.check(
+            self.raw,
+            document,
+            tz,
+            people=person_keys,
+            organisations=org_keys,
+            problems=self.problems,
+        )
         self.problems.raise_if_any()
         assert event is not None
-        return Program(event, tuple(organisations.values()), tuple(people), tuple(sessions))
+        return Program(
+            event, tuple(organisations.values()), tuple(people), tuple(sessions), requests
+        )
 
     # -- structure ---------------------------------------------------------------------------
     def object(self, value: Any, place: Place, kind: str, what: str) -> dict[str, Any] | None:

@@ -1,0 +1,1 @@
+"""Automatic scheduling: meeting requests placed into slots, optimally where it can be proven."""
