@@ -106,7 +106,7 @@ def _event(item: Mapping[str, object]) -> ProviderEvent | None:
         # A participant id is unique in its room while they are in it (Janus refuses a second
         # join with the same id), and both `joined` and `leaving` carry it: the connection.
         who = Who(
-            connection=f"{room.number or room.key}/{data.get('id')}",
+            connection=clean(f"{room.number or room.key}/{data.get('id')}"),
             seat_number=number if number is not None and 0 < number < _SEAT_NUMBERS else None,
             name=opt_text(data, "display"),
         )

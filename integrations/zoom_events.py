@@ -171,7 +171,10 @@ def _when(value: object, event_ts: object, field: str) -> datetime:
             at = datetime.fromisoformat(value)
         except ValueError:
             malformed(f"'{field}' is not an ISO 8601 time")
-        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        try:  # year 1 an hour east of UTC, or 9999 west of it, is no date in UTC
+            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        except OverflowError:
+            malformed(f"'{field}' is out of range")
         if not EARLIEST <= at < LATEST:
             malformed(f"'{field}' is out of range")
         return at

@@ -16,6 +16,7 @@ from .. import keys
 from ..db import models as m
 from ..db.replays import Replay
 from ..invites import Seat, build_entry, load_seats
+from .errors import names_nothing
 
 routes = web.RouteTableDef()
 
@@ -35,6 +36,8 @@ class Item:
 
 
 async def _person(request: web.Request) -> m.Person | None:
+    if names_nothing(request.match_info["token"]):
+        return None
     async with request.app[keys.DB]() as db:
         return await db.scalar(
             select(m.Person).where(
@@ -143,6 +146,8 @@ async def one_session(request: web.Request) -> web.StreamResponse:
     person = await _person(request)
     if person is None:
         return _unknown(request)
+    if names_nothing(request.match_info["key"]):
+        raise web.HTTPNotFound(text="not one of your sessions")
     app = request.app
     async with app[keys.DB]() as db:
         event = await db.get_one(m.Event, person.event_id)

@@ -126,5 +126,11 @@ async def read_json_object(request: web.Request, limit: int = DEFAULT_BODY_LIMIT
     return value
 
 
+def names_nothing(value: str) -> bool:
+    """A path or query value with a NUL: no key, slug or token holds one (validation refuses
+    control characters), and PostgreSQL refuses one even in a comparison."""
+    return "\x00" in value
+
+
 def problems_error(problems: Sequence[Problem]) -> ApiError:
     return ApiError.from_program(ProgramError(list(problems)))

@@ -13,7 +13,7 @@ from ..program.load import load_bytes
 from ..program.problems import ProgramError
 from ..program.service import NotFound, edit_session, import_program
 from .auth import require_grant
-from .errors import ApiError, read_body, read_json_object
+from .errors import ApiError, names_nothing, read_body, read_json_object
 from .views import event_view
 
 PROGRAM_BODY_LIMIT = 32 * 1024 * 1024
@@ -71,6 +71,8 @@ async def get_event(request: web.Request) -> web.Response:
 async def _edit(request: web.Request, patch: dict[str, Any] | None) -> web.Response:
     app = request.app
     slug, key = request.match_info["slug"], request.match_info["key"]
+    if names_nothing(key):
+        raise ApiError(404, f'no live session "{key}" in "{slug}"')
     try:
         changes = await edit_session(
             app[keys.DB],

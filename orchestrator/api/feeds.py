@@ -13,6 +13,7 @@ from .. import keys
 from ..db import models as m
 from ..db.replays import Replay
 from ..invites import build_entry, load_seats
+from .errors import names_nothing
 
 routes = web.RouteTableDef()
 
@@ -23,12 +24,13 @@ CACHE_CONTROL = "private, max-age=3600"
 @routes.get("/calendar/{token}.ics")
 async def calendar_feed(request: web.Request) -> web.Response:
     app = request.app
+    token = request.match_info["token"]
     async with app[keys.DB]() as db:
-        person = await db.scalar(
-            select(m.Person).where(
-                m.Person.feed_token == request.match_info["token"], m.Person.removed_at.is_(None)
+        person = None
+        if not names_nothing(token):
+            person = await db.scalar(
+                select(m.Person).where(m.Person.feed_token == token, m.Person.removed_at.is_(None))
             )
-        )
         if person is None:
             raise web.HTTPNotFound(text="No calendar here: the link is unknown or no longer valid.")
         event = await db.get_one(m.Event, person.event_id)

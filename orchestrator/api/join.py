@@ -18,6 +18,7 @@ from .. import keys
 from ..db import models as m
 from ..db.replays import Replay
 from ..lifecycle import CLOSE_GRACE, ensure_ready, seat_of
+from .errors import names_nothing
 
 routes = web.RouteTableDef()
 MODERATOR_KINDS = ("buyer", "organiser")
@@ -48,6 +49,8 @@ class Visit:
 
 async def find_visit(request: web.Request, token: str) -> Visit | None:
     """The live seat a token opens, or None (unknown, removed person or removed attendee)."""
+    if names_nothing(token):
+        return None
     async with request.app[keys.DB]() as db:
         row = (
             await db.execute(

@@ -8,10 +8,11 @@ from sqlalchemy import select
 from .. import keys
 from ..db import models as m
 from ..db.replays import Replay
+from ..program.fields import control_character
 from ..replays.archive import NewReplay, add_replay, replay_dict
 from ..replays.links import ReplayExists, ReplayRefused
 from .auth import require_grant
-from .errors import ApiError, read_json_object
+from .errors import ApiError, names_nothing, read_json_object
 
 routes = web.RouteTableDef()
 
@@ -46,6 +47,12 @@ async def post_replay(request: web.Request) -> web.Response:
         raise ApiError(400, "url (and title, when given) must be text")
     if kind not in ("stream", "recording"):
         raise ApiError(400, "kind must be stream or recording")
+    if title is not None and (bad := control_character(title)):
+        raise ApiError(
+            422, f"the title contains a control character ({bad})", code="replay_refused"
+        )
+    if names_nothing(key):
+        raise ApiError(404, f'no session "{key}" in "{slug}"')
     app = request.app
     async with app[keys.DB]() as db, db.begin():
         session = await db.scalar(

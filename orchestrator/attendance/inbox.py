@@ -16,7 +16,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.events import Delivery, Kind, ProviderEvent
+from integrations.events import Delivery, Kind, ProviderEvent, Who
 from webhooks.door import Accepted
 
 from ..dashboard.feed import note
@@ -63,6 +63,14 @@ async def seat_aliases(
         if isinstance(names, dict):
             found[room_id] = {str(k): str(v) for k, v in names.items()}
     return found
+
+
+def _seat_ref(who: Who | None) -> str | None:
+    """What the participant came with, as far as the column holds it (our seats are short)."""
+    if who is None:
+        return None
+    seat = who.seat_id or (str(who.seat_number) if who.seat_number else None)
+    return seat[:100] if seat else None
 
 
 def room_ref(event: ProviderEvent) -> str | None:
@@ -285,14 +293,12 @@ async def record_many(
                 "at": event.at,
                 "received_at": now,
                 "room_id": room[0] if room else None,
-                "room_ref": ref,
+                "room_ref": ref[:200] if ref else None,  # longer names match none of our rooms
                 "attendee_id": attendee,
                 "connection": who.connection[:300] if who else None,
                 "participant_name": (who.name or "")[:300] or None if who else None,
                 "participant_email": (who.email or "")[:300] or None if who else None,
-                "seat_ref": (who.seat_id or (str(who.seat_number) if who.seat_number else None))
-                if who
-                else None,
+                "seat_ref": _seat_ref(who),
                 "details": dict(event.details),
             }
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
@@ -99,7 +99,8 @@ async def attendance(
         .order_by(m.Session.starts_at, m.Session.key)
     )
     if session_key is not None:
-        query = query.where(m.Session.key == session_key)
+        # No key holds a NUL, and PostgreSQL refuses one even in a comparison.
+        query = query.where(m.Session.key == session_key if "\x00" not in session_key else false())
     sessions = (await db.execute(query)).all()
     room_ids = [room_id for _, room_id in sessions]
     seats: dict[int, list[tuple[int, int, str]]] = defaultdict(list)

@@ -157,6 +157,8 @@ async def join_as_organiser(request: web.Request) -> web.StreamResponse:
         return _sign_in_first(request)
     if not viewer.can_act:
         raise web.HTTPForbidden(text="a followup sign-in can only read")
+    if "\x00" in key:  # no key holds one, and PostgreSQL refuses one even in a comparison
+        raise web.HTTPNotFound(text="no such session")
     app = request.app
     async with app[keys.DB]() as db:
         row = (

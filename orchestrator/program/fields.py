@@ -89,7 +89,7 @@ def zone(value: Any, place: Place, problems: Collector) -> ZoneInfo | None:
         if ".." in name or name.startswith("/"):
             raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("Europe")
         problems.add(place, f'unknown time zone "{name}" (use an IANA name like Europe/Paris)')
         return None
 

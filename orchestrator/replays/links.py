@@ -18,6 +18,7 @@ YOUTUBE = frozenset(
     }
 )
 VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+_SURROGATES = re.compile("[\ud800-\udfff]")  # half a character: no database stores it
 _PATH_FORMS = re.compile(r"/(?:live|embed|shorts|v|e)/([A-Za-z0-9_-]{11})(?:[/?#]|$)")
 
 
@@ -34,9 +35,13 @@ def canonical(url: str) -> str:
     text = url.strip()
     if not text:
         raise ReplayRefused("the replay link is empty")
-    if any(ord(char) < 32 or char.isspace() for char in text):
+    if any(ord(char) < 32 or char.isspace() or _SURROGATES.fullmatch(char) for char in text):
         raise ReplayRefused("the replay link contains spaces or control characters")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:  # an unclosed [IPv6] host, a port that is no number or over 65535
+        raise ReplayRefused("the replay link is not a well-formed address") from None
     if parts.scheme.lower() != "https":
         raise ReplayRefused(f"only https:// links can be archived, not {parts.scheme or 'this'}:")
     host = (parts.hostname or "").lower()
@@ -48,7 +53,7 @@ def canonical(url: str) -> str:
         raise ReplayRefused("the replay link is longer than 2000 characters")
     if host in YOUTUBE:
         return _youtube(parts.path, parts.query, host)
-    netloc = host + (f":{parts.port}" if parts.port else "")
+    netloc = host + (f":{port}" if port else "")
     return urlunsplit(("https", netloc, parts.path or "/", parts.query, parts.fragment))
 
 
