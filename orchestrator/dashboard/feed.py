@@ -27,6 +27,7 @@ CHANNEL = "rdv_dashboard"
 # anyway, so older rows only grow the table.
 KEEP_UPDATES = timedelta(days=1)
 PRUNE_EVERY = timedelta(hours=1)
+WAKE_AFTER = 0.025  # seconds: what a stream waits to gather the webhooks of a burst
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class Feed:
         self._version = 0
         self._ticked_at: datetime | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._wake_due = False
         self.closed = False
 
     async def wake(self) -> None:
@@ -73,7 +75,16 @@ class Feed:
         await self.wake()
 
     def wake_soon(self) -> None:
-        """Wakes the streams from synchronous code (a webhook was just stored)."""
+        """Wakes the streams from synchronous code (a webhook was just stored), WAKE_AFTER from
+        now: a burst of webhooks then wakes each open stream once, with all of them in one
+        message batch, instead of once per webhook."""
+        if self._wake_due:
+            return
+        self._wake_due = True
+        asyncio.get_running_loop().call_later(WAKE_AFTER, self._wake_now)
+
+    def _wake_now(self) -> None:
+        self._wake_due = False
         task = asyncio.get_running_loop().create_task(self.wake())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
