@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from mailsink import MailSink
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from support import TEST_SECRET, Api, ManualClock
@@ -165,3 +166,12 @@ async def db(database_url: str) -> AsyncIterator[Any]:
     engine = create_engine(database_url)
     yield session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) that keeps what it receives."""
+    server = MailSink()
+    server.start()
+    yield server
+    server.stop()

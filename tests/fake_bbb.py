@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import http
@@ -27,10 +28,12 @@ import os
 import secrets
 import signal
 import string
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -514,6 +517,22 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+@contextlib.contextmanager
+def in_a_process(secret: str, state_file: Path, create_delay: float) -> Iterator[str]:
+    """This fake as a process of its own (for tests where several `rdv serve` share it); yields
+    its API URL and stops it on the way out. Its counters are written to `state_file`."""
+    command = [sys.executable, __file__, "--port", "0", "--secret", secret]
+    command += ["--create-delay", str(create_delay), "--state-file", str(state_file)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    try:
+        yield process.stdout.readline().strip().rsplit(" ", 1)[-1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -70,17 +70,22 @@ def environment(database_url: str, mail_url: str) -> dict[str, str]:
     }
 
 
-async def serve(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
+async def rdv(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    """`rdv ARGS` as a process of its own, quiet."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "orchestrator",
-        "serve",
-        env={**env, "RDV_PORT": str(port)},
+        *args,
+        env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+
+
+async def serve(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    process = await rdv({**env, "RDV_PORT": str(port)}, "serve")
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as http:
         for _ in range(300):
@@ -118,14 +123,6 @@ async def counts(database_url: str) -> dict[str, int]:
         await engine.dispose()
 
 
-@pytest.fixture
-def sink() -> Any:
-    server = MailSink()
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_killing_serve_at_random_moments_ten_times_leaves_a_consistent_database(
     sink: MailSink, tmp_path: Path
 ) -> None:
@@ -140,31 +137,13 @@ async def test_killing_serve_at_random_moments_ten_times_leaves_a_consistent_dat
             program(datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5), meetings)
         )
     )
-    importer = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "orchestrator",
-        "import",
-        str(path),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    importer = await rdv(env, "import", str(path))
     # The import itself is killed once, at a random moment; a second one completes it.
     await asyncio.sleep(random.uniform(0.3, 1.2))
     if importer.returncode is None:
         importer.send_signal(signal.SIGKILL)
     await importer.wait()
-    again = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "orchestrator",
-        "import",
-        str(path),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    again = await rdv(env, "import", str(path))
     assert await again.wait() == 0
     for _ in range(10):
         process, _base = await serve(env)
@@ -221,16 +200,7 @@ async def test_a_postgres_restart_during_a_webhook_burst_loses_nothing_accepted(
     path = tmp_path / "program.json"
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
     path.write_text(json.dumps(program(start, 20)))
-    importer = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "orchestrator",
-        "import",
-        str(path),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    importer = await rdv(env, "import", str(path))
     assert await importer.wait() == 0
     process, base = await serve(env)
     engine = create_engine(database_url)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import fake_bbb
 import pytest
 from conftest import POSTGRES_URL
 from deliveries import JITSI_SECRET, headers, occupant
 from mailsink import MailSink, free_port
 from sqlalchemy import func, select
-from support import ROOT, TEST_SECRET
+from support import TEST_SECRET
 
 from orchestrator.db import models as m
 from orchestrator.db.engine import create_engine
@@ -93,36 +93,8 @@ async def rdv(env: dict[str, str], *args: str) -> str:
 @pytest.fixture
 def bbb(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     state = tmp_path / "bbb.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "fake_bbb.py"),
-            "--port",
-            "0",
-            "--secret",
-            BBB_SECRET,
-            "--create-delay",
-            "0.2",
-            "--state-file",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
-    yield url, state
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    server = MailSink()
-    server.start()
-    yield server
-    server.stop()
+    with fake_bbb.in_a_process(BBB_SECRET, state, create_delay=0.2) as url:
+        yield url, state
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ concerned, through a real SMTP server; a mail outage delays mail, never loses or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,14 +34,6 @@ EMAILS = {
     "eve": "eve@globex.example",
     "org": "olga@cluster.example",
 }
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    server = MailSink()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

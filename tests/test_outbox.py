@@ -4,11 +4,10 @@ died goes out once the dead sender's lease runs out, and a running service sends
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from mailsink import MailSink
 from support import Api, ManualClock, small_program
 
@@ -19,14 +18,6 @@ from orchestrator.clock import SystemClock
 from orchestrator.outbox import Delivery, OutboxSender
 from orchestrator.settings import Settings
 from orchestrator.tokens import mint_api_token
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    server = MailSink()
-    server.start()
-    yield server
-    server.stop()
 
 
 async def queued_event(

@@ -4,7 +4,7 @@ meeting moved to start sooner than the reminder lead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,14 +18,6 @@ from orchestrator.reminders import Reminders
 SLUG = "meet-the-buyers"
 TEN_THIRTY = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)  # 10:30 in Paris: m1 and m2
 ELEVEN = TEN_THIRTY + timedelta(minutes=30)  # m3
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    server = MailSink()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,14 +72,6 @@ def test_other_https_links_are_kept_as_given() -> None:
     assert canonical("https://Videos.Example.org/replay?id=7") == (
         "https://videos.example.org/replay?id=7"
     )
-
-
-@pytest.fixture
-def sink() -> Iterator[MailSink]:
-    server = MailSink()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import fake_bbb
 import pytest
 from mailsink import free_port
-from support import ROOT, TEST_SECRET
+from support import TEST_SECRET
 
 BBB_SECRET = "fake-bbb-shared-secret-0123456789"
 ROOMS = 40
@@ -55,28 +56,8 @@ def program(start: datetime) -> dict[str, object]:
 @pytest.fixture
 def bbb(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     state = tmp_path / "bbb.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "fake_bbb.py"),
-            "--port",
-            "0",
-            "--secret",
-            BBB_SECRET,
-            "--create-delay",
-            "0.4",
-            "--state-file",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
-    yield url, state
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with fake_bbb.in_a_process(BBB_SECRET, state, create_delay=0.4) as url:
+        yield url, state
 
 
 def counters(state: Path) -> dict[str, object]:
