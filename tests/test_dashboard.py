@@ -17,6 +17,8 @@ from sqlalchemy import select
 from support import ManualClock, session_of, small_program
 
 from orchestrator import keys
+from orchestrator.dashboard.view import build
+from orchestrator.db import models as m
 from orchestrator.db.web import DashboardUpdate
 from orchestrator.signin import create_link
 
@@ -255,11 +257,12 @@ async def test_a_day_later_old_updates_are_pruned_and_a_reconnecting_page_still_
         )
         assert response.status == 200
     feed = board.client.app[keys.FEED]
+    assert await feed.prune() == 1  # the program's import, a week before, only
+    assert await feed.prune() == 0
     async with db() as session:
         ids = (await session.scalars(select(DashboardUpdate.id))).all()
     last_id = max(ids)
 
-    assert await feed.prune() == 0  # nothing is a day old yet
     clock.set(M1_START + timedelta(days=2))
     assert await feed.prune() == len(ids) - 1  # the newest row stays, so ids never go back
     async with db() as session:
@@ -279,3 +282,53 @@ async def test_a_day_later_old_updates_are_pruned_and_a_reconnecting_page_still_
     assert int(update_id) > last_id
     assert update["card"]["key"] == "m2"
     again.close()
+
+
+async def test_the_live_dashboard_follows_each_change_and_agrees_with_a_reload(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    """Between whole builds the stream refreshes only the cards an update names; after every
+    change its dashboard (cards, counters, alerts) is the one a reload builds."""
+    app = board.client.app
+    feed, snapshots = app[keys.FEED], app[keys.SNAPSHOTS]
+    async with db() as session:
+        event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
+
+    async def streamed_then_reloaded() -> Any:
+        snapshot = await snapshots.covering(event, await feed.latest(event.id))
+        async with db() as session:
+            reloaded = await build(session, event, app[keys.SETTINGS], clock.now())
+        assert snapshot.dashboard == reloaded
+        return snapshot
+
+    async def post(kind: str, person: str, session: str) -> None:
+        key, seat_id, _ = await seat(db, person, session)
+        body = occupant(kind, key, seat_id, person, clock.now())
+        assert (await board.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+
+    clock.set(M1_START - timedelta(minutes=2))
+    await feed.tick(timedelta(minutes=5))  # the service ticks every few seconds
+    first = await streamed_then_reloaded()
+    await post("joined", "ana", "m1")
+    joined = await streamed_then_reloaded()
+    assert joined.dashboard.counters.people_in_rooms == 1
+
+    clock.set(M1_START + timedelta(minutes=6))  # Chloé is late, and the rooms are running
+    await feed.tick(timedelta(minutes=5))
+    late = await streamed_then_reloaded()
+    assert late.dashboard.counters.late >= 1
+    assert any(alert.kind == "one-sided" for alert in late.dashboard.alerts)
+
+    await post("joined", "chloe", "m1")
+    await post("joined", "eve", "m2")
+    await post("left", "ana", "m1")
+    clock.advance(timedelta(seconds=1))
+    after = await streamed_then_reloaded()
+    assert after.dashboard.counters.people_in_rooms == 2
+
+    clock.set(M1_START + timedelta(minutes=31))  # m1 and m2 are over
+    await feed.tick(timedelta(minutes=5))
+    over = await streamed_then_reloaded()
+    assert all(card.elapsed is None for card in over.dashboard.cards if card.key in ("m1", "m2"))
+    # All of it followed by refreshing cards: no whole build since the first.
+    assert {s.built_at for s in (joined, late, after, over)} == {first.built_at}

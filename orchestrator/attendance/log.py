@@ -5,7 +5,7 @@ dashboard)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,7 @@ class Outcome:
     """A session as it went (or is going)."""
 
     session: m.Session
+    room: m.Room
     window: Window
     lines: tuple[Line, ...]
     held: bool | None
@@ -64,16 +65,22 @@ class Outcome:
         return [line for line in self.lines if line.status == "no-show" and line.person]
 
 
-async def attendance(
-    db: AsyncSession,
-    event: m.Event,
-    *,
-    now: datetime,
-    late_after: timedelta,
-    join_early: timedelta,
-    session_key: str | None = None,
-) -> list[Outcome]:
-    """Every live session's outcome, in time order."""
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """Who is expected: the event's people (by id, email and name) and each session's seats.
+    Only a program change alters it, so a caller refreshing a few sessions often (the live
+    dashboard) reads it once and passes it in."""
+
+    people: dict[int, Person]
+    by_email: dict[str, Person]
+    by_name: dict[str, Person]
+    seats: dict[int, list[tuple[int, int, str]]]  # session id -> (attendee, person, role)
+
+
+async def roster(
+    db: AsyncSession, event: m.Event, session_ids: Collection[int] | None = None
+) -> Roster:
+    """The event's roster, with the seats of `session_ids` only when given."""
     people = {
         row.id: Person(row.id, row.key, row.name, row.email, row.org_name, row.org_key, row.kind)
         for row in await db.execute(
@@ -90,10 +97,38 @@ async def attendance(
             .where(m.Person.event_id == event.id)
         )
     }
-    by_email = {person.email.casefold(): person for person in people.values()}
-    by_name = {" ".join(person.name.split()).casefold(): person for person in people.values()}
+    seats: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    among = m.Session.event_id == event.id if session_ids is None else m.Session.id.in_(session_ids)
+    for attendee_id, session_id, person_id, role in await db.execute(
+        select(m.Attendee.id, m.Attendee.session_id, m.Attendee.person_id, m.Attendee.role)
+        .join(m.Session, m.Session.id == m.Attendee.session_id)
+        .where(among, m.Attendee.removed_at.is_(None))
+        .order_by(m.Attendee.id)
+    ):
+        seats[session_id].append((attendee_id, person_id, role))
+    return Roster(
+        people,
+        {person.email.casefold(): person for person in people.values()},
+        {" ".join(person.name.split()).casefold(): person for person in people.values()},
+        dict(seats),
+    )
+
+
+async def attendance(
+    db: AsyncSession,
+    event: m.Event,
+    *,
+    now: datetime,
+    late_after: timedelta,
+    join_early: timedelta,
+    session_key: str | None = None,
+    session_ids: Collection[int] | None = None,
+    known: Roster | None = None,
+) -> list[Outcome]:
+    """Every live session's outcome, in time order; only the session with `session_key`, or
+    those of `session_ids`, when given. `known` is the event's roster, when the caller has it."""
     query = (
-        select(m.Session, m.Room.id)
+        select(m.Session, m.Room)
         .join(m.Room, m.Room.session_id == m.Session.id)
         .where(m.Session.event_id == event.id, m.Session.cancelled_at.is_(None))
         .order_by(m.Session.starts_at, m.Session.key)
@@ -101,36 +136,34 @@ async def attendance(
     if session_key is not None:
         # No key holds a NUL, and PostgreSQL refuses one even in a comparison.
         query = query.where(m.Session.key == session_key if "\x00" not in session_key else false())
+    if session_ids is not None:
+        query = query.where(m.Session.id.in_(session_ids))
     sessions = (await db.execute(query)).all()
-    room_ids = [room_id for _, room_id in sessions]
-    seats: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    for attendee_id, session_id, person_id, role in await db.execute(
-        select(m.Attendee.id, m.Attendee.session_id, m.Attendee.person_id, m.Attendee.role)
-        .join(m.Session, m.Session.id == m.Attendee.session_id)
-        .where(m.Session.event_id == event.id, m.Attendee.removed_at.is_(None))
-        .order_by(m.Attendee.id)
-    ):
-        seats[session_id].append((attendee_id, person_id, role))
+    if not sessions:
+        return []
+    whole = session_key is None and session_ids is None
+    asked = [session.id for session, _ in sessions]
+    if known is None:
+        known = await roster(db, event, None if whole else asked)
+    # The whole event's link clicks, or only those of the few sessions asked for.
+    among = m.Session.event_id == event.id if whole else m.Session.id.in_(asked)
+    room_ids = [room.id for _, room in sessions]
     marks: dict[int, list[Mark]] = defaultdict(list)
-    sources: dict[tuple[int, str], set[str]] = defaultdict(set)
-    guests: dict[tuple[int, str], tuple[str | None, str | None]] = {}
-    rows: Any = (
-        await db.execute(
-            select(
-                ProviderEventRow.room_id,
-                ProviderEventRow.kind,
-                ProviderEventRow.at,
-                ProviderEventRow.attendee_id,
-                ProviderEventRow.connection,
-                ProviderEventRow.participant_name,
-                ProviderEventRow.participant_email,
-                ProviderEventRow.source,
-                ProviderEventRow.provider,
-                ProviderEventRow.details,
-            ).where(ProviderEventRow.room_id.in_(room_ids))
-        )
-        if room_ids
-        else []
+    sources: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    guests: dict[int, dict[str, tuple[str | None, str | None]]] = defaultdict(dict)
+    rows: Any = await db.execute(
+        select(
+            ProviderEventRow.room_id,
+            ProviderEventRow.kind,
+            ProviderEventRow.at,
+            ProviderEventRow.attendee_id,
+            ProviderEventRow.connection,
+            ProviderEventRow.participant_name,
+            ProviderEventRow.participant_email,
+            ProviderEventRow.source,
+            ProviderEventRow.provider,
+            ProviderEventRow.details,
+        ).where(ProviderEventRow.room_id.in_(room_ids))
     )
     rows = list(rows)
     joins: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
@@ -146,12 +179,12 @@ async def attendance(
             Mark(row.at, row.kind, person, row.connection, listed or frozenset())
         )
         if person is not None:
-            sources[(row.room_id, person)].add(
+            sources[row.room_id][person].add(
                 row.source if row.source != "webhook" else row.provider
             )
             if row.attendee_id is None:  # each event may tell a part: keep what any told
-                name, email = guests.get((row.room_id, person), (None, None))
-                guests[(row.room_id, person)] = (
+                name, email = guests[row.room_id].get(person, (None, None))
+                guests[row.room_id][person] = (
                     name or row.participant_name,
                     email or row.participant_email,
                 )
@@ -160,12 +193,13 @@ async def attendance(
         select(m.Attendee.session_id, m.LinkClick.attendee_id, m.LinkClick.clicked_at)
         .join(m.Attendee, m.Attendee.id == m.LinkClick.attendee_id)
         .join(m.Session, m.Session.id == m.Attendee.session_id)
-        .where(m.Session.event_id == event.id, m.LinkClick.outcome == "stream")
+        .where(among, m.LinkClick.outcome == "stream")
         .order_by(m.LinkClick.clicked_at)
     ):
         clicks[session_id].setdefault(attendee_id, clicked_at)
     outcomes = []
-    for session, room_id in sessions:
+    for session, room in sessions:
+        room_id = room.id
         window = Window(
             starts_at=session.starts_at,
             ends_at=session.ends_at,
@@ -178,18 +212,13 @@ async def attendance(
         outcomes.append(
             _outcome(
                 session,
+                room,
                 window,
-                seats[session.id],
+                known.seats.get(session.id, []),
                 spans,
-                people,
-                by_email,
-                by_name,
-                {person: guest for (room, person), guest in guests.items() if room == room_id},
-                {
-                    person: frozenset(found)
-                    for (room, person), found in sources.items()
-                    if room == room_id
-                },
+                known,
+                guests[room_id],
+                {person: frozenset(found) for person, found in sources[room_id].items()},
                 clicks[session.id],
             )
         )
@@ -218,16 +247,16 @@ def _person(row: Any, joins: dict[tuple[int, str], list[tuple[datetime, str]]]) 
 
 def _outcome(
     session: m.Session,
+    room: m.Room,
     window: Window,
     seats: list[tuple[int, int, str]],
     spans: dict[str, list[Interval]],
-    people: dict[int, Person],
-    by_email: dict[str, Person],
-    by_name: dict[str, Person],
+    who: Roster,
     guests: dict[str, tuple[str | None, str | None]],
     sources: dict[str, frozenset[str]],
     clicks: dict[int, datetime],
 ) -> Outcome:
+    people = who.people
     expected = {people[person_id].id: (attendee_id, role) for attendee_id, person_id, role in seats}
     own: dict[int, list[Interval]] = defaultdict(list)
     own_sources: dict[int, set[str]] = defaultdict(set)
@@ -240,8 +269,8 @@ def _outcome(
             own_sources[person_id] = {"link"}
     extra: list[tuple[Person | None, str, str | None, list[Interval], frozenset[str]]] = []
     for someone, (name, email) in guests.items():
-        known = (by_email.get(email.casefold()) if email else None) or (
-            by_name.get(" ".join(name.split()).casefold()) if name else None
+        known = (who.by_email.get(email.casefold()) if email else None) or (
+            who.by_name.get(" ".join(name.split()).casefold()) if name else None
         )
         if known is not None and known.id in expected:  # came another way: still them
             own[known.id] += spans.get(someone, [])
@@ -300,7 +329,7 @@ def _outcome(
             for side in ("company", "buyer")
         ]
         together, minutes = held(sides)
-    return Outcome(session, window, tuple(lines), together, minutes)
+    return Outcome(session, room, window, tuple(lines), together, minutes)
 
 
 def _stands_in_for(known: Person | None, lines: Iterable[Line]) -> Person | None:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -164,26 +165,36 @@ class Feed:
             return found or 0
 
     async def tick(self, late_after: timedelta) -> int:
-        """Writes an update for every session whose lateness mark passed since the last tick."""
+        """Writes an update for every session whose lateness mark, start or end passed since the
+        last tick: what the clock alone changes on a card (who is late, whether it runs). A stream
+        then refreshes just those cards, and its counters stay true without any webhook."""
         now = self.clock.now()
         since = self._ticked_at or now - timedelta(seconds=30)
         self._ticked_at = now
         async with exclusive(self.db, "tick") as mine:
             if not mine:  # another instance ticks for everyone
                 return 0
+        started, ended = m.Session.starts_at, m.Session.ends_at
+
+        def between(moment: Any, low: datetime, high: datetime) -> Any:
+            return (moment > low) & (moment <= high)
+
         async with self.db() as db, db.begin():
-            crossed = (
-                await db.execute(
-                    select(m.Session.event_id, m.Session.id).where(
-                        m.Session.cancelled_at.is_(None),
-                        m.Session.starts_at > since - late_after,
-                        m.Session.starts_at <= now - late_after,
+            crossed = {
+                reason: (
+                    await db.execute(
+                        select(m.Session.event_id, m.Session.id).where(
+                            m.Session.cancelled_at.is_(None), passed
+                        )
                     )
+                ).all()
+                for reason, passed in (
+                    ("late", between(started, since - late_after, now - late_after)),
+                    ("clock", between(started, since, now) | between(ended, since, now)),
                 )
-            ).all()
-            await note(
-                db, [(event_id, session_id) for event_id, session_id in crossed], "late", now
-            )
-        if crossed:
+            }
+            for reason, changes in crossed.items():
+                await note(db, [(event, session) for event, session in changes], reason, now)
+        if any(crossed.values()):
             await self.wake()
-        return len(crossed)
+        return sum(len(changes) for changes in crossed.values())

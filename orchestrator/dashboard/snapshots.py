@@ -4,8 +4,10 @@ A stream that read its updates and rebuilt the whole dashboard on its own made o
 query and a build per open page: with 200 organisers watching, 200 of each. Now the newest
 updates are read once into a tail that every stream reads from (refreshed when the feed says
 something changed, and at least every second); a build is tagged with the newest update it
-covers and reused by every stream it covers, one build at a time per event; and each message is
-rendered and serialised once per kind of viewer, then sent to every stream as the same bytes.
+covers and reused by every stream it covers, one build at a time per event; the next one computes
+again only the cards the updates since then name (a whole build comes after a program change, a
+mail failure, or a minute); and each message is rendered and serialised once per kind of viewer,
+then sent to every stream as the same bytes.
 A stream far behind the tail (a page reconnecting after a long while) reads the database itself.
 """
 
@@ -22,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..attendance.log import Roster, roster
 from ..clock import Clock
 from ..db import models as m
 from ..pages import Pages
 from ..settings import Settings
 from .feed import Feed, Update
-from .view import Card, Dashboard, build
+from .view import Card, Dashboard, build, refresh
 
 if TYPE_CHECKING:  # signin imports the app keys, which name this module's class
     from ..signin import Viewer
@@ -39,10 +42,12 @@ class Snapshot:
 
     upto: int
     dashboard: Dashboard
+    known: Roster  # who is expected where, as of the last whole build
     keys: dict[int, str]  # session id -> session key
     by_key: dict[str, Card]
     counters: str
     alerts: str
+    built_at: float  # time.monotonic() of the last whole build it comes from
     cards: dict[tuple[str, bool], str] = field(default_factory=dict)
     messages: dict[tuple[int, bool, bool], bytes] = field(default_factory=dict)
 
@@ -62,6 +67,9 @@ TAIL_SIZE = 5000
 TAIL_FRESH_SECONDS = 1.0
 TAIL_RESTART_SECONDS = 60.0
 BATCH = 1000
+# Between whole builds, a snapshot follows the updates by refreshing only the cards they name;
+# a whole build this often as well catches what no update names (a card's minutes running).
+WHOLE_BUILD_SECONDS = 60.0
 
 
 class Snapshots:
@@ -126,27 +134,77 @@ class Snapshots:
             found = self._latest.get(event.id)
             if found is not None and found.upto >= upto:  # built while this stream waited
                 return found
-            # Read the newest id before building: the build then covers at least that much.
-            newest = max(await self.feed.latest(event.id), upto)
-            snapshot = await self._build(event, newest)
+            # The newest id, read before building: the build then covers at least that much. The
+            # shared tail has just been read by the stream asking, most of the time.
+            tail = self._tails.get(event.id)
+            if tail is not None and tail.upto >= upto and self._fresh(tail):
+                newest = tail.upto
+            else:
+                newest = max(await self.feed.latest(event.id), upto)
+            snapshot = None
+            if found is not None and time.monotonic() - found.built_at < WHOLE_BUILD_SECONDS:
+                snapshot = await self._refresh(event, found, newest)
+            if snapshot is None:
+                snapshot = await self._build(event, newest)
             self._latest[event.id] = snapshot
             return snapshot
 
     async def _build(self, event: m.Event, upto: int) -> Snapshot:
         async with self.db() as db:
-            dashboard = await build(db, event, self.settings, self.clock.now())
+            known = await roster(db, event)
+            dashboard = await build(db, event, self.settings, self.clock.now(), known)
             rows = await db.execute(
                 select(m.Session.id, m.Session.key).where(m.Session.event_id == event.id)
             )
             keys = {session_id: key for session_id, key in rows}
+        return self._snapshot(event, upto, dashboard, known, keys, time.monotonic())
+
+    async def _refresh(self, event: m.Event, found: Snapshot, upto: int) -> Snapshot | None:
+        """`found` with the cards of the sessions updated since it was made computed again;
+        None when an update names the whole event (mail, a new program) or a new session."""
+        sessions = set()
+        for update in await self._between(event.id, found.upto, upto):
+            if update.session_id is None or update.session_id not in found.keys:
+                return None
+            sessions.add(update.session_id)
+        async with self.db() as db:
+            dashboard = await refresh(
+                db, event, self.settings, self.clock.now(), found.dashboard, sessions, found.known
+            )
+        if dashboard is None:
+            return None
+        snapshot = self._snapshot(event, upto, dashboard, found.known, found.keys, found.built_at)
+        changed = {found.keys[session_id] for session_id in sessions}
+        snapshot.cards |= {key: html for key, html in found.cards.items() if key[0] not in changed}
+        return snapshot
+
+    async def _between(self, event_id: int, last: int, upto: int) -> Sequence[Update]:
+        """The updates after `last` up to `upto` at least: from the shared tail when it holds
+        them all, or else from the database."""
+        tail = self._tails.get(event_id)
+        if tail is None or last < tail.floor or tail.upto < upto:
+            return await self.feed.since(event_id, last, limit=None)
+        return tail.updates[bisect.bisect_right(tail.updates, last, key=lambda u: u.id) :]
+
+    def _snapshot(
+        self,
+        event: m.Event,
+        upto: int,
+        dashboard: Dashboard,
+        known: Roster,
+        keys: dict[int, str],
+        built: float,
+    ) -> Snapshot:
         fragment = self.pages.fragment
         return Snapshot(
             upto=upto,
             dashboard=dashboard,
+            known=known,
             keys=keys,
             by_key={card.key: card for card in dashboard.cards},
             counters=fragment("_counters.html", event.locale, dashboard=dashboard),
             alerts=fragment("_alerts.html", event.locale, dashboard=dashboard),
+            built_at=built,
         )
 
     async def messages(self, event: m.Event, updates: Sequence[Update], viewer: Viewer) -> bytes:

@@ -5,6 +5,7 @@ live stream, so a reload always shows what the stream said."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..attendance.log import Line, Outcome, attendance
+from ..attendance.log import Line, Outcome, Roster, attendance
 from ..db import models as m
 from ..db.mail import MailMessage
 from ..settings import Settings
@@ -38,11 +39,13 @@ class Card:
     provider: str
     error: str | None
     seats: tuple[Seat, ...]
-    elapsed: int | None
+    elapsed: int | None  # minutes since the start, while the session runs
     present: int
     one_sided: bool
     held: bool | None
     filters: tuple[str, ...]
+    session_id: int
+    no_shows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +97,8 @@ def _mark(line: Line, now: datetime) -> str:
     return "absent" if line.status == "no-show" else "expected"
 
 
-def _card(outcome: Outcome, room: m.Room, zone: ZoneInfo, now: datetime) -> Card:
-    session = outcome.session
+def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
+    session, room = outcome.session, outcome.room
     seats = tuple(
         Seat(
             line.name,
@@ -136,6 +139,8 @@ def _card(outcome: Outcome, room: m.Room, zone: ZoneInfo, now: datetime) -> Card
                 | {f"state:{room.state}"}
             )
         ),
+        session_id=session.id,
+        no_shows=sum(1 for line in outcome.lines if line.status == "no-show"),
     )
 
 
@@ -144,10 +149,67 @@ async def build(
     event: m.Event,
     settings: Settings,
     now: datetime,
-    *,
-    session_key: str | None = None,
+    known: Roster | None = None,
 ) -> Dashboard:
-    """The dashboard now; `session_key` limits the cards to one room (a live update)."""
+    """The dashboard now; `known` is the event's roster, when the caller has it."""
+    cards = await _cards(db, event, settings, now, known=known)
+    organisations = (
+        await db.execute(
+            select(m.Organisation.key, m.Organisation.name, m.Organisation.kind)
+            .where(m.Organisation.event_id == event.id, m.Organisation.removed_at.is_(None))
+            .order_by(m.Organisation.name)
+        )
+    ).all()
+    return _dashboard(
+        event,
+        cards,
+        await _mail_failures(db, event),
+        directorates=tuple((key, name) for key, name, kind in organisations if kind == "buyer"),
+        companies=tuple((key, name) for key, name, kind in organisations if kind == "company"),
+    )
+
+
+async def refresh(
+    db: AsyncSession,
+    event: m.Event,
+    settings: Settings,
+    now: datetime,
+    dashboard: Dashboard,
+    session_ids: Collection[int],
+    known: Roster,
+) -> Dashboard | None:
+    """`dashboard` with the cards of these sessions computed again, and the counters and alerts
+    that follow from them: what a change in a few rooms costs, instead of a whole build. None
+    when it cannot stand in for a build: a session it does not show (added since)."""
+    shown = {card.session_id for card in dashboard.cards}
+    if not set(session_ids) <= shown:
+        return None
+    fresh = {
+        card.session_id: card for card in await _cards(db, event, settings, now, session_ids, known)
+    }
+    cards = tuple(
+        fresh.get(card.session_id, card)
+        for card in dashboard.cards
+        if card.session_id in fresh or card.session_id not in session_ids  # cancelled: gone
+    )
+    return _dashboard(
+        event,
+        cards,
+        await _mail_failures(db, event),
+        directorates=dashboard.directorates,
+        companies=dashboard.companies,
+    )
+
+
+async def _cards(
+    db: AsyncSession,
+    event: m.Event,
+    settings: Settings,
+    now: datetime,
+    session_ids: Collection[int] | None = None,
+    known: Roster | None = None,
+) -> list[Card]:
+    """The cards of the event's sessions (of `session_ids` only, when given), in time order."""
     zone = ZoneInfo(event.timezone)
     outcomes = await attendance(
         db,
@@ -155,20 +217,14 @@ async def build(
         now=now,
         late_after=settings.late_after,
         join_early=settings.join_early,
-        session_key=session_key,
+        session_ids=session_ids,
+        known=known,
     )
-    rooms = {
-        room.session_id: room
-        for room in (
-            await db.scalars(
-                select(m.Room)
-                .join(m.Session, m.Session.id == m.Room.session_id)
-                .where(m.Session.event_id == event.id)
-            )
-        ).all()
-    }
-    cards = tuple(_card(outcome, rooms[outcome.session.id], zone, now) for outcome in outcomes)
-    failures = (
+    return [_card(outcome, zone, now) for outcome in outcomes]
+
+
+async def _mail_failures(db: AsyncSession, event: m.Event) -> int:
+    return (
         await db.scalar(
             select(func.count()).where(
                 MailMessage.event_id == event.id, MailMessage.status == "failed"
@@ -176,12 +232,23 @@ async def build(
         )
         or 0
     )
+
+
+def _dashboard(
+    event: m.Event,
+    cards: Sequence[Card],
+    failures: int,
+    *,
+    directorates: tuple[tuple[str, str], ...],
+    companies: tuple[tuple[str, str], ...],
+) -> Dashboard:
+    """Counters and alerts follow from the cards alone, so a refresh of a few cards and a whole
+    build agree on them."""
     alerts: list[Alert] = []
-    late = no_shows = 0
-    for outcome, card in zip(outcomes, cards, strict=True):
-        running = outcome.session.starts_at <= now < outcome.session.ends_at
+    late = 0
+    for card in cards:
         for seat in card.seats:
-            if seat.mark == "late" and running:
+            if seat.mark == "late" and card.elapsed is not None:
                 late += 1
                 alerts.append(
                     Alert(
@@ -190,7 +257,6 @@ async def build(
                         {"name": seat.name, "title": card.title, "time": card.time},
                     )
                 )
-        no_shows += sum(1 for line in outcome.lines if line.status == "no-show")
         if card.state == "failed":
             alerts.append(
                 Alert("failed", card.key, {"title": card.title, "error": card.error or ""})
@@ -206,13 +272,6 @@ async def build(
             )
     if failures:
         alerts.append(Alert("mail", None, {"count": str(failures)}))
-    organisations = (
-        await db.execute(
-            select(m.Organisation.key, m.Organisation.name, m.Organisation.kind)
-            .where(m.Organisation.event_id == event.id, m.Organisation.removed_at.is_(None))
-            .order_by(m.Organisation.name)
-        )
-    ).all()
     return Dashboard(
         slug=event.slug,
         title=event.title,
@@ -220,11 +279,11 @@ async def build(
             rooms_live=sum(1 for card in cards if card.state == "live"),
             people_in_rooms=sum(card.present for card in cards),
             late=late,
-            no_shows=no_shows,
+            no_shows=sum(card.no_shows for card in cards),
             mail_failures=failures,
         ),
-        cards=cards,
+        cards=tuple(cards),
         alerts=tuple(alerts),
-        directorates=tuple((key, name) for key, name, kind in organisations if kind == "buyer"),
-        companies=tuple((key, name) for key, name, kind in organisations if kind == "company"),
+        directorates=directorates,
+        companies=companies,
     )
