@@ -1,6 +1,6 @@
 """The dashboard in a real browser: an organiser signs in through a login link, watches a room
 turn live when the provider says someone joined, sees the late alert when the clock passes the
-mark, and a hostile name stays text."""
+mark, a hostile name stays text, and a changed program shows on the open page."""
 
 from __future__ import annotations
 
@@ -77,3 +77,34 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the dashboard scrolls sideways on a phone"
     await phone.screenshot(path=str(screenshot_path("dashboard-phone.png")), full_page=True)
+
+
+async def test_a_changed_program_shows_on_an_open_dashboard(
+    browser: Any,
+    make_api: Callable[..., Any],
+    clock: ManualClock,
+    db: Any,
+) -> None:
+    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+    program = small_program()
+    await api.import_ok(program)
+    clock.set(M1_START - timedelta(minutes=20))
+    base = str(api.client.make_url("/")).rstrip("/")
+    async with db() as session, session.begin():
+        link = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
+        )
+    page = await browser.new_page()
+    await page.goto(link)  # signs in
+    await page.goto(f"{base}/dashboard/{SLUG}?company=acme")
+    await page.locator("#card-m1").wait_for()
+
+    added = dict(next(s for s in program["sessions"] if s["key"] == "m1"))
+    added |= {"key": "m4", "title": "Acme × Roads", "attendees": ["dan", "ben"]}
+    added |= {"start": "2021-04-08T11:30", "end": "2021-04-08T12:00"}
+    program["sessions"] = [s for s in program["sessions"] if s["key"] != "m1"] + [added]
+    await api.import_ok(program)
+
+    await page.locator("#card-m4").wait_for(timeout=5000)  # the new room, without a reload
+    assert await page.locator("#card-m1").count() == 0  # the cancelled one is gone
+    assert page.url.endswith("?company=acme")  # the filter still applies

@@ -6,6 +6,8 @@
   var source = new EventSource(root.dataset.stream + "?after=" + encodeURIComponent(root.dataset.last));
   source.addEventListener("update", function (event) {
     var update = JSON.parse(event.data);
+    // A changed program adds, moves or cancels rooms: the page is built again, filters kept.
+    if (update.reason === "program") { source.close(); window.location.reload(); return; }
     if (update.card) {
       var card = document.getElementById("card-" + update.card.key);
       if (card) { card.outerHTML = update.card.html; }
