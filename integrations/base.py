@@ -127,6 +127,9 @@ class VideoProvider(ABC):
     name: ClassVar[str]
     can_list_participants: ClassVar[bool] = False
     can_record: ClassVar[bool] = False
+    # Rooms are made under one of a pool of host accounts (Zoom users): the lifecycle gives each
+    # room a host that is free for its slot, in `RoomRequest.metadata["host"]`.
+    hosted_by_pool: ClassVar[bool] = False
     # Set by a provider once it has what it needs to check deliveries (a secret).
     can_receive_webhooks: bool = False
 

@@ -49,6 +49,7 @@ __all__ = ["ZoomClient", "ZoomProvider", "from_settings"]
 class ZoomProvider(VideoProvider):
     name = "zoom"
     can_record = True
+    hosted_by_pool = True
 
     def __init__(
         self, client: ZoomClient, hosts: Sequence[str], *, webhook_secret: str | None = None

@@ -202,7 +202,7 @@ class RoomLifecycle:
             request, provider_name = await self._request(db, room_id)
         try:
             provider = self.registry.get(provider_name)
-            if provider_name == "zoom":  # a host of the pool that is free for this slot
+            if provider.hosted_by_pool:  # a host of the pool that is free for this slot
                 host = await hosts.assign(self.db, room_id, self.settings, now=now)
                 request = replace(request, metadata={**request.metadata, "host": host})
             room = await self._with_retries(lambda: provider.create_room(request))

@@ -88,6 +88,7 @@ class Measured(VideoProvider):
         self.name = inner.name  # type: ignore[misc]
         self.can_list_participants = inner.can_list_participants  # type: ignore[misc]
         self.can_record = inner.can_record  # type: ignore[misc]
+        self.hosted_by_pool = inner.hosted_by_pool  # type: ignore[misc]
         self.can_receive_webhooks = inner.can_receive_webhooks
 
     async def create_room(self, request: RoomRequest) -> Room:

@@ -22,7 +22,7 @@ from ..db import models as m
 from ..db.locks import exclusive
 from ..providers import ProviderRegistry
 from ..settings import PROVIDERS, Settings
-from .inbox import record_events
+from .events import record_events
 from .presence import identity
 
 log = logging.getLogger("rdv.attendance")
