@@ -103,8 +103,10 @@ def build_entry(
     """The session as `seat` sees it; `alone` lists only them (a CANCEL for one person)."""
     organiser = Party(event.organiser_name, event.organiser_email)
     meeting = session.kind == "meeting"
-    present = tuple(other.party for other in seats if not other.removed)
-    others = tuple(party for party in present if party != seat.party) if meeting else ()
+    # Only a meeting lists who else comes; a plenary's invite names its recipient alone (and
+    # listing its thousand seats for each of them would cost a million steps).
+    present = tuple(other.party for other in seats if not other.removed) if meeting else ()
+    others = tuple(party for party in present if party != seat.party)
     join_url = f"{base_url}/j/{seat.token}"
     return Entry(
         uid=session_uid(event, session, base_url),
