@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -36,19 +37,25 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, float]:
     """(the directory it ran in, what it printed, how long it took)."""
     where = tmp_path_factory.mktemp("demo")
     env = {name: value for name, value in os.environ.items() if not name.startswith("RDV_")}
+    env["PYTHONFAULTHANDLER"] = "1"  # a demo stuck past the timeout shows where, on SIGABRT
     started = time.monotonic()
-    result = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "demo", "--once"],
         cwd=where,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=180,
-        check=False,
-    )
+    ) as demo:
+        try:
+            out, err = demo.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            demo.send_signal(signal.SIGABRT)
+            out, err = demo.communicate()
+            pytest.fail(f"the demo did not end within 180 s:\n{out}\n{err}")
     took = time.monotonic() - started
-    assert result.returncode == 0, result.stdout + result.stderr
-    return where, result.stdout, took
+    assert demo.returncode == 0, out + err
+    return where, out, took
 
 
 def plan_of(where: Path) -> dict[str, Any]:
