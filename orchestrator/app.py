@@ -39,12 +39,12 @@ from .attendance.polling import RoomPoller
 from .attendance.retention import purge_forever
 from .clock import Clock, SystemClock
 from .dashboard import routes as dashboard
-from .dashboard.feed import Feed
+from .dashboard.feed import Feed, Marks
 from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .invites import InviteComposer
-from .lifecycle import RoomLifecycle
+from .lifecycle import CLOSE_GRACE, RoomLifecycle
 from .metrics import Metrics
 from .outbox import OutboxSender
 from .pages import Pages
@@ -103,7 +103,8 @@ def create_app(
             await upgrade(engine)
         app[keys.ENGINE] = engine
         app[keys.DB] = session_factory(engine)
-        app[keys.FEED] = Feed(app[keys.DB], app[keys.CLOCK])
+        marks = Marks(settings.late_after, settings.join_early, CLOSE_GRACE)
+        app[keys.FEED] = Feed(app[keys.DB], app[keys.CLOCK], marks)
         app[keys.SNAPSHOTS] = Snapshots(
             app[keys.DB], app[keys.FEED], app[keys.PAGES], settings, app[keys.CLOCK]
         )
@@ -162,7 +163,7 @@ def create_app(
                     *listening,
                     app[keys.POLLER].run(),
                     purge_forever(app[keys.DB], app[keys.CLOCK], settings.raw_retention),
-                    app[keys.FEED].tick_forever(settings.late_after),
+                    app[keys.FEED].tick_forever(),
                     app[keys.ARCHIVER].run_forever(),
                 )
             app[keys.TIMERS] = timers

@@ -86,7 +86,10 @@ class RoomLifecycle:
                 .values(state="scheduled", lease_until=None)
                 .returning(m.Room.id)
             )
-            return len(result.all())
+            recovered = result.scalars().all()
+            for room_id in recovered:
+                await self._note(db, room_id, "room")
+            return len(recovered)
 
     # -- the passes ------------------------------------------------------------------------
     async def reconcile(self) -> Tally:
@@ -190,7 +193,10 @@ class RoomLifecycle:
                 .values(state="provisioning", lease_until=now + LEASE, attempts=m.Room.attempts + 1)
                 .returning(m.Room.id)
             )
-            return result.first() is not None
+            claimed = result.first() is not None
+            if claimed:
+                await self._note(db, room_id, "room")
+            return claimed
 
     async def provision(self, room_id: int) -> bool:
         """Creates the room on its provider; True when it is ready. A failed room is tried again
@@ -225,13 +231,13 @@ class RoomLifecycle:
                 )
                 .returning(m.Room.id)
             )
-            await self._note(db, room_id, "room")
             if kept.first() is None:  # cancelled meanwhile: record it so that it gets closed
                 await db.execute(
                     update(m.Room)
                     .where(m.Room.id == room_id)
                     .values(provider_data=data, provisioned_with=provider_name)
                 )
+            await self._note(db, room_id, "room")
         return True
 
     async def close(self, room_id: int) -> bool:
@@ -289,7 +295,7 @@ class RoomLifecycle:
     async def _set(self, room_id: int, **values: Any) -> None:
         async with self.db() as db, db.begin():
             await db.execute(update(m.Room).where(m.Room.id == room_id).values(**values))
-            if "state" in values:
+            if "state" in values or "error" in values:  # what the room's card shows
                 await self._note(db, room_id, "room")
 
     async def _note(self, db: AsyncSession, room_id: int, reason: str) -> None:

@@ -33,7 +33,7 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
     clock.set(M1_START - timedelta(minutes=20))
     app = api.client.app
     await app[keys.LIFECYCLE].reconcile()
-    await app[keys.FEED].tick(timedelta(minutes=5))
+    await app[keys.FEED].tick()
     base = str(api.client.make_url("/")).rstrip("/")
     async with db() as session, session.begin():
         link = await create_link(
@@ -62,7 +62,7 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
     assert "state-live" in (await page.locator("#card-m1").get_attribute("class") or "")
 
     clock.set(M1_START + timedelta(minutes=5, seconds=1))
-    await app[keys.FEED].tick(timedelta(minutes=5))
+    await app[keys.FEED].tick()
     alert = page.locator("#alerts .alert-late", has_text=HOSTILE)
     await alert.wait_for(timeout=2000)
     assert await alert.count() >= 1

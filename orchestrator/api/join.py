@@ -15,6 +15,7 @@ from sqlalchemy import insert, or_, select
 from integrations.base import JoinRequest, ProviderError, Role, Room
 
 from .. import keys
+from ..dashboard.feed import note
 from ..db import models as m
 from ..db.replays import Replay
 from ..lifecycle import CLOSE_GRACE, ensure_ready, seat_of
@@ -78,6 +79,10 @@ async def record(request: web.Request, visit: Visit, outcome: str, now: datetime
                 attendee_id=visit.attendee.id, clicked_at=now, outcome=outcome
             )
         )
+        if outcome == "stream":  # sent to the plenary's stream, the click is the attendance
+            await note(db, [(visit.event.id, visit.session.id)], "link", now)
+    if outcome == "stream":
+        request.app[keys.FEED].wake_soon()
 
 
 def page(request: web.Request, visit: Visit | None, state: str, **context: Any) -> web.Response:

@@ -111,9 +111,11 @@ async def record_many(
     *,
     source: str = "webhook",
     room_id: int | None = None,
+    touched: set[tuple[int, int | None]] | None = None,
 ) -> Counter[int | None]:
     """`record_events` for events of several deliveries at once (each with its delivery id);
-    returns how many were new per delivery."""
+    returns how many were new per delivery. The dashboard's cards that changed are noted here, or
+    added to `touched` for a caller recording more to note them all at once, last (see `note`)."""
     if not items:
         return Counter()
     events = [event for event, _ in items]
@@ -195,11 +197,14 @@ async def record_many(
         rows,
     )
     new = Counter(delivery for (delivery,) in inserted)
-    if new:
-        touched = {(room[3], room[1]) for room in rooms.values()}
-        await note(db, touched, source, now)
     if live:
         await db.execute(
             update(m.Room).where(m.Room.id.in_(live), m.Room.state == "ready").values(state="live")
         )
+    if new:
+        cards = {(room[3], room[1]) for room in rooms.values()}
+        if touched is None:
+            await note(db, cards, source, now)
+        else:
+            touched |= cards
     return new

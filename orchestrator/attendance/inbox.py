@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.events import Delivery
 from webhooks.door import Accepted
 
+from ..dashboard.feed import note
 from ..db.attendance import WebhookDelivery
 from .events import dialect_insert, record_many
 
@@ -114,6 +115,7 @@ async def _store(db: AsyncSession, batch: Sequence[_Pending]) -> list[Accepted]:
     )
     ids = {(provider, key): delivery_id for delivery_id, provider, key in stored}
     new: Counter[int | None] = Counter()
+    touched: set[tuple[int, int | None]] = set()
     for provider in sorted({p.provider for p in batch}):
         items = [
             (event, ids[key])
@@ -121,7 +123,8 @@ async def _store(db: AsyncSession, batch: Sequence[_Pending]) -> list[Accepted]:
             if pending.provider == provider and key in ids and first[key] == index
             for event in pending.delivery.events
         ]
-        new += await record_many(db, provider, items, batch[0].now)
+        new += await record_many(db, provider, items, batch[0].now, touched=touched)
+    await note(db, touched, "webhook", batch[0].now)
     results = []
     for index, (pending, key) in enumerate(zip(batch, keys, strict=True)):
         count = len(pending.delivery.events)

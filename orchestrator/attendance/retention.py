@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..clock import Clock
+from ..dashboard.feed import note
 from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
 from ..db.mail import MailMessage
@@ -108,6 +109,8 @@ async def forget(db: AsyncSession, *, slug: str, email: str, now: datetime) -> F
     )
     person.name, person.email = ERASED_NAME, placeholder
     await db.flush()
+    # Open dashboards build again: the name must leave the screen too (see `note`: last).
+    await note(db, [(person.event_id, None)], "forget", now)
     return Forgotten(person.key, len(events.all()), len(deliveries.all()), len(messages.all()))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from ..db.locks import exclusive
 from ..db.web import DashboardUpdate
 
 CHANNEL = "rdv_dashboard"
+ORDER_LOCK = zlib.crc32(b"rdv:dashboard-updates")
 # A page that reconnects needs the rows since it last heard; after this long a reload is due
 # anyway, so older rows only grow the table.
 KEEP_UPDATES = timedelta(days=1)
@@ -41,23 +43,44 @@ class Update:
 async def note(
     db: AsyncSession, changes: Iterable[tuple[int, int | None]], reason: str, now: datetime
 ) -> None:
-    """Records, in the caller's transaction, that these (event, session) cards changed."""
+    """Records, in the caller's transaction, that these (event, session) cards changed.
+
+    Streams read the rows after the last id they sent, so ids must become visible in id order. On
+    PostgreSQL two transactions could commit ids 11 then 10, and a stream that read 11 would skip
+    10: so writers take a lock here that they hold until they commit, one at a time. Call it last
+    in the transaction (no other lock taken after it, no slow work): the lock is then held only
+    for the commit, and no two writers can wait on each other. SQLite has one writer anyway."""
     rows = [
         {"event_id": event_id, "session_id": session_id, "reason": reason, "at": now}
         for event_id, session_id in sorted(set(changes), key=lambda c: (c[0], c[1] or 0))
     ]
     if rows:
+        postgres = db.get_bind().dialect.name == "postgresql"
+        if postgres:
+            await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
         await db.execute(insert(DashboardUpdate), rows)
-        if db.get_bind().dialect.name == "postgresql":  # wakes the other instances at commit
+        if postgres:  # wakes the other instances at commit
             await db.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """When the clock alone changes a session's card: its room opens (`join_early` before the
+    start), it starts, its people become late (`late_after` after), it ends, its room closes
+    (`close_grace` after the end)."""
+
+    late_after: timedelta
+    join_early: timedelta
+    close_grace: timedelta
 
 
 class Feed:
     """Wakes the streams of this process; the app factory builds one."""
 
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock, marks: Marks) -> None:
         self.db = db
         self.clock = clock
+        self.marks = marks
         self._changed = asyncio.Condition()
         self._version = 0
         self._ticked_at: datetime | None = None
@@ -109,11 +132,11 @@ class Feed:
             except Exception:
                 await asyncio.sleep(1.0)
 
-    async def tick_forever(self, late_after: timedelta, every: float = 5.0) -> None:
+    async def tick_forever(self, every: float = 5.0) -> None:
         pruned_at: datetime | None = None
         while True:
             with contextlib.suppress(Exception):
-                await self.tick(late_after)
+                await self.tick()
                 if pruned_at is None or self.clock.now() - pruned_at >= PRUNE_EVERY:
                     await self.prune()
                     pruned_at = self.clock.now()
@@ -164,37 +187,45 @@ class Feed:
             )
             return found or 0
 
-    async def tick(self, late_after: timedelta) -> int:
-        """Writes an update for every session whose lateness mark, start or end passed since the
-        last tick: what the clock alone changes on a card (who is late, whether it runs). A stream
-        then refreshes just those cards, and its counters stay true without any webhook."""
+    async def tick(self) -> int:
+        """Writes an update for every session that passed one of its marks since the last tick:
+        what the clock alone changes on a card (the window open, who is late, whether it runs).
+        A stream then refreshes just those cards, and its counters stay true without a webhook.
+        An interval is done only once its rows are written: a failed tick is covered by the
+        next one, and an instance that did not get the lock covers it when it does."""
         now = self.clock.now()
         since = self._ticked_at or now - timedelta(seconds=30)
-        self._ticked_at = now
+        marks = self.marks
+        started, ended = m.Session.starts_at, m.Session.ends_at
+
+        def passed(column: Any, offset: timedelta = timedelta(0)) -> Any:
+            """`column + offset` fell in (since, now]; the sums are made here, not in SQL."""
+            return (column > since - offset) & (column <= now - offset)
+
+        crossings = {
+            "late": passed(started, marks.late_after),
+            "clock": passed(started, -marks.join_early)
+            | passed(started)
+            | passed(ended)
+            | passed(ended, marks.close_grace),
+        }
         async with exclusive(self.db, "tick") as mine:
             if not mine:  # another instance ticks for everyone
                 return 0
-        started, ended = m.Session.starts_at, m.Session.ends_at
-
-        def between(moment: Any, low: datetime, high: datetime) -> Any:
-            return (moment > low) & (moment <= high)
-
-        async with self.db() as db, db.begin():
-            crossed = {
-                reason: (
-                    await db.execute(
-                        select(m.Session.event_id, m.Session.id).where(
-                            m.Session.cancelled_at.is_(None), passed
+            async with self.db() as db, db.begin():
+                crossed = {
+                    reason: (
+                        await db.execute(
+                            select(m.Session.event_id, m.Session.id).where(
+                                m.Session.cancelled_at.is_(None), crossing
+                            )
                         )
-                    )
-                ).all()
-                for reason, passed in (
-                    ("late", between(started, since - late_after, now - late_after)),
-                    ("clock", between(started, since, now) | between(ended, since, now)),
-                )
-            }
-            for reason, changes in crossed.items():
-                await note(db, [(event, session) for event, session in changes], reason, now)
+                    ).all()
+                    for reason, crossing in crossings.items()
+                }
+                for reason, changes in crossed.items():
+                    await note(db, [(event, session) for event, session in changes], reason, now)
+        self._ticked_at = now
         if any(crossed.values()):
             await self.wake()
         return sum(len(changes) for changes in crossed.values())

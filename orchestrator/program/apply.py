@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..dashboard.feed import note
 from ..db import models as m
 from ..scheduling import store
 from .changes import INVITE_FIELDS, ChangeSet, SessionChange
@@ -81,7 +80,7 @@ async def apply_program(
     sessions = _SessionSync(db, event, default_provider, now, tokens, people, detail_changed)
     invite_wide = tuple(sorted(EVENT_INVITE_FIELDS.intersection(event_changed)))
     await sessions.run(program.sessions, invite_wide)
-    changes = ChangeSet(
+    return ChangeSet(
         event=event.slug,
         event_created=created,
         event_changed=event_changed,
@@ -91,9 +90,6 @@ async def apply_program(
         sessions_changed=tuple(sessions.changed),
         sessions_cancelled=tuple(sessions.cancelled),
     )
-    if not changes.empty:  # open dashboards build again: rooms, people or names changed
-        await note(db, [(event.id, None)], "program", now)
-    return changes
 
 
 async def _upsert_event(db: AsyncSession, spec: EventSpec) -> tuple[m.Event, bool, tuple[str, ...]]:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import hosts
+from ..dashboard.feed import note
 from ..db import models as m
 from ..providers import unavailable
 from ..scheduling import store
@@ -56,8 +57,7 @@ async def import_program(
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
         )
-        if on_change is not None and not changes.empty:
-            await on_change(db, changes, now)
+        await _changed(db, changes, now, on_change)
         return changes
 
 
@@ -106,8 +106,7 @@ async def edit_session(
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
         )
-        if on_change is not None and not changes.empty:
-            await on_change(db, changes, now)
+        await _changed(db, changes, now, on_change)
         return changes
 
 
@@ -125,9 +124,23 @@ async def apply_document(
     program = validate(RawProgram(document), check_provider=provider_check(settings), slug=slug)
     await _check_pools(db, program, settings)
     changes = await apply_program(db, program, default_provider=settings.default_provider, now=now)
-    if on_change is not None and not changes.empty:
-        await on_change(db, changes, now)
+    await _changed(db, changes, now, on_change)
     return changes
+
+
+async def _changed(
+    db: AsyncSession, changes: ChangeSet, now: datetime, on_change: ChangeHook | None
+) -> None:
+    """What follows a change, in its transaction: the hook (invites), then, last of all (see
+    `note`), an event-wide update that makes open dashboards build again."""
+    if changes.empty:
+        return
+    if on_change is not None:
+        await on_change(db, changes, now)
+    event_id = (
+        await db.execute(select(m.Event.id).where(m.Event.slug == changes.event))
+    ).scalar_one()
+    await note(db, [(event_id, None)], "program", now)
 
 
 async def _check_pools(db: AsyncSession, program: Program, settings: Settings) -> None:
