@@ -105,7 +105,10 @@ async def roster(
         .where(among, m.Attendee.removed_at.is_(None))
         .order_by(m.Attendee.id)
     ):
-        seats[session_id].append((attendee_id, person_id, role))
+        # A person added by an import that committed between the two reads (PostgreSQL reads
+        # each statement afresh) waits for the next read; that import notes a change.
+        if person_id in people:
+            seats[session_id].append((attendee_id, person_id, role))
     return Roster(
         people,
         {person.email.casefold(): person for person in people.values()},
