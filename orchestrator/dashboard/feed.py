@@ -30,7 +30,7 @@ ORDER_LOCK = zlib.crc32(b"rdv:dashboard-updates")
 # anyway, so older rows only grow the table.
 KEEP_UPDATES = timedelta(days=1)
 PRUNE_EVERY = timedelta(hours=1)
-WAKE_AFTER = 0.025  # seconds: what a stream waits to gather the webhooks of a burst
+WAKE_AFTER = 0.010  # seconds: what a stream waits to gather the webhooks of a burst
 
 
 @dataclass(frozen=True, slots=True)
