@@ -331,7 +331,7 @@ async def test_the_live_dashboard_follows_each_change_and_agrees_with_a_reload(
     clock.set(M1_START + timedelta(minutes=31))  # m1 and m2 are over
     await feed.tick()
     over = await streamed_then_reloaded()
-    assert all(card.elapsed is None for card in over.dashboard.cards if card.key in ("m1", "m2"))
+    assert all(c.running_since is None for c in over.dashboard.cards if c.key in ("m1", "m2"))
     # All of it followed by refreshing cards: no whole build since the first.
     assert {s.built_at for s in (joined, late, after, over)} == {first.built_at}
 

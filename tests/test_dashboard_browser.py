@@ -1,6 +1,7 @@
 """The dashboard in a real browser: an organiser signs in through a login link, watches a room
 turn live when the provider says someone joined, sees the late alert when the clock passes the
-mark, a hostile name stays text, and a changed program shows on the open page."""
+mark, a hostile name stays text, a changed program shows on the open page, and a quiet room
+counts its minutes on."""
 
 from __future__ import annotations
 
@@ -108,3 +109,34 @@ async def test_a_changed_program_shows_on_an_open_dashboard(
     await page.locator("#card-m4").wait_for(timeout=5000)  # the new room, without a reload
     assert await page.locator("#card-m1").count() == 0  # the cancelled one is gone
     assert page.url.endswith("?company=acme")  # the filter still applies
+
+
+async def test_a_quiet_room_counts_its_minutes_on(
+    browser: Any,
+    make_api: Callable[..., Any],
+    clock: ManualClock,
+    db: Any,
+) -> None:
+    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+    await api.import_ok(small_program())
+    app = api.client.app
+    clock.set(M1_START - timedelta(minutes=20))
+    await app[keys.LIFECYCLE].reconcile()
+    clock.set(M1_START + timedelta(minutes=2))
+    await app[keys.FEED].tick()
+    base = str(api.client.make_url("/")).rstrip("/")
+    async with db() as session, session.begin():
+        link = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
+        )
+    page = await browser.new_page()
+    await page.goto(link)
+    minutes = page.locator("#card-m1 .elapsed")
+    assert await minutes.inner_text() == "2 min in"
+
+    clock.set(M1_START + timedelta(minutes=12))  # nothing happens in m1; someone joins m2
+    room_key, eve, _ = await seat(db, "eve", "m2")
+    body = occupant("joined", room_key, eve, "Eve Durand", clock.now())
+    assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+    await page.locator("#card-m2 .mark-present").wait_for(timeout=2000)
+    assert await minutes.inner_text() == "12 min in"

@@ -39,7 +39,7 @@ class Card:
     provider: str
     error: str | None
     seats: tuple[Seat, ...]
-    elapsed: int | None  # minutes since the start, while the session runs
+    running_since: datetime | None  # the start, while the session runs (the page counts on)
     present: int
     one_sided: bool
     held: bool | None
@@ -68,6 +68,7 @@ class Counters:
 class Dashboard:
     slug: str
     title: str
+    now: datetime  # when it was computed: the page counts the minutes of running rooms from it
     counters: Counters
     cards: tuple[Card, ...]
     alerts: tuple[Alert, ...]
@@ -119,7 +120,6 @@ def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
         and now > outcome.window.starts_at + outcome.window.late_after
         and len(sides & {"company", "buyer"}) == 1
     )
-    elapsed = int((now - session.starts_at).total_seconds() // 60) if running else None
     return Card(
         key=session.key,
         title=session.title,
@@ -129,7 +129,7 @@ def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
         provider=room.provider,
         error=room.error,
         seats=seats,
-        elapsed=elapsed,
+        running_since=session.starts_at if running else None,
         present=len(present),
         one_sided=one_sided,
         held=outcome.held,
@@ -162,6 +162,7 @@ async def build(
     ).all()
     return _dashboard(
         event,
+        now,
         cards,
         await _mail_failures(db, event),
         directorates=tuple((key, name) for key, name, kind in organisations if kind == "buyer"),
@@ -194,6 +195,7 @@ async def refresh(
     )
     return _dashboard(
         event,
+        now,
         cards,
         await _mail_failures(db, event),
         directorates=dashboard.directorates,
@@ -236,6 +238,7 @@ async def _mail_failures(db: AsyncSession, event: m.Event) -> int:
 
 def _dashboard(
     event: m.Event,
+    now: datetime,
     cards: Sequence[Card],
     failures: int,
     *,
@@ -248,7 +251,7 @@ def _dashboard(
     late = 0
     for card in cards:
         for seat in card.seats:
-            if seat.mark == "late" and card.elapsed is not None:
+            if seat.mark == "late" and card.running_since is not None:
                 late += 1
                 alerts.append(
                     Alert(
@@ -275,6 +278,7 @@ def _dashboard(
     return Dashboard(
         slug=event.slug,
         title=event.title,
+        now=now,
         counters=Counters(
             rooms_live=sum(1 for card in cards if card.state == "live"),
             people_in_rooms=sum(card.present for card in cards),

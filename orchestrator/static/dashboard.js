@@ -4,6 +4,18 @@
   var root = document.getElementById("dashboard");
   if (!root || !window.EventSource) { return; }
   var source = new EventSource(root.dataset.stream + "?after=" + encodeURIComponent(root.dataset.last));
+  // The server's clock (the demo's runs fast), as of its latest word, against the browser's.
+  var offset = Date.parse(root.dataset.now) - Date.now();
+  // Minutes of the running rooms, counted on from the server's clock between updates.
+  function countMinutes() {
+    var now = Date.now() + offset;
+    var shown = root.querySelectorAll(".elapsed[data-since]");
+    for (var i = 0; i < shown.length; i++) {
+      var minutes = Math.max(0, Math.floor((now - Date.parse(shown[i].dataset.since)) / 60000));
+      shown[i].textContent = shown[i].dataset.format.replace("{minutes}", String(minutes));
+    }
+  }
+  window.setInterval(countMinutes, 15000);
   source.addEventListener("update", function (event) {
     var update = JSON.parse(event.data);
     // A changed program adds, moves or cancels rooms: the page is built again, filters kept.
@@ -15,6 +27,7 @@
     // Counters and alerts come with the last update of each batch the server sends.
     if ("counters" in update) { document.getElementById("counters").innerHTML = update.counters; }
     if ("alerts" in update) { document.getElementById("alerts").innerHTML = update.alerts; }
+    if ("now" in update) { offset = Date.parse(update.now) - Date.now(); countMinutes(); }
     root.dataset.last = event.lastEventId;
     root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
   });
