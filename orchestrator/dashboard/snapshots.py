@@ -68,7 +68,8 @@ TAIL_FRESH_SECONDS = 1.0
 TAIL_RESTART_SECONDS = 60.0
 BATCH = 1000
 # Between whole builds, a snapshot follows the updates by refreshing only the cards they name;
-# a whole build this often as well catches what no update names (a card's minutes running).
+# a whole build this often as well is a backstop for what no update names (a provider event
+# stamped ahead of our clock counts only once that moment has passed).
 WHOLE_BUILD_SECONDS = 60.0
 
 
