@@ -1,7 +1,7 @@
 """The dashboard in a real browser: an organiser signs in through a login link, watches a room
 turn live when the provider says someone joined, sees the late alert when the clock passes the
-mark, a hostile name stays text, a changed program shows on the open page, and a quiet room
-counts its minutes on."""
+mark, a hostile name stays text, a changed program shows on the open page, a quiet room
+counts its minutes on, and an erased person leaves the open page."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from deliveries import JITSI_SECRET, headers, occupant, seat
 from support import ManualClock, small_program
 
 from orchestrator import keys
+from orchestrator.attendance.retention import forget
 from orchestrator.signin import create_link
 
 SLUG = "meet-the-buyers"
@@ -140,3 +141,27 @@ async def test_a_quiet_room_counts_its_minutes_on(
     assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
     await page.locator("#card-m2 .mark-present").wait_for(timeout=2000)
     assert await minutes.inner_text() == "12 min in"
+
+
+async def test_an_erased_person_leaves_an_open_dashboard(
+    browser: Any,
+    make_api: Callable[..., Any],
+    clock: ManualClock,
+    db: Any,
+) -> None:
+    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+    await api.import_ok(small_program())
+    clock.set(M1_START - timedelta(minutes=20))
+    base = str(api.client.make_url("/")).rstrip("/")
+    async with db() as session, session.begin():
+        link = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
+        )
+    page = await browser.new_page()
+    await page.goto(link)
+    board = page.locator("#dashboard")
+    assert "Ana Lopez" in await board.inner_text()
+
+    async with db() as session, session.begin():
+        assert await forget(session, slug=SLUG, email="ana@water.example", now=clock.now())
+    await page.locator("#dashboard", has_not_text="Ana Lopez").wait_for(timeout=5000)

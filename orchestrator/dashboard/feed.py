@@ -50,13 +50,30 @@ async def note(
     10: so writers take a lock here that they hold until they commit, one at a time. Call it last
     in the transaction (no other lock taken after it, no slow work): the lock is then held only
     for the commit, and no two writers can wait on each other. SQLite has one writer anyway."""
+    cards = sorted(set(changes), key=lambda c: (c[0], c[1] or 0))
     rows = [
         {"event_id": event_id, "session_id": session_id, "reason": reason, "at": now}
-        for event_id, session_id in sorted(set(changes), key=lambda c: (c[0], c[1] or 0))
+        for event_id, session_id in cards
     ]
     if rows:
         postgres = db.get_bind().dialect.name == "postgresql"
         if postgres:
+            # The rows the new ones refer to are locked (as the foreign key checks would) before
+            # the order lock: a writer waiting on one of them (an event row an import holds)
+            # then waits without holding up every other writer.
+            events = sorted({event_id for event_id, _ in cards})
+            sessions = sorted({session_id for _, session_id in cards if session_id is not None})
+            await db.execute(
+                select(m.Event.id)
+                .where(m.Event.id.in_(events))
+                .with_for_update(key_share=True, read=True)
+            )
+            if sessions:
+                await db.execute(
+                    select(m.Session.id)
+                    .where(m.Session.id.in_(sessions))
+                    .with_for_update(key_share=True, read=True)
+                )
             await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
         await db.execute(insert(DashboardUpdate), rows)
         if postgres:  # wakes the other instances at commit
@@ -202,8 +219,13 @@ class Feed:
             """`column + offset` fell in (since, now]; the sums are made here, not in SQL."""
             return (column > since - offset) & (column <= now - offset)
 
+        def passed_beyond(column: Any, offset: timedelta) -> Any:
+            """The same over [since, now): for a mark that counts once the clock is past it (late
+            means after the mark), so a tick right on it leaves it to the next one."""
+            return (column >= since - offset) & (column < now - offset)
+
         crossings = {
-            "late": passed(started, marks.late_after),
+            "late": passed_beyond(started, marks.late_after),
             "clock": passed(started, -marks.join_early)
             | passed(started)
             | passed(ended)
@@ -225,7 +247,7 @@ class Feed:
                 }
                 for reason, changes in crossed.items():
                     await note(db, [(event, session) for event, session in changes], reason, now)
-        self._ticked_at = now
+            self._ticked_at = now
         if any(crossed.values()):
             await self.wake()
         return sum(len(changes) for changes in crossed.values())

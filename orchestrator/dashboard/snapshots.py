@@ -228,7 +228,6 @@ class Snapshots:
         payload: dict[str, Any] = {"reason": update.reason}
         if summary:
             payload |= {"counters": snapshot.counters, "alerts": snapshot.alerts}
-            payload["now"] = snapshot.dashboard.now.isoformat()  # the page counts minutes on
         key = snapshot.keys.get(update.session_id) if update.session_id else None
         card = self._card(event, snapshot, key, viewer) if key else None
         if card is not None:

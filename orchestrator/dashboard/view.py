@@ -42,7 +42,6 @@ class Card:
     running_since: datetime | None  # the start, while the session runs (the page counts on)
     present: int
     one_sided: bool
-    held: bool | None
     filters: tuple[str, ...]
     session_id: int
     no_shows: int
@@ -87,10 +86,12 @@ class Dashboard:
         return [card for card in self.cards if card.kind == "plenary"]
 
 
-def _mark(line: Line, now: datetime) -> str:
+def _mark(line: Line, now: datetime, running: bool) -> str:
     spans = line.presence.spans
     if spans and spans[-1][1] >= now:
         return "present"
+    if spans and running and line.presence.sources == {"link"}:
+        return "present"  # sent to the stream by their link: no one sees viewers leave
     if line.status == "late" and not spans:
         return "late"
     if spans:
@@ -100,19 +101,19 @@ def _mark(line: Line, now: datetime) -> str:
 
 def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
     session, room = outcome.session, outcome.room
+    running = session.starts_at <= now < session.ends_at
     seats = tuple(
         Seat(
             line.name,
             line.person.organisation if line.person else None,
             line.person.organisation_key if line.person else None,
             line.organisation_kind,
-            _mark(line, now),
+            _mark(line, now, running),
             line.substitute_for.name if line.substitute_for else None,
         )
         for line in outcome.lines
     )
     present = [seat for seat in seats if seat.mark == "present"]
-    running = session.starts_at <= now < session.ends_at
     sides = {seat.kind for seat in present}
     one_sided = (
         session.kind == "meeting"
@@ -132,7 +133,6 @@ def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
         running_since=session.starts_at if running else None,
         present=len(present),
         one_sided=one_sided,
-        held=outcome.held,
         filters=tuple(
             sorted(
                 {f"org:{seat.organisation_key}" for seat in seats if seat.organisation_key}

@@ -93,7 +93,11 @@ async def apply_program(
 
 
 async def _upsert_event(db: AsyncSession, spec: EventSpec) -> tuple[m.Event, bool, tuple[str, ...]]:
-    event = await db.scalar(select(m.Event).where(m.Event.slug == spec.slug).with_for_update())
+    # FOR NO KEY UPDATE: imports of the event wait for each other, while webhooks and the
+    # dashboard go on writing rows that refer to it (a foreign key check takes KEY SHARE).
+    event = await db.scalar(
+        select(m.Event).where(m.Event.slug == spec.slug).with_for_update(key_share=True)
+    )
     if event is None:
         event = m.Event(slug=spec.slug, **{name: getattr(spec, name) for name in EVENT_FIELDS})
         db.add(event)

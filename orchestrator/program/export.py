@@ -14,9 +14,11 @@ from ..scheduling import store
 
 async def export_document(db: AsyncSession, slug: str) -> dict[str, Any] | None:
     """The live part of an event (no removed people, no cancelled sessions) and its meeting
-    requests, times in UTC; None when there is no such event. Locks the event row until the
-    transaction ends."""
-    event = await db.scalar(select(m.Event).where(m.Event.slug == slug).with_for_update())
+    requests, times in UTC; None when there is no such event. Locks the event row against other
+    changes of the event until the transaction ends (not against rows referring to it)."""
+    event = await db.scalar(
+        select(m.Event).where(m.Event.slug == slug).with_for_update(key_share=True)
+    )
     if event is None:
         return None
     organisations = (

@@ -16,10 +16,17 @@
     }
   }
   window.setInterval(countMinutes, 15000);
+  source.addEventListener("clock", function (event) {
+    offset = Date.parse(JSON.parse(event.data).now) - Date.now();
+    countMinutes();
+  });
   source.addEventListener("update", function (event) {
     var update = JSON.parse(event.data);
-    // A changed program adds, moves or cancels rooms: the page is built again, filters kept.
-    if (update.reason === "program") { source.close(); window.location.reload(); return; }
+    // A changed program adds, moves or cancels rooms, and an erased person leaves every card:
+    // the page is built again, filters kept.
+    if (update.reason === "program" || update.reason === "forget") {
+      source.close(); window.location.reload(); return;
+    }
     if (update.card) {
       var card = document.getElementById("card-" + update.card.key);
       if (card) { card.outerHTML = update.card.html; }
@@ -27,7 +34,6 @@
     // Counters and alerts come with the last update of each batch the server sends.
     if ("counters" in update) { document.getElementById("counters").innerHTML = update.counters; }
     if ("alerts" in update) { document.getElementById("alerts").innerHTML = update.alerts; }
-    if ("now" in update) { offset = Date.parse(update.now) - Date.now(); countMinutes(); }
     root.dataset.last = event.lastEventId;
     root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
   });
