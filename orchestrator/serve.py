@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -28,6 +29,11 @@ def serve(settings: Settings) -> None:
 async def _serve(settings: Settings) -> None:
     stop = stop_on_signals()
     async with running(create_app(settings), settings):
+        # What startup made (modules, templates, the schema) lives as long as the process: out of
+        # the collector's sight, a full collection no longer walks it. Under load those walks were
+        # the service's longest pauses (140 ms; 15 ms frozen) and the dashboard's slowest updates.
+        gc.collect()
+        gc.freeze()
         await stop.wait()
 
 

@@ -98,7 +98,9 @@ class Feed:
         self.db = db
         self.clock = clock
         self.marks = marks
-        self._changed = asyncio.Condition()
+        # Set (and replaced) at every change: all streams waiting on it wake in the same turn of
+        # the loop, where a condition would hand its lock from one to the next, a turn each.
+        self._changed = asyncio.Event()
         self._version = 0
         self._ticked_at: datetime | None = None
         self._pending: set[asyncio.Task[None]] = set()
@@ -106,9 +108,9 @@ class Feed:
         self.closed = False
 
     async def wake(self) -> None:
-        async with self._changed:
-            self._version += 1
-            self._changed.notify_all()
+        self._version += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def close(self) -> None:
         """Ends every open stream (the service is shutting down)."""
@@ -174,11 +176,11 @@ class Feed:
 
     async def wait(self, seen: int, seconds: float) -> int:
         """Returns once something changed after `seen`, or after `seconds`."""
-        async with self._changed:
-            if self._version == seen:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), seconds)
-            return self._version
+        if self._version == seen:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._changed.wait()
+        return self._version
 
     @property
     def version(self) -> int:
