@@ -76,6 +76,28 @@ async def events(
             event_id, name, data = "", "", ""
 
 
+async def agreeing_snapshot(app: Any, db: Any, clock: ManualClock) -> Any:
+    """The dashboard the stream holds now, checked to be the one a reload builds at this moment."""
+    async with db() as session:
+        event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
+    snapshot = await app[keys.SNAPSHOTS].covering(event, await app[keys.FEED].latest(event.id))
+    async with db() as session:
+        reloaded = await build(session, event, app[keys.SETTINGS], clock.now())
+    assert snapshot.dashboard == reloaded
+    return snapshot
+
+
+@pytest.fixture
+async def postgresql_event(board: Any, db: Any) -> int:
+    """The event's id, for the stories of PostgreSQL's concurrent writers; SQLite has a single
+    writer at a time, so they do not apply there."""
+    async with db() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite has a single writer at a time anyway")
+        event_id: int = await session.scalar(select(m.Event.id).where(m.Event.slug == SLUG))
+    return event_id
+
+
 async def test_a_login_link_works_once_and_sets_a_safe_cookie(
     board: Any, db: Any, clock: ManualClock
 ) -> None:
@@ -298,16 +320,7 @@ async def test_the_live_dashboard_follows_each_change_and_agrees_with_a_reload(
     """Between whole builds the stream refreshes only the cards an update names; after every
     change its dashboard (cards, counters, alerts) is the one a reload builds."""
     app = board.client.app
-    feed, snapshots = app[keys.FEED], app[keys.SNAPSHOTS]
-    async with db() as session:
-        event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
-
-    async def streamed_then_reloaded() -> Any:
-        snapshot = await snapshots.covering(event, await feed.latest(event.id))
-        async with db() as session:
-            reloaded = await build(session, event, app[keys.SETTINGS], clock.now())
-        assert snapshot.dashboard == reloaded
-        return snapshot
+    feed = app[keys.FEED]
 
     async def post(kind: str, person: str, session: str) -> None:
         key, seat_id, _ = await seat(db, person, session)
@@ -316,14 +329,14 @@ async def test_the_live_dashboard_follows_each_change_and_agrees_with_a_reload(
 
     clock.set(M1_START - timedelta(minutes=2))
     await feed.tick()  # the service ticks every few seconds
-    first = await streamed_then_reloaded()
+    first = await agreeing_snapshot(app, db, clock)
     await post("joined", "ana", "m1")
-    joined = await streamed_then_reloaded()
+    joined = await agreeing_snapshot(app, db, clock)
     assert joined.dashboard.counters.people_in_rooms == 1
 
     clock.set(M1_START + timedelta(minutes=6))  # Chloé is late, and the rooms are running
     await feed.tick()
-    late = await streamed_then_reloaded()
+    late = await agreeing_snapshot(app, db, clock)
     assert late.dashboard.counters.late >= 1
     assert any(alert.kind == "one-sided" for alert in late.dashboard.alerts)
 
@@ -331,12 +344,12 @@ async def test_the_live_dashboard_follows_each_change_and_agrees_with_a_reload(
     await post("joined", "eve", "m2")
     await post("left", "ana", "m1")
     clock.advance(timedelta(seconds=1))
-    after = await streamed_then_reloaded()
+    after = await agreeing_snapshot(app, db, clock)
     assert after.dashboard.counters.people_in_rooms == 2
 
     clock.set(M1_START + timedelta(minutes=31))  # m1 and m2 are over
     await feed.tick()
-    over = await streamed_then_reloaded()
+    over = await agreeing_snapshot(app, db, clock)
     assert all(c.running_since is None for c in over.dashboard.cards if c.key in ("m1", "m2"))
     # All of it followed by refreshing cards: no whole build since the first.
     assert {s.built_at for s in (joined, late, after, over)} == {first.built_at}
@@ -353,9 +366,8 @@ async def test_clicks_the_clock_and_an_erasure_reach_the_stream_as_well_as_webho
     session_of(program, "plenary")["streamed"] = True
     await api.import_ok(program)
     app = api.client.app
-    feed, snapshots = app[keys.FEED], app[keys.SNAPSHOTS]
+    feed = app[keys.FEED]
     async with db() as session:
-        event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
         ana_plenary = await session.scalar(
             select(m.Attendee.token)
             .join(m.Person, m.Person.id == m.Attendee.person_id)
@@ -363,20 +375,13 @@ async def test_clicks_the_clock_and_an_erasure_reach_the_stream_as_well_as_webho
             .where(m.Person.key == "ana", m.Session.key == "plenary")
         )
 
-    async def streamed_then_reloaded() -> Any:
-        snapshot = await snapshots.covering(event, await feed.latest(event.id))
-        async with db() as session:
-            reloaded = await build(session, event, app[keys.SETTINGS], clock.now())
-        assert snapshot.dashboard == reloaded
-        return snapshot.dashboard
-
     plenary = datetime(2021, 4, 8, 7, 0, tzinfo=UTC)
     clock.set(plenary + timedelta(minutes=10))
     await feed.tick()
-    await streamed_then_reloaded()
+    await agreeing_snapshot(app, db, clock)
     assert (await api.client.get(f"/j/{ana_plenary}", allow_redirects=False)).status == 302
     clock.advance(timedelta(minutes=1))  # watching the stream, as far as anyone can tell
-    seen = await streamed_then_reloaded()
+    seen = (await agreeing_snapshot(app, db, clock)).dashboard
     (card,) = [card for card in seen.cards if card.key == "plenary"]
     assert "Ana Lopez" in [seat.name for seat in card.seats if seat.mark == "present"]
 
@@ -386,25 +391,25 @@ async def test_clicks_the_clock_and_an_erasure_reach_the_stream_as_well_as_webho
     room_key, _, _ = await seat(db, "ana", "m1")
     early = occupant("joined", room_key, None, "Dan Weber", clock.now(), email="dan@acme.example")
     assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=early)).ok
-    before = await streamed_then_reloaded()
+    before = (await agreeing_snapshot(app, db, clock)).dashboard
     clock.set(M1_START - timedelta(minutes=5))  # m1's window opened on Dan already inside
     await feed.tick()
-    after = await streamed_then_reloaded()
+    after = (await agreeing_snapshot(app, db, clock)).dashboard
     assert after.counters.people_in_rooms == before.counters.people_in_rooms + 1
 
     async with db() as session, session.begin():
         assert await forget(session, slug=SLUG, email="ana@water.example", now=clock.now())
-    names = [seat.name for card in (await streamed_then_reloaded()).cards for seat in card.seats]
+    erased = (await agreeing_snapshot(app, db, clock)).dashboard
+    names = [seat.name for card in erased.cards for seat in card.seats]
     assert "Ana Lopez" not in names
 
 
-async def test_update_ids_become_visible_in_order_on_postgresql(board: Any, db: Any) -> None:
+async def test_update_ids_become_visible_in_order_on_postgresql(
+    postgresql_event: int, db: Any
+) -> None:
     """A stream that read update 11 never looks below it again: a second writer must not commit
     its update before the first one, which holds an earlier id, commits."""
-    async with db() as probe:
-        if probe.get_bind().dialect.name != "postgresql":
-            pytest.skip("SQLite has a single writer at a time anyway")
-        event_id = await probe.scalar(select(m.Event.id).where(m.Event.slug == SLUG))
+    event_id = postgresql_event
     now = datetime.now(UTC)
     first = db()
     await first.begin()
@@ -432,14 +437,11 @@ async def test_update_ids_become_visible_in_order_on_postgresql(board: Any, db: 
 
 
 async def test_an_import_under_way_does_not_hold_up_the_dashboard_on_postgresql(
-    board: Any, db: Any
+    postgresql_event: int, db: Any
 ) -> None:
     """An import locks its event until it commits (invites included, which takes a while); the
     webhooks of that event meanwhile still reach the dashboard, and the import still commits."""
-    async with db() as probe:
-        if probe.get_bind().dialect.name != "postgresql":
-            pytest.skip("SQLite has a single writer at a time anyway")
-        event_id = await probe.scalar(select(m.Event.id).where(m.Event.slug == SLUG))
+    event_id = postgresql_event
     now = datetime.now(UTC)
     importing = db()
     await importing.begin()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from browser import screenshot_path
 from deliveries import JITSI_SECRET, headers, occupant, seat
 from support import ManualClock, small_program
@@ -22,13 +23,26 @@ M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
+@pytest.fixture
+async def api(make_api: Callable[..., Any]) -> Any:
+    """The service as conftest's `api`, but taking self-hosted Jitsi's webhooks."""
+    return await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+
+
+async def sign_in(page: Any, api: Any, db: Any, clock: ManualClock) -> str:
+    """Opens an organiser's login link in `page`, which lands on the dashboard; the base URL."""
+    base = str(api.client.make_url("/")).rstrip("/")
+    async with db() as session, session.begin():
+        link = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
+        )
+    await page.goto(link)
+    return base
+
+
 async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
-    browser: Any,
-    make_api: Callable[..., Any],
-    clock: ManualClock,
-    db: Any,
+    browser: Any, api: Any, clock: ManualClock, db: Any
 ) -> None:
-    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
     program = small_program()
     next(p for p in program["people"] if p["key"] == "chloe")["name"] = HOSTILE
     await api.import_ok(program)
@@ -36,16 +50,11 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
     app = api.client.app
     await app[keys.LIFECYCLE].reconcile()
     await app[keys.FEED].tick()
-    base = str(api.client.make_url("/")).rstrip("/")
-    async with db() as session, session.begin():
-        link = await create_link(
-            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
-        )
 
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-    await page.goto(link)
+    base = await sign_in(page, api, db, clock)
     assert page.url == f"{base}/dashboard/{SLUG}"
     card = page.locator("#card-m1")
     await card.wait_for()
@@ -82,22 +91,13 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
 
 
 async def test_a_changed_program_shows_on_an_open_dashboard(
-    browser: Any,
-    make_api: Callable[..., Any],
-    clock: ManualClock,
-    db: Any,
+    browser: Any, api: Any, clock: ManualClock, db: Any
 ) -> None:
-    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
     program = small_program()
     await api.import_ok(program)
     clock.set(M1_START - timedelta(minutes=20))
-    base = str(api.client.make_url("/")).rstrip("/")
-    async with db() as session, session.begin():
-        link = await create_link(
-            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
-        )
     page = await browser.new_page()
-    await page.goto(link)  # signs in
+    base = await sign_in(page, api, db, clock)
     await page.goto(f"{base}/dashboard/{SLUG}?company=acme")
     await page.locator("#card-m1").wait_for()
 
@@ -113,25 +113,16 @@ async def test_a_changed_program_shows_on_an_open_dashboard(
 
 
 async def test_a_quiet_room_counts_its_minutes_on(
-    browser: Any,
-    make_api: Callable[..., Any],
-    clock: ManualClock,
-    db: Any,
+    browser: Any, api: Any, clock: ManualClock, db: Any
 ) -> None:
-    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
     await api.import_ok(small_program())
     app = api.client.app
     clock.set(M1_START - timedelta(minutes=20))
     await app[keys.LIFECYCLE].reconcile()
     clock.set(M1_START + timedelta(minutes=2))
     await app[keys.FEED].tick()
-    base = str(api.client.make_url("/")).rstrip("/")
-    async with db() as session, session.begin():
-        link = await create_link(
-            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
-        )
     page = await browser.new_page()
-    await page.goto(link)
+    await sign_in(page, api, db, clock)
     minutes = page.locator("#card-m1 .elapsed")
     assert await minutes.inner_text() == "2 min in"
 
@@ -144,21 +135,12 @@ async def test_a_quiet_room_counts_its_minutes_on(
 
 
 async def test_an_erased_person_leaves_an_open_dashboard(
-    browser: Any,
-    make_api: Callable[..., Any],
-    clock: ManualClock,
-    db: Any,
+    browser: Any, api: Any, clock: ManualClock, db: Any
 ) -> None:
-    api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(minutes=20))
-    base = str(api.client.make_url("/")).rstrip("/")
-    async with db() as session, session.begin():
-        link = await create_link(
-            session, slug=SLUG, role="organiser", now=clock.now(), base_url=base
-        )
     page = await browser.new_page()
-    await page.goto(link)
+    await sign_in(page, api, db, clock)
     board = page.locator("#dashboard")
     assert "Ana Lopez" in await board.inner_text()
 

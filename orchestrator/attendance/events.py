@@ -94,13 +94,13 @@ async def record_events(
     source: str = "webhook",
     room_id: int | None = None,
 ) -> int:
-    """Stores events in the caller's transaction; returns how many were new. `room_id` puts
-    every event in that room (a poll knows which room it asked); otherwise each event's room is
-    found from how the provider names it."""
+    """Stores events in the caller's transaction, and notes the dashboard cards they change;
+    returns how many were new. `room_id` puts every event in that room (a poll knows which room
+    it asked); otherwise each event's room is found from how the provider names it."""
     items = [(event, delivery_id) for event in events]
-    return sum(
-        (await record_many(db, provider, items, now, source=source, room_id=room_id)).values()
-    )
+    new, cards = await record_many(db, provider, items, now, source=source, room_id=room_id)
+    await note(db, cards, source, now)
+    return sum(new.values())
 
 
 async def record_many(
@@ -111,13 +111,12 @@ async def record_many(
     *,
     source: str = "webhook",
     room_id: int | None = None,
-    touched: set[tuple[int, int | None]] | None = None,
-) -> Counter[int | None]:
-    """`record_events` for events of several deliveries at once (each with its delivery id);
-    returns how many were new per delivery. The dashboard's cards that changed are noted here, or
-    added to `touched` for a caller recording more to note them all at once, last (see `note`)."""
+) -> tuple[Counter[int | None], set[tuple[int, int | None]]]:
+    """`record_events` for events of several deliveries at once (each with its delivery id):
+    how many were new per delivery, and the (event, session) cards they change, which the caller
+    notes last in its transaction (see `note`)."""
     if not items:
-        return Counter()
+        return Counter(), set()
     events = [event for event, _ in items]
     columns = select(
         m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state, m.Session.event_id
@@ -201,10 +200,4 @@ async def record_many(
         await db.execute(
             update(m.Room).where(m.Room.id.in_(live), m.Room.state == "ready").values(state="live")
         )
-    if new:
-        cards = {(room[3], room[1]) for room in rooms.values()}
-        if touched is None:
-            await note(db, cards, source, now)
-        else:
-            touched |= cards
-    return new
+    return new, {(room[3], room[1]) for room in rooms.values()} if new else set()

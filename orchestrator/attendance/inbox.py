@@ -115,7 +115,7 @@ async def _store(db: AsyncSession, batch: Sequence[_Pending]) -> list[Accepted]:
     )
     ids = {(provider, key): delivery_id for delivery_id, provider, key in stored}
     new: Counter[int | None] = Counter()
-    touched: set[tuple[int, int | None]] = set()
+    cards: set[tuple[int, int | None]] = set()
     for provider in sorted({p.provider for p in batch}):
         items = [
             (event, ids[key])
@@ -123,8 +123,10 @@ async def _store(db: AsyncSession, batch: Sequence[_Pending]) -> list[Accepted]:
             if pending.provider == provider and key in ids and first[key] == index
             for event in pending.delivery.events
         ]
-        new += await record_many(db, provider, items, batch[0].now, touched=touched)
-    await note(db, touched, "webhook", batch[0].now)
+        found, changed = await record_many(db, provider, items, batch[0].now)
+        new += found
+        cards |= changed
+    await note(db, cards, "webhook", batch[0].now)
     results = []
     for index, (pending, key) in enumerate(zip(batch, keys, strict=True)):
         count = len(pending.delivery.events)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..attendance.log import Roster, roster
+from ..attendance.roster import Roster, roster
 from ..clock import Clock
 from ..db import models as m
 from ..pages import Pages
@@ -62,6 +62,10 @@ class Tail:
     read_at: float
     updates: list[Update]
 
+    def after(self, last: int, limit: int | None = None) -> list[Update]:
+        start = bisect.bisect_right(self.updates, last, key=lambda update: update.id)
+        return self.updates[start : None if limit is None else start + limit]
+
 
 TAIL_SIZE = 5000
 TAIL_FRESH_SECONDS = 1.0
@@ -95,8 +99,7 @@ class Snapshots:
         tail = await self._tail(event_id)
         if last < tail.floor:
             return list(await self.feed.since(event_id, last))
-        start = bisect.bisect_right(tail.updates, last, key=lambda update: update.id)
-        return tail.updates[start : start + BATCH]
+        return tail.after(last, BATCH)
 
     async def _tail(self, event_id: int) -> Tail:
         tail = self._tails.get(event_id)
@@ -185,7 +188,7 @@ class Snapshots:
         tail = self._tails.get(event_id)
         if tail is None or last < tail.floor or tail.upto < upto:
             return await self.feed.since(event_id, last, limit=None)
-        return tail.updates[bisect.bisect_right(tail.updates, last, key=lambda u: u.id) :]
+        return tail.after(last)
 
     def _snapshot(
         self,
