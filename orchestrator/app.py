@@ -39,12 +39,12 @@ from .attendance.polling import RoomPoller
 from .attendance.retention import purge_forever
 from .clock import Clock, SystemClock
 from .dashboard import routes as dashboard
-from .dashboard.feed import Feed, Marks
+from .dashboard.feed import Feed
 from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .invites import InviteComposer
-from .lifecycle import CLOSE_GRACE, RoomLifecycle
+from .lifecycle import RoomLifecycle
 from .metrics import Metrics
 from .outbox import OutboxSender
 from .pages import Pages
@@ -103,8 +103,7 @@ def create_app(
             await upgrade(engine)
         app[keys.ENGINE] = engine
         app[keys.DB] = session_factory(engine)
-        marks = Marks(settings.late_after, settings.join_early, CLOSE_GRACE)
-        app[keys.FEED] = Feed(app[keys.DB], app[keys.CLOCK], marks)
+        app[keys.FEED] = Feed(app[keys.DB], app[keys.CLOCK], settings.marks)
         app[keys.SNAPSHOTS] = Snapshots(
             app[keys.DB], app[keys.FEED], app[keys.PAGES], settings, app[keys.CLOCK]
         )

@@ -17,12 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import ProviderRejected
 
 from .db import models as m
+from .db.upsert import dialect_insert
 from .db.zoom import ZoomHostDay
 from .program.model import Program
 from .settings import Settings
@@ -37,15 +37,9 @@ class NoHostFree(ProviderRejected):
     """Every host of the pool is busy at the room's time or used up its creates for today."""
 
 
-def _grace() -> timedelta:
-    from .lifecycle import CLOSE_GRACE  # imported late: the lifecycle calls into this module
-
-    return CLOSE_GRACE
-
-
 def busy(starts_at: datetime, ends_at: datetime, settings: Settings) -> Span:
     """When a Zoom meeting of this session holds its host."""
-    return starts_at - settings.join_early, ends_at + _grace()
+    return starts_at - settings.join_early, ends_at + settings.close_grace
 
 
 def peak(spans: Iterable[Span]) -> tuple[int, datetime | None]:
@@ -84,7 +78,8 @@ def pool_problem(
         return (
             f"{needed} Zoom meetings are open at once at {local:%Y-%m-%d %H:%M} (a meeting holds "
             f"its host from {_minutes(settings.join_early)} before its start to "
-            f"{_minutes(_grace())} after its end, and a host holds one meeting at a time), but "
+            f"{_minutes(settings.close_grace)} after its end, and a host holds one meeting at a "
+            "time), but "
             f"RDV_ZOOM_HOSTS has {pool} host{'s' if pool != 1 else ''}: "
             f"{needed} hosts are needed"
         )
@@ -172,7 +167,7 @@ async def _taken(
     db: AsyncSession, room_id: int, start: datetime, end: datetime, settings: Settings
 ) -> set[str]:
     """Hosts of the other live Zoom rooms whose meetings overlap [start, end]."""
-    before, after = settings.join_early, _grace()
+    before, after = settings.join_early, settings.close_grace
     rows = await db.execute(
         select(m.Room.provider_data)
         .join(m.Session, m.Session.id == m.Room.session_id)
@@ -193,12 +188,10 @@ async def _taken(
 
 
 async def _count(db: AsyncSession, host: str, day: date) -> None:
-    table = ZoomHostDay.__table__
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(host=host, day=day, requests=1)  # type: ignore[arg-type]
+    statement = dialect_insert(db, ZoomHostDay).values(host=host, day=day, requests=1)
     await db.execute(
         statement.on_conflict_do_update(
-            index_elements=["host", "day"], set_={"requests": table.c.requests + 1}
+            index_elements=["host", "day"], set_={"requests": ZoomHostDay.requests + 1}
         )
     )
 

@@ -62,8 +62,7 @@ async def outcomes(settings: Settings, slug: str) -> tuple[m.Event, list[Outcome
             db,
             event,
             now=SystemClock().now(),
-            late_after=settings.late_after,
-            join_early=settings.join_early,
+            marks=settings.marks,
         )
         return event, found
 

@@ -24,13 +24,12 @@ from integrations.base import ProviderError, ProviderUnavailable, Room, RoomRequ
 
 from . import hosts
 from .clock import Clock
-from .dashboard.feed import note
 from .db import models as m
+from .db.updates import note
 from .providers import ProviderRegistry
 from .settings import Settings
 
 log = logging.getLogger("rdv.rooms")
-CLOSE_GRACE = timedelta(minutes=10)
 LEASE = timedelta(seconds=90)
 RETRY_FAILED_AFTER = timedelta(minutes=5)
 T = TypeVar("T")
@@ -131,7 +130,7 @@ class RoomLifecycle:
         )
 
     def _due_for_closing(self, now: datetime) -> Any:
-        ended = now - CLOSE_GRACE
+        ended = now - self.settings.close_grace
         return (
             select(m.Room.id)
             .join(m.Session, m.Session.id == m.Room.session_id)
@@ -164,7 +163,10 @@ class RoomLifecycle:
             closes = await db.scalar(
                 select(m.Session.ends_at)
                 .join(m.Room, m.Room.session_id == m.Session.id)
-                .where(m.Room.provisioned_with.is_not(None), m.Session.ends_at > now - CLOSE_GRACE)
+                .where(
+                    m.Room.provisioned_with.is_not(None),
+                    m.Session.ends_at > now - self.settings.close_grace,
+                )
                 .order_by(m.Session.ends_at)
                 .limit(1)
             )
@@ -172,7 +174,7 @@ class RoomLifecycle:
         if opens is not None:
             moments.append(opens - self.settings.room_lead)
         if closes is not None:
-            moments.append(closes + CLOSE_GRACE)
+            moments.append(closes + self.settings.close_grace)
         return min(moments) if moments else None
 
     # -- the steps ---------------------------------------------------------------------------
@@ -274,7 +276,7 @@ class RoomLifecycle:
         moved = provisioned_with != provider_name and state in ("ready", "live")
         async with self.db() as db:
             ended = await db.scalar(
-                select(m.Session.ends_at <= now - CLOSE_GRACE)
+                select(m.Session.ends_at <= now - self.settings.close_grace)
                 .join(m.Room, m.Room.session_id == m.Session.id)
                 .where(m.Room.id == room_id)
             )

@@ -17,15 +17,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars.transport import MailTransport, PermanentMailError, TransientMailError
 
 from .clock import Clock
-from .dashboard.feed import note
 from .db.mail import MailMessage
+from .db.updates import note
+from .db.upsert import dialect_insert
 
 log = logging.getLogger("rdv.outbox")
 
@@ -59,12 +59,10 @@ async def enqueue(db: AsyncSession, messages: Sequence[Outgoing]) -> int:
         }
         for message in messages
     ]
-    dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = MailMessage.__table__
-    assert isinstance(table, Table)
     statement = (
-        insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+        dialect_insert(db, MailMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(MailMessage.__table__.c.id)
     )
     result = await db.execute(statement, rows)
     return len(result.all())

@@ -30,6 +30,17 @@ PROVIDER_REQUIREMENTS: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """A session's moments that the clock alone reaches: its links let people in `join_early`
+    before the start, an absent person counts as late `late_after` after it, and its room
+    closes `close_grace` after the end."""
+
+    join_early: timedelta
+    late_after: timedelta
+    close_grace: timedelta
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -97,6 +108,7 @@ class Settings:
     room_lead: timedelta = timedelta(minutes=30)
     join_early: timedelta = timedelta(minutes=10)
     late_after: timedelta = timedelta(minutes=5)
+    close_grace: timedelta = timedelta(minutes=10)
     reminder_before: timedelta = timedelta(minutes=15)
     poll_interval: timedelta = timedelta(seconds=60)
     archive_dir: Path | None = None
@@ -128,6 +140,10 @@ class Settings:
             raise SettingsError(
                 f"RDV_DEFAULT_PROVIDER: {self.default_provider} needs {', '.join(missing)}"
             )
+
+    @property
+    def marks(self) -> Marks:
+        return Marks(self.join_early, self.late_after, self.close_grace)
 
     @property
     def base_url(self) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import keys
 from .db import models as m
-from .db.web import LoginLink
+from .db.signin import LoginLink
 from .tokens import ROLES, derive_key
 
 COOKIE = "rdv_session"

@@ -18,10 +18,9 @@ from support import ManualClock, session_of, small_program
 
 from orchestrator import keys
 from orchestrator.attendance.retention import forget
-from orchestrator.dashboard.feed import note
 from orchestrator.dashboard.view import build
 from orchestrator.db import models as m
-from orchestrator.db.web import DashboardUpdate
+from orchestrator.db.updates import DashboardUpdate, note
 from orchestrator.program.export import export_document
 from orchestrator.signin import create_link
 

@@ -33,8 +33,7 @@ async def outcomes_of(
             db,
             event,
             now=app[keys.CLOCK].now(),
-            late_after=settings.late_after,
-            join_early=settings.join_early,
+            marks=settings.marks,
             session_key=session,
         )
     return event, outcomes

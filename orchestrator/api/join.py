@@ -15,10 +15,10 @@ from sqlalchemy import insert, or_, select
 from integrations.base import JoinRequest, ProviderError, Role, Room
 
 from .. import keys
-from ..dashboard.feed import note
 from ..db import models as m
 from ..db.replays import Replay
-from ..lifecycle import CLOSE_GRACE, ensure_ready, seat_of
+from ..db.updates import note
+from ..lifecycle import ensure_ready, seat_of
 from .errors import names_nothing
 
 routes = web.RouteTableDef()
@@ -242,7 +242,7 @@ async def _provider_url(
                 email=visit.person.email,
                 role=visit.role,
                 not_before=opens,
-                expires_at=visit.session.ends_at + CLOSE_GRACE,
+                expires_at=visit.session.ends_at + app[keys.SETTINGS].close_grace,
             ),
             now=now,
         )

@@ -10,15 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.events import Kind, ProviderEvent, Who
 
-from ..dashboard.feed import note
 from ..db import models as m
 from ..db.attendance import ProviderEventRow
+from ..db.updates import note
+from ..db.upsert import dialect_insert
 
 _SEAT = re.compile(r"rdv-a(\d{1,18})")
 _ROW_IDS = 2**31  # attendee ids are 32-bit (PostgreSQL INTEGER refuses anything larger)
@@ -74,14 +74,6 @@ def room_ref(event: ProviderEvent) -> str | None:
     if event.room.number is not None:
         return str(event.room.number)
     return event.room.key.lower() if event.room.key else None
-
-
-def dialect_insert(db: AsyncSession, model: type[Any]) -> Any:
-    """The database's own INSERT for `model`, the one with ON CONFLICT DO NOTHING."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    dialect = db.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def record_events(

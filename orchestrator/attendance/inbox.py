@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.events import Delivery
 from webhooks.door import Accepted
 
-from ..dashboard.feed import note
 from ..db.attendance import WebhookDelivery
-from .events import dialect_insert, record_many
+from ..db.updates import note
+from ..db.upsert import dialect_insert
+from .events import record_many
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import false, select
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.attendance import ProviderEventRow
-from ..lifecycle import CLOSE_GRACE
+from ..settings import Marks
 from .presence import Interval, Mark, identity, intervals
 from .roster import Person, Roster, roster
 from .rules import Presence, Window, held, presence, status
@@ -60,8 +60,7 @@ async def attendance(
     event: m.Event,
     *,
     now: datetime,
-    late_after: timedelta,
-    join_early: timedelta,
+    marks: Marks,
     session_key: str | None = None,
     session_ids: Collection[int] | None = None,
     known: Roster | None = None,
@@ -89,7 +88,7 @@ async def attendance(
     # The whole event's link clicks, or only those of the few sessions asked for.
     among = m.Session.event_id == event.id if whole else m.Session.id.in_(asked)
     room_ids = [room.id for _, room in sessions]
-    marks: dict[int, list[Mark]] = defaultdict(list)
+    traces: dict[int, list[Mark]] = defaultdict(list)
     sources: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     guests: dict[int, dict[str, tuple[str | None, str | None]]] = defaultdict(dict)
     rows: Any = await db.execute(
@@ -116,7 +115,7 @@ async def attendance(
     for row in rows:
         person = _person(row, joins)
         listed = frozenset(row.details.get("listed", "").split()) if row.kind == "poll" else None
-        marks[row.room_id].append(
+        traces[row.room_id].append(
             Mark(row.at, row.kind, person, row.connection, listed or frozenset())
         )
         if person is not None:
@@ -144,12 +143,12 @@ async def attendance(
         window = Window(
             starts_at=session.starts_at,
             ends_at=session.ends_at,
-            opens_at=session.starts_at - join_early,
-            closes_at=session.ends_at + CLOSE_GRACE,
-            late_after=late_after,
+            opens_at=session.starts_at - marks.join_early,
+            closes_at=session.ends_at + marks.close_grace,
+            late_after=marks.late_after,
             now=now,
         )
-        spans = intervals(marks[room_id], until=min(now, window.closes_at))
+        spans = intervals(traces[room_id], until=min(now, window.closes_at))
         outcomes.append(
             _outcome(
                 session,

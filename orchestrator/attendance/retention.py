@@ -17,10 +17,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..clock import Clock
-from ..dashboard.feed import note
 from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
 from ..db.mail import MailMessage
+from ..db.updates import note
 
 log = logging.getLogger("rdv.retention")
 ERASED_NAME = "(erased)"

@@ -1,94 +1,34 @@
-"""The dashboard's live feed: update rows in the database (written where things change), and the
-wake-ups that tell open streams to read them.
+"""The dashboard's live feed: the wake-ups that tell open streams to read the change log
+(`db/updates.py`), and the clock's own entries in it.
 
-Rows are the truth: a stream that reconnects with `Last-Event-ID` reads what it missed; the
-wake-up only saves it from polling. A clock tick writes a row when a session passes its lateness
-mark, so "who is late" appears without any provider saying anything.
+The log's rows are the truth; a wake-up only saves a stream from polling. A clock tick writes a
+row when a session passes one of its marks, so "who is late" appears without any provider saying
+anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import zlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..clock import Clock
 from ..db import models as m
+from ..db import updates
 from ..db.locks import exclusive
-from ..db.web import DashboardUpdate
+from ..db.updates import CHANNEL, Update, note
+from ..settings import Marks
 
-CHANNEL = "rdv_dashboard"
-ORDER_LOCK = zlib.crc32(b"rdv:dashboard-updates")
 # A page that reconnects needs the rows since it last heard; after this long a reload is due
 # anyway, so older rows only grow the table.
 KEEP_UPDATES = timedelta(days=1)
 PRUNE_EVERY = timedelta(hours=1)
 WAKE_AFTER = 0.010  # seconds: what a stream waits to gather the webhooks of a burst
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    id: int
-    session_id: int | None
-    reason: str
-
-
-async def note(
-    db: AsyncSession, changes: Iterable[tuple[int, int | None]], reason: str, now: datetime
-) -> None:
-    """Records, in the caller's transaction, that these (event, session) cards changed.
-
-    Streams read the rows after the last id they sent, so ids must become visible in id order. On
-    PostgreSQL two transactions could commit ids 11 then 10, and a stream that read 11 would skip
-    10: so writers take a lock here that they hold until they commit, one at a time. Call it last
-    in the transaction (no other lock taken after it, no slow work): the lock is then held only
-    for the commit, and no two writers can wait on each other. SQLite has one writer anyway."""
-    cards = sorted(set(changes), key=lambda c: (c[0], c[1] or 0))
-    rows = [
-        {"event_id": event_id, "session_id": session_id, "reason": reason, "at": now}
-        for event_id, session_id in cards
-    ]
-    if rows:
-        postgres = db.get_bind().dialect.name == "postgresql"
-        if postgres:
-            # The rows the new ones refer to are locked (as the foreign key checks would) before
-            # the order lock: a writer waiting on one of them (an event row an import holds)
-            # then waits without holding up every other writer.
-            events = sorted({event_id for event_id, _ in cards})
-            sessions = sorted({session_id for _, session_id in cards if session_id is not None})
-            await db.execute(
-                select(m.Event.id)
-                .where(m.Event.id.in_(events))
-                .with_for_update(key_share=True, read=True)
-            )
-            if sessions:
-                await db.execute(
-                    select(m.Session.id)
-                    .where(m.Session.id.in_(sessions))
-                    .with_for_update(key_share=True, read=True)
-                )
-            await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
-        await db.execute(insert(DashboardUpdate), rows)
-        if postgres:  # wakes the other instances at commit
-            await db.execute(text(f"NOTIFY {CHANNEL}"))
-
-
-@dataclass(frozen=True, slots=True)
-class Marks:
-    """When the clock alone changes a session's card: its room opens (`join_early` before the
-    start), it starts, its people become late (`late_after` after), it ends, its room closes
-    (`close_grace` after the end)."""
-
-    late_after: timedelta
-    join_early: timedelta
-    close_grace: timedelta
 
 
 class Feed:
@@ -165,14 +105,8 @@ class Feed:
         """Deletes update rows older than `keep`; returns how many. The newest row always stays:
         SQLite numbers a new row after the highest one left, and ids must never go back, or a page
         reconnecting with an old Last-Event-ID would skip what comes next."""
-        newest = select(func.max(DashboardUpdate.id)).scalar_subquery()
         async with self.db() as db, db.begin():
-            result = await db.execute(
-                delete(DashboardUpdate)
-                .where(DashboardUpdate.at < self.clock.now() - keep, DashboardUpdate.id < newest)
-                .returning(DashboardUpdate.id)
-            )
-            return len(result.all())
+            return await updates.prune(db, now=self.clock.now(), keep=keep)
 
     async def wait(self, seen: int, seconds: float) -> int:
         """Returns once something changed after `seen`, or after `seconds`."""
@@ -188,23 +122,11 @@ class Feed:
 
     async def since(self, event_id: int, last: int, limit: int | None = 1000) -> Sequence[Update]:
         async with self.db() as db:
-            rows = await db.execute(
-                select(DashboardUpdate.id, DashboardUpdate.session_id, DashboardUpdate.reason)
-                .where(DashboardUpdate.event_id == event_id, DashboardUpdate.id > last)
-                .order_by(DashboardUpdate.id)
-                .limit(limit)
-            )
-            return [Update(*row) for row in rows]
+            return await updates.since(db, event_id, last, limit)
 
     async def latest(self, event_id: int) -> int:
         async with self.db() as db:
-            found = await db.scalar(
-                select(DashboardUpdate.id)
-                .where(DashboardUpdate.event_id == event_id)
-                .order_by(DashboardUpdate.id.desc())
-                .limit(1)
-            )
-            return found or 0
+            return await updates.latest(db, event_id)
 
     async def tick(self) -> int:
         """Writes an update for every session that passed one of its marks since the last tick:

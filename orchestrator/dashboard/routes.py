@@ -12,7 +12,7 @@ from integrations.base import JoinRequest, ProviderError, Role, Room, Seat
 
 from .. import keys
 from ..db import models as m
-from ..lifecycle import CLOSE_GRACE, ensure_ready
+from ..lifecycle import ensure_ready
 from ..signin import COOKIE, Viewer, redeem, set_cookie, viewer_of
 from .view import Dashboard, build
 
@@ -201,7 +201,7 @@ async def join_as_organiser(request: web.Request) -> web.StreamResponse:
                     email=event.organiser_email,
                     role=Role.MODERATOR,
                     not_before=now,
-                    expires_at=session.ends_at + CLOSE_GRACE,
+                    expires_at=session.ends_at + app[keys.SETTINGS].close_grace,
                 ),
                 now=now,
             )

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..attendance.roster import Roster, roster
 from ..clock import Clock
 from ..db import models as m
+from ..db.updates import Update
 from ..pages import Pages
 from ..settings import Settings
-from .feed import Feed, Update
+from .feed import Feed
 from .view import Card, Dashboard, build, refresh
 
 if TYPE_CHECKING:  # signin imports the app keys, which name this module's class

@@ -218,8 +218,7 @@ async def _cards(
         db,
         event,
         now=now,
-        late_after=settings.late_after,
-        join_early=settings.join_early,
+        marks=settings.marks,
         session_ids=session_ids,
         known=known,
     )

@@ -1,5 +1,5 @@
-"""The database: typed models on one base, the engine, and migrations."""
+"""The database: typed models on one base, the engine, migrations, and the change log."""
 
-from . import attendance, mail, models, replays, scheduling, web, zoom
+from . import attendance, mail, models, replays, scheduling, signin, updates, zoom
 
-__all__ = ["attendance", "mail", "models", "replays", "scheduling", "web", "zoom"]
+__all__ = ["attendance", "mail", "models", "replays", "scheduling", "signin", "updates", "zoom"]

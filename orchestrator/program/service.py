@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .. import hosts
-from ..dashboard.feed import note
 from ..db import models as m
+from ..db.updates import note
 from ..providers import unavailable
 from ..scheduling import store
 from ..settings import Settings

@@ -135,8 +135,7 @@ async def _replay_mail(
         db,
         event,
         now=max(now, session.ends_at + timedelta(hours=1)),
-        late_after=settings.late_after,
-        join_early=settings.join_early,
+        marks=settings.marks,
         session_key=session.key,
     )
     came = {

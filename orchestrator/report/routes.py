@@ -51,8 +51,7 @@ async def _report(request: web.Request) -> tuple[m.Event, Report, list[Any]] | w
             db,
             event,
             now=app[keys.CLOCK].now(),
-            late_after=settings.late_after,
-            join_early=settings.join_early,
+            marks=settings.marks,
         )
         extra = await replay_figures(db, event.id)
     zone = ZoneInfo(event.timezone)

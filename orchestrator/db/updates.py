@@ -1,0 +1,120 @@
+"""The change log that live pages follow: a row per card that changed (a webhook, a poll, a room
+state, a clock mark, an erasure), written in the same transaction as the change itself.
+
+Everyone who changes something writes here with `note()`; the dashboard reads it. The rows are
+the truth: a page that reconnects with `Last-Event-ID` reads what it missed, whichever instance it
+reconnects to, and on PostgreSQL a NOTIFY on `CHANNEL` at commit wakes the other instances.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, String, delete, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+from .models import Event, Session
+
+CHANNEL = "rdv_dashboard"
+ORDER_LOCK = zlib.crc32(b"rdv:dashboard-updates")
+
+
+class DashboardUpdate(Base):
+    """Something on an event's dashboard changed. The id is the Server-Sent Events id; a row
+    without a session names the whole event (a new program, an erasure)."""
+
+    __tablename__ = "dashboard_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    id: int
+    session_id: int | None
+    reason: str
+
+
+async def note(
+    db: AsyncSession, changes: Iterable[tuple[int, int | None]], reason: str, now: datetime
+) -> None:
+    """Records, in the caller's transaction, that these (event, session) cards changed.
+
+    Streams read the rows after the last id they sent, so ids must become visible in id order. On
+    PostgreSQL two transactions could commit ids 11 then 10, and a stream that read 11 would skip
+    10: so writers take a lock here that they hold until they commit, one at a time. Call it last
+    in the transaction (no other lock taken after it, no slow work): the lock is then held only
+    for the commit, and no two writers can wait on each other. SQLite has one writer anyway."""
+    cards = sorted(set(changes), key=lambda c: (c[0], c[1] or 0))
+    rows = [
+        {"event_id": event_id, "session_id": session_id, "reason": reason, "at": now}
+        for event_id, session_id in cards
+    ]
+    if not rows:
+        return
+    postgres = db.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # The rows the new ones refer to are locked (as the foreign key checks would) before
+        # the order lock: a writer waiting on one of them (an event row an import holds)
+        # then waits without holding up every other writer.
+        events = sorted({event_id for event_id, _ in cards})
+        sessions = sorted({session_id for _, session_id in cards if session_id is not None})
+        await db.execute(
+            select(Event.id).where(Event.id.in_(events)).with_for_update(key_share=True, read=True)
+        )
+        if sessions:
+            await db.execute(
+                select(Session.id)
+                .where(Session.id.in_(sessions))
+                .with_for_update(key_share=True, read=True)
+            )
+        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
+    await db.execute(insert(DashboardUpdate), rows)
+    if postgres:  # wakes the other instances at commit
+        await db.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+async def since(
+    db: AsyncSession, event_id: int, last: int, limit: int | None = 1000
+) -> Sequence[Update]:
+    """The event's updates after id `last`, in order (at most `limit`)."""
+    rows = await db.execute(
+        select(DashboardUpdate.id, DashboardUpdate.session_id, DashboardUpdate.reason)
+        .where(DashboardUpdate.event_id == event_id, DashboardUpdate.id > last)
+        .order_by(DashboardUpdate.id)
+        .limit(limit)
+    )
+    return [Update(*row) for row in rows]
+
+
+async def latest(db: AsyncSession, event_id: int) -> int:
+    """The id of the event's newest update, 0 when it has none."""
+    found = await db.scalar(
+        select(DashboardUpdate.id)
+        .where(DashboardUpdate.event_id == event_id)
+        .order_by(DashboardUpdate.id.desc())
+        .limit(1)
+    )
+    return found or 0
+
+
+async def prune(db: AsyncSession, *, now: datetime, keep: timedelta) -> int:
+    """Deletes update rows older than `keep`; returns how many. The newest row always stays:
+    SQLite numbers a new row after the highest one left, and ids must never go back, or a page
+    reconnecting with an old Last-Event-ID would skip what comes next."""
+    newest = select(func.max(DashboardUpdate.id)).scalar_subquery()
+    result = await db.execute(
+        delete(DashboardUpdate)
+        .where(DashboardUpdate.at < now - keep, DashboardUpdate.id < newest)
+        .returning(DashboardUpdate.id)
+    )
+    return len(result.all())
