@@ -24,11 +24,18 @@ from zoneinfo import ZoneInfo
 
 import output
 
-from orchestrator.program.model import OrganisationSpec, PersonSpec, SessionSpec
+from orchestrator.program.model import (
+    OrganisationSpec,
+    PersonSpec,
+    Request,
+    Requests,
+    Rules,
+    SessionSpec,
+)
 from orchestrator.scheduling import measure
 from orchestrator.scheduling.greedy import solve_greedy
 from orchestrator.scheduling.instance import build
-from orchestrator.scheduling.model import Instance, Request, Requests, Rules
+from orchestrator.scheduling.model import Instance
 from orchestrator.scheduling.split import solve
 
 TZ = ZoneInfo("Europe/Paris")

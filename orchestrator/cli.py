@@ -33,10 +33,10 @@ from .jobs import (
     upgrade_database,
 )
 from .program.problems import ProgramError
+from .program.schedule import DEFAULT_TIME_LIMIT, Changed, schedule_event
+from .program.schedule_outcome import Outcome
 from .program.service import NotFound
 from .replays.links import ReplayRefused
-from .scheduling.outcome import Outcome
-from .scheduling.run import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from .serve import serve
 from .settings import Settings, SettingsError, load_settings, parse_duration
 from .tokens import ROLES, mint_api_token

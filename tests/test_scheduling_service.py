@@ -14,7 +14,7 @@ from support import Api, small_program
 
 from orchestrator.db import models as m
 from orchestrator.db.mail import MailMessage
-from orchestrator.scheduling import run
+from orchestrator.program import schedule as run
 
 SLUG = "meet-the-buyers"
 PARIS = ZoneInfo("Europe/Paris")

@@ -10,8 +10,8 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from .. import keys
+from ..program.schedule import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from ..program.service import NotFound
-from ..scheduling.run import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from .auth import require_grant
 from .errors import ApiError, read_body
 

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
-from ..scheduling import store
+from . import sections
 from .changes import INVITE_FIELDS, ChangeSet, SessionChange
 from .model import EventSpec, Program, SessionSpec
 from .people import sync_organisations, sync_people
@@ -72,7 +72,7 @@ async def apply_program(
 ) -> ChangeSet:
     """Brings the event to what `program` says, in the caller's transaction."""
     event, created, event_changed = await _upsert_event(db, program.event)
-    await store.save(db, event.id, program.requests)
+    await sections.save(db, event.id, program.requests)
     org_ids, org_changes = await sync_organisations(db, event.id, program.organisations, now)
     people, people_changes, detail_changed = await sync_people(
         db, event.id, program.people, org_ids, now, tokens

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
-from ..scheduling import store
+from . import sections
 
 
 async def export_document(db: AsyncSession, slug: str) -> dict[str, Any] | None:
@@ -109,7 +109,7 @@ async def export_document(db: AsyncSession, slug: str) -> dict[str, Any] | None:
             )
             for session in sessions
         ],
-        **await store.sections(db, event.id),
+        **await sections.stored(db, event.id),
     }
 
 

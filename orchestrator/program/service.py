@@ -17,8 +17,8 @@ from .. import hosts
 from ..db import models as m
 from ..db.updates import note
 from ..providers import unavailable
-from ..scheduling import store
 from ..settings import Settings
+from . import sections
 from .apply import apply_program
 from .changes import ChangeSet
 from .export import export_document
@@ -52,7 +52,7 @@ async def import_program(
 ) -> ChangeSet:
     program = validate(raw, check_provider=provider_check(settings), slug=slug)
     async with db_factory() as db, db.begin():
-        program = await store.carry_meetings(db, program, raw)
+        program = await sections.carry_meetings(db, program, raw)
         await _check_pools(db, program, settings)
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now

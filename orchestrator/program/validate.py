@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..scheduling import requests as meeting_requests
 from ..settings import PROVIDERS
 from . import fields
+from . import requests as meeting_requests
 from .load import RawProgram
 from .model import EventSpec, OrganisationSpec, PersonSpec, Program, SessionSpec
 from .problems import Collector, Place

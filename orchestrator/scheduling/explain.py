@@ -8,9 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..program.model import Interval
 from .greedy import Tracker
 from .instance import Plan
-from .model import Interval, Meeting
+from .model import Meeting
 
 SHOWN = 4  # slots named in a reason before "…"
 

@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..program.model import OrganisationSpec, PersonSpec, SessionSpec
-from .model import Demand, Instance, Interval, Meeting, Request, Requests, Rules, Slot
+from ..program.model import (
+    Interval,
+    OrganisationSpec,
+    PersonSpec,
+    Request,
+    Requests,
+    Rules,
+    SessionSpec,
+)
+from .model import Demand, Instance, Meeting, Slot
 
 
 @dataclass(frozen=True, slots=True)

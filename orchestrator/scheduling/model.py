@@ -1,4 +1,5 @@
-"""Plain frozen data: the validated scheduling sections, the solver's instance and its answer.
+"""Plain frozen data: the solver's instance and its answer (the requests it places are the
+program's, in `program/model.py`).
 
 The instance numbers people and slots so that the solvers work on small integers; names and
 times come back only when the answer is explained or written as sessions.
@@ -9,79 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-Interval = tuple[datetime, datetime]
-"""An aware UTC start and end."""
-
-MUST_MEET = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """The `schedule` section: when meetings may happen and how many."""
-
-    windows: tuple[Interval, ...]
-    slot_minutes: int
-    gap_minutes: int = 0
-    max_parallel: int | None = None
-    max_per_person: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One wanted rendez-vous, between two people or two organisations (`organisations`)."""
-
-    index: int
-    source: str
-    target: str
-    organisations: bool
-    priority: int
-    session_key: str
-    key_given: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"from": self.source, "to": self.target, "priority": self.priority}
-        if self.key_given:
-            item["key"] = self.session_key
-        return item
-
-
-@dataclass(frozen=True, slots=True)
-class Requests:
-    """The validated `schedule`, `availability` and `requests` sections of a program."""
-
-    rules: Rules
-    availability: Mapping[str, tuple[Interval, ...]]
-    requests: tuple[Request, ...]
-
-    def document(self) -> dict[str, Any]:
-        """The sections as a program would give them, times absolute: what is stored."""
-        rules = self.rules
-        schedule: dict[str, Any] = {
-            "windows": [_pair(window) for window in rules.windows],
-            "slot_minutes": rules.slot_minutes,
-            "gap_minutes": rules.gap_minutes,
-        }
-        if rules.max_parallel is not None:
-            schedule["max_parallel"] = rules.max_parallel
-        if rules.max_per_person is not None:
-            schedule["max_per_person"] = rules.max_per_person
-        return {
-            "schedule": schedule,
-            "availability": {
-                key: [_pair(interval) for interval in spans]
-                for key, spans in self.availability.items()
-            },
-            "requests": [request.as_dict() for request in self.requests],
-        }
-
-
-def _pair(interval: Interval) -> list[str]:
-    return [interval[0].isoformat(), interval[1].isoformat()]
-
-
-# -- what the solvers see ---------------------------------------------------------------------
+from ..program.model import MUST_MEET
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,18 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import models as m
 from ..db.mail import MailMessage
-from ..program.export import export_document
-from ..program.load import RawProgram
-from ..program.model import Program, SessionSpec
-from ..program.service import ChangeHook, NotFound, apply_document, provider_check
-from ..program.validate import validate
+from ..scheduling.explain import explain
+from ..scheduling.instance import Existing, Plan, build
+from ..scheduling.model import Solution
+from ..scheduling.solver import WORKERS
+from ..scheduling.split import solve
 from ..settings import Settings
-from .explain import explain
-from .instance import Existing, Plan, build
-from .model import Request, Solution
-from .outcome import Outcome, Placed, Unplaced
-from .solver import WORKERS
-from .split import solve
+from .export import export_document
+from .load import RawProgram
+from .model import Program, Request, SessionSpec
+from .schedule_outcome import Outcome, Placed, Unplaced
+from .service import ChangeHook, NotFound, apply_document, provider_check
+from .validate import validate
 
 DEFAULT_TIME_LIMIT = 60.0
 SENT = ("sent", "sending")

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..program import fields
-from ..program.load import RawProgram
-from ..program.problems import Collector, Place
+from . import fields
+from .load import RawProgram
 from .model import Interval, Request, Requests, Rules
+from .problems import Collector, Place
 
 SECTIONS = ("schedule", "availability", "requests")
 SCHEDULE_FIELDS = ("windows", "slot_minutes", "gap_minutes", "max_parallel", "max_per_person")

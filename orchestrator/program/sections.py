@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.scheduling import MeetingRequest, MeetingSchedule
-from ..program.load import RawProgram
-from ..program.model import Program, SessionSpec
-from ..program.problems import Collector
-from .model import Requests
+from .load import RawProgram
+from .model import Program, Requests, SessionSpec
+from .problems import Collector
 
 
 async def save(db: AsyncSession, event_id: int, requests: Requests | None) -> None:
@@ -58,7 +57,7 @@ async def save(db: AsyncSession, event_id: int, requests: Requests | None) -> No
     await db.flush()
 
 
-async def sections(db: AsyncSession, event_id: int) -> dict[str, Any]:
+async def stored(db: AsyncSession, event_id: int) -> dict[str, Any]:
     """The stored `schedule`, `availability` and `requests` as a program gives them; empty when
     the event has none."""
     schedule = await db.scalar(select(MeetingSchedule).where(MeetingSchedule.event_id == event_id))

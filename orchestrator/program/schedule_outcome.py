@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..program.changes import ChangeSet
+from .changes import ChangeSet
 from .model import Request
 
 
