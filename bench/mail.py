@@ -32,8 +32,8 @@ from orchestrator.clock import SystemClock
 from orchestrator.db.engine import create_engine, session_factory
 from orchestrator.db.mail import MailMessage
 from orchestrator.db.migrate import upgrade
-from orchestrator.invites import InviteComposer
-from orchestrator.outbox import OutboxSender
+from orchestrator.mail.invites import InviteComposer
+from orchestrator.mail.outbox import OutboxSender
 from orchestrator.program.load import load_bytes
 from orchestrator.program.service import import_program
 from orchestrator.settings import Settings

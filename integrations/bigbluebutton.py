@@ -10,13 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-import aiohttp
 
 from .base import (
     JoinRequest,
-    NotConfigured,
     Participant,
     Recording,
     Role,
@@ -33,9 +29,6 @@ from .bigbluebutton_client import (
 )
 from .bigbluebutton_events import verify_hook, verify_recording_ready
 from .events import Delivery, WebhookRequest
-
-if TYPE_CHECKING:
-    from orchestrator.settings import Settings
 
 OVERRUN = timedelta(minutes=30)  # how long a session may run past its end before BBB cuts it
 GONE = frozenset({"notFound", "invalidMeetingIdentifier"})
@@ -168,13 +161,3 @@ class BigBlueButtonProvider(VideoProvider):
 
 def _meeting_id(room: Room) -> str:
     return str(room.data.get("meetingID") or room.room_key)
-
-
-def from_settings(settings: Settings, session: aiohttp.ClientSession) -> BigBlueButtonProvider:
-    """The provider for `RDV_BBB_URL` / `RDV_BBB_SECRET` / `RDV_BBB_CHECKSUM`."""
-    if not settings.bbb_url or not settings.bbb_secret:
-        raise NotConfigured("BigBlueButton needs RDV_BBB_URL and RDV_BBB_SECRET")
-    client = BigBlueButtonClient(
-        session, settings.bbb_url, settings.bbb_secret, settings.bbb_checksum
-    )
-    return BigBlueButtonProvider(client, lead=settings.room_lead)

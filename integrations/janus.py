@@ -15,13 +15,12 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
 from .base import (
     JoinRequest,
-    NotConfigured,
     Participant,
     ProviderError,
     ProviderRejected,
@@ -129,22 +128,6 @@ class JanusClient:
             # Destroying the session detaches its handle; if that fails, Janus reaps it in 60 s.
             with suppress(ProviderError):
                 await self.post(session_path, {"janus": "destroy"})
-
-
-class _Settings(Protocol):
-    """What `from_settings` reads from `orchestrator.settings.Settings`."""
-
-    @property
-    def janus_url(self) -> str | None: ...
-
-    @property
-    def janus_webhook_user(self) -> str | None: ...
-
-    @property
-    def janus_webhook_password(self) -> str | None: ...
-
-    @property
-    def base_url(self) -> str: ...
 
 
 class JanusProvider(VideoProvider):
@@ -277,18 +260,3 @@ class JanusProvider(VideoProvider):
             Participant(provider_id=str(person["id"]), display_name=str(person.get("display", "")))
             for person in data.get("participants", [])
         ]
-
-
-def from_settings(
-    settings: _Settings, session: aiohttp.ClientSession, secret_key: bytes
-) -> JanusProvider:
-    if not settings.janus_url:
-        raise NotConfigured("Janus needs RDV_JANUS_URL")
-    client = JanusClient(session, settings.janus_url)
-    return JanusProvider(
-        client,
-        public_url=settings.base_url,
-        secret_key=secret_key,
-        webhook_user=settings.janus_webhook_user,
-        webhook_password=settings.janus_webhook_password,
-    )

@@ -12,14 +12,11 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
-
-import aiohttp
 
 from .base import (
     JoinRequest,
-    NotConfigured,
     Participant,
     Recording,
     Role,
@@ -31,13 +28,10 @@ from .events import Delivery, WebhookRequest
 from .livekit_client import LiveKitClient, LiveKitRejected, hs256
 from .livekit_events import NOT_PEOPLE, enum, int64, verify
 
-if TYPE_CHECKING:
-    from orchestrator.settings import Settings
-
 SKEW = timedelta(seconds=10)
 OVERRUN = timedelta(minutes=30)  # how long a session may run past its end before the room goes
 
-__all__ = ["LiveKitClient", "LiveKitProvider", "LiveKitRejected", "from_settings"]
+__all__ = ["LiveKitClient", "LiveKitProvider", "LiveKitRejected"]
 
 
 class LiveKitProvider(VideoProvider):
@@ -150,12 +144,3 @@ def _joined(participant: Mapping[str, Any]) -> datetime | None:
 
 def _room_name(room: Room) -> str:
     return str(room.data.get("room") or room.room_key)
-
-
-def from_settings(settings: Settings, session: aiohttp.ClientSession) -> LiveKitProvider:
-    """The provider for `RDV_LIVEKIT_URL`, `_API_KEY`, `_API_SECRET` and `_JOIN_PAGE`."""
-    url, key, secret = settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret
-    if not url or not key or not secret:
-        raise NotConfigured("LiveKit needs RDV_LIVEKIT_URL, _API_KEY and _API_SECRET")
-    client = LiveKitClient(session, url, key, secret)
-    return LiveKitProvider(client, join_page=settings.livekit_join_page, lead=settings.room_lead)

@@ -17,9 +17,7 @@ import math
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-import aiohttp
+from typing import Any
 
 from .base import (
     JoinRequest,
@@ -35,15 +33,12 @@ from .events import Delivery, WebhookRequest
 from .zoom_client import Meeting, Registrant, ZoomClient
 from .zoom_events import verify
 
-if TYPE_CHECKING:
-    from orchestrator.settings import Settings
-
 AGENDA = "rdv room "
 TOPIC_LENGTH = 200
 NAME_LENGTH = 64
 PARALLEL = 4  # registrant calls at once; Zoom labels them Light (many per second)
 
-__all__ = ["ZoomClient", "ZoomProvider", "from_settings"]
+__all__ = ["ZoomClient", "ZoomProvider"]
 
 
 class ZoomProvider(VideoProvider):
@@ -175,24 +170,3 @@ class ZoomProvider(VideoProvider):
             secret=self.webhook_secret,
             now=request.now,
         )
-
-
-def from_settings(settings: Settings, session: aiohttp.ClientSession) -> ZoomProvider:
-    """The provider for `RDV_ZOOM_*` (the API and OAuth bases are settings so tests can point them
-    at a fake)."""
-    account, client_id, secret = (
-        settings.zoom_account_id,
-        settings.zoom_client_id,
-        settings.zoom_client_secret,
-    )
-    if not (account and client_id and secret and settings.zoom_hosts):
-        raise NotConfigured(f"Zoom needs {', '.join(settings.missing_for('zoom'))}")
-    client = ZoomClient(
-        session,
-        account_id=account,
-        client_id=client_id,
-        client_secret=secret,
-        api_url=settings.zoom_api_url,
-        oauth_url=settings.zoom_oauth_url,
-    )
-    return ZoomProvider(client, settings.zoom_hosts, webhook_secret=settings.zoom_webhook_secret)

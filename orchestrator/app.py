@@ -19,10 +19,11 @@ from integrations.events import Delivery
 from webhooks.door import Door, Verifier
 from webhooks.door import routes as webhook_routes
 
-from . import keys
+from . import appkeys
 from .api import (
     agenda,
     attendance,
+    dashboard,
     events,
     feeds,
     health,
@@ -30,6 +31,7 @@ from .api import (
     mail,
     openapi,
     replays,
+    report,
     rooms,
     schedule,
 )
@@ -38,20 +40,18 @@ from .attendance.inbox import EventInbox
 from .attendance.polling import RoomPoller
 from .attendance.retention import purge_forever
 from .clock import Clock, SystemClock
-from .dashboard import routes as dashboard
 from .dashboard.feed import Feed
 from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
-from .invites import InviteComposer
-from .lifecycle import RoomLifecycle
+from .mail.invites import InviteComposer
+from .mail.outbox import OutboxSender
+from .mail.reminders import Reminders
 from .metrics import Metrics
-from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
-from .reminders import Reminders
 from .replays.recordings import RecordingArchiver
-from .report import routes as report
+from .rooms.lifecycle import RoomLifecycle
 from .settings import Settings
 from .timers import LifecycleTimers
 
@@ -65,17 +65,17 @@ JANUS_JS = Path("/usr/share/javascript/janus-gateway")
 def verifier(app: web.Application, name: str) -> Verifier | None:
     """The webhook check of a configured provider that sends webhooks, or None."""
     try:
-        provider = app[keys.PROVIDERS].get(name)
+        provider = app[appkeys.PROVIDERS].get(name)
     except NotConfigured:
         return None
     return provider.verify_webhook if provider.can_receive_webhooks else None
 
 
 def accepted_webhook(app: web.Application, provider: str, delivery: Delivery) -> None:
-    app[keys.METRICS].accepted(
-        provider, [event.at for event in delivery.events], app[keys.CLOCK].now()
+    app[appkeys.METRICS].accepted(
+        provider, [event.at for event in delivery.events], app[appkeys.CLOCK].now()
     )
-    app[keys.FEED].wake_soon()
+    app[appkeys.FEED].wake_soon()
 
 
 def create_app(
@@ -88,33 +88,33 @@ def create_app(
     """The service; `background=False` leaves the loops (mail sender, timers) to the caller,
     which tests use to drive them step by step."""
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
-    app[keys.SETTINGS] = settings
-    app[keys.CLOCK] = clock or SystemClock()
-    app[keys.METRICS] = Metrics()
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.CLOCK] = clock or SystemClock()
+    app[appkeys.METRICS] = Metrics()
     catalogues = Catalogues()
-    app[keys.WRITER] = Writer(catalogues)
-    app[keys.PAGES] = Pages(catalogues)
-    app[keys.INVITES] = InviteComposer(settings, app[keys.WRITER])
+    app[appkeys.WRITER] = Writer(catalogues)
+    app[appkeys.PAGES] = Pages(catalogues)
+    app[appkeys.INVITES] = InviteComposer(settings, app[appkeys.WRITER])
     mail_target = parse_mail_url(settings.mail_url)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         if migrate:
             await upgrade(engine)
-        app[keys.ENGINE] = engine
-        app[keys.DB] = session_factory(engine)
-        app[keys.FEED] = Feed(app[keys.DB], app[keys.CLOCK], settings.marks)
-        app[keys.SNAPSHOTS] = Snapshots(
-            app[keys.DB], app[keys.FEED], app[keys.PAGES], settings, app[keys.CLOCK]
+        app[appkeys.ENGINE] = engine
+        app[appkeys.DB] = session_factory(engine)
+        app[appkeys.FEED] = Feed(app[appkeys.DB], app[appkeys.CLOCK], settings.marks)
+        app[appkeys.SNAPSHOTS] = Snapshots(
+            app[appkeys.DB], app[appkeys.FEED], app[appkeys.PAGES], settings, app[appkeys.CLOCK]
         )
         yield
         await engine.dispose()
 
     async def outbox(app: web.Application) -> AsyncIterator[None]:
         transport = transport_for(mail_target)
-        sender = OutboxSender(app[keys.DB], transport, app[keys.CLOCK])
-        app[keys.OUTBOX] = sender
-        if background and is_sqlite(app[keys.ENGINE]):  # the only instance: nothing is sending
+        sender = OutboxSender(app[appkeys.DB], transport, app[appkeys.CLOCK])
+        app[appkeys.OUTBOX] = sender
+        if background and is_sqlite(app[appkeys.ENGINE]):  # the only instance: nothing is sending
             await sender.recover()
         task = asyncio.create_task(sender.run()) if background else None
         yield
@@ -126,46 +126,52 @@ def create_app(
 
     async def rooms_lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as http:
-            app[keys.HTTP] = http
-            app[keys.PROVIDERS] = ProviderRegistry(settings, http, app[keys.METRICS])
-            lifecycle = RoomLifecycle(app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings)
-            app[keys.LIFECYCLE] = lifecycle
-            app[keys.ARCHIVER] = RecordingArchiver(
-                app[keys.DB],
-                app[keys.PROVIDERS],
+            app[appkeys.HTTP] = http
+            app[appkeys.PROVIDERS] = ProviderRegistry(settings, http, app[appkeys.METRICS])
+            lifecycle = RoomLifecycle(
+                app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK], settings
+            )
+            app[appkeys.LIFECYCLE] = lifecycle
+            app[appkeys.ARCHIVER] = RecordingArchiver(
+                app[appkeys.DB],
+                app[appkeys.PROVIDERS],
                 http,
-                app[keys.CLOCK],
+                app[appkeys.CLOCK],
                 settings,
-                app[keys.WRITER],
+                app[appkeys.WRITER],
             )
-            app[keys.POLLER] = RoomPoller(
-                app[keys.DB], app[keys.PROVIDERS], app[keys.CLOCK], settings
+            app[appkeys.POLLER] = RoomPoller(
+                app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK], settings
             )
-            app[keys.REMINDERS] = Reminders(
-                app[keys.DB], app[keys.CLOCK], settings, app[keys.WRITER]
+            app[appkeys.REMINDERS] = Reminders(
+                app[appkeys.DB], app[appkeys.CLOCK], settings, app[appkeys.WRITER]
             )
             timers = (
-                LifecycleTimers(lifecycle, app[keys.REMINDERS], on_queued=app[keys.OUTBOX].wake)
+                LifecycleTimers(
+                    lifecycle, app[appkeys.REMINDERS], on_queued=app[appkeys.OUTBOX].wake
+                )
                 if background
                 else None
             )
             polling = None
             if timers is not None:
-                if is_sqlite(app[keys.ENGINE]):  # SQLite runs one instance: nothing else works
+                if is_sqlite(app[appkeys.ENGINE]):  # SQLite runs one instance: nothing else works
                     log.info("SQLite: this must be the only instance; use PostgreSQL for more")
                     await lifecycle.recover()
                 timers.start()
                 listening = (
-                    [] if is_sqlite(app[keys.ENGINE]) else [app[keys.FEED].listen(app[keys.ENGINE])]
+                    []
+                    if is_sqlite(app[appkeys.ENGINE])
+                    else [app[appkeys.FEED].listen(app[appkeys.ENGINE])]
                 )
                 polling = asyncio.gather(
                     *listening,
-                    app[keys.POLLER].run(),
-                    purge_forever(app[keys.DB], app[keys.CLOCK], settings.raw_retention),
-                    app[keys.FEED].tick_forever(),
-                    app[keys.ARCHIVER].run_forever(),
+                    app[appkeys.POLLER].run(),
+                    purge_forever(app[appkeys.DB], app[appkeys.CLOCK], settings.raw_retention),
+                    app[appkeys.FEED].tick_forever(),
+                    app[appkeys.ARCHIVER].run_forever(),
                 )
-            app[keys.TIMERS] = timers
+            app[appkeys.TIMERS] = timers
             yield
             if timers is not None:
                 await timers.shutdown()
@@ -175,17 +181,17 @@ def create_app(
                     await polling
 
     async def end_streams(app: web.Application) -> None:
-        await app[keys.FEED].close()
+        await app[appkeys.FEED].close()
 
     app.on_shutdown.append(end_streams)
     app.cleanup_ctx.extend([database, outbox, rooms_lifecycle])
     door = Door(
         verifier_for=lambda name: verifier(app, name),
-        inbox=EventInbox(lambda: app[keys.DB]()),
-        now=lambda: app[keys.CLOCK].now(),
+        inbox=EventInbox(lambda: app[appkeys.DB]()),
+        now=lambda: app[appkeys.CLOCK].now(),
         public_url=settings.base_url,
         on_accepted=lambda provider, accepted, delivery: accepted_webhook(app, provider, delivery),
-        on_refused=lambda provider, outcome: app[keys.METRICS].rejected(provider, outcome),
+        on_refused=lambda provider, outcome: app[appkeys.METRICS].rejected(provider, outcome),
     )
     for table in (
         health.routes,

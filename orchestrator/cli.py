@@ -9,7 +9,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from calendars.i18n import Catalogues
@@ -20,9 +19,7 @@ from .attendance.export import attendance_csv
 from .attendance.figures import key_figures
 from .attendance.log import as_dict
 from .clock import SystemClock
-from .db.engine import session_factory
-from .invites import InviteComposer
-from .jobs import (
+from .commands import (
     add_replay_link,
     forget_person,
     import_file,
@@ -32,11 +29,14 @@ from .jobs import (
     replay_counts,
     upgrade_database,
 )
+from .db.engine import session_factory
+from .mail.invites import InviteComposer
 from .program.problems import ProgramError
 from .program.schedule import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from .program.schedule_outcome import Outcome
 from .program.service import NotFound
 from .replays.links import ReplayRefused
+from .report.text import report_lines
 from .serve import serve
 from .settings import Settings, SettingsError, load_settings, parse_duration
 from .tokens import ROLES, mint_api_token
@@ -233,35 +233,3 @@ async def _schedule(settings: Settings, args: argparse.Namespace) -> Outcome:
             time_limit=args.time_limit,
             on_change=composer.queue,
         )
-
-
-def report_lines(title: str, figures: dict[str, Any]) -> list[str]:
-    """The key figures as people quote them, then the table per directorate."""
-    lines = [
-        title,
-        f"  plenary participants     {figures['plenary_participants']} "
-        f"(peak {figures['plenary_peak']} at once)",
-        f"  meetings held            {figures['meetings_held']} of "
-        f"{figures['meetings_scheduled']} ({figures['meetings_not_held']} not held)",
-        f"  companies met            {figures['companies_met']}",
-        f"  buyer representatives    {figures['buyer_representatives']}",
-        f"  directorates             {figures['directorates']}",
-    ]
-    if figures["no_show_rate"] is not None:
-        lines.append(f"  no-show rate             {figures['no_show_rate']:.0%}")
-    if figures["median_meeting_minutes"] is not None:
-        lines.append(f"  median meeting minutes   {figures['median_meeting_minutes']:.0f}")
-    if figures.get("plenary_replay"):
-        lines.append(
-            f"  plenary replay           {figures['plenary_replay']} "
-            f"(mailed to {figures['replay_mail_sent']})"
-        )
-    if figures["per_directorate"]:
-        lines += ["", f"  {'directorate':<46} meetings held reps companies median"]
-        for row in figures["per_directorate"]:
-            median = "-" if row["median_minutes"] is None else f"{row['median_minutes']:.0f}"
-            lines.append(
-                f"  {row['name'][:46]:<46} {row['meetings']:>8} {row['held']:>4} "
-                f"{row['representatives_present']:>4} {row['companies_met']:>9} {median:>6}"
-            )
-    return lines

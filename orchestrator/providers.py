@@ -1,4 +1,5 @@
-"""The provider registry: builds the configured video providers from settings, once, in the app
+"""The provider registry: the one place where video providers are built from settings (the
+adapters in `integrations/` take plain arguments and know nothing of the app), once, in the app
 factory; asking for one that is not configured is a clear error (imports check it first)."""
 
 from __future__ import annotations
@@ -8,13 +9,25 @@ from collections.abc import Callable
 import aiohttp
 
 from integrations.base import NotConfigured, VideoProvider
+from integrations.bigbluebutton import BigBlueButtonClient, BigBlueButtonProvider
+from integrations.janus import JanusClient, JanusProvider
 from integrations.jitsi import JitsiProvider
+from integrations.livekit import LiveKitClient, LiveKitProvider
+from integrations.zoom import ZoomClient, ZoomProvider
 
 from .metrics import Measured, Metrics
-from .settings import PROVIDERS, Settings
+from .settings import PREFIX, PROVIDERS, Settings
 from .tokens import derive_key
 
 Factory = Callable[[Settings, aiohttp.ClientSession], VideoProvider]
+
+
+def _needed(settings: Settings, name: str) -> str:
+    """A setting the provider cannot do without (`unavailable` says which are missing first)."""
+    value = getattr(settings, name)
+    if not value:
+        raise NotConfigured(f"{PREFIX}{name.upper()} is not set")
+    return str(value)
 
 
 def _jitsi(settings: Settings, _session: aiohttp.ClientSession) -> VideoProvider:
@@ -27,28 +40,46 @@ def _jitsi(settings: Settings, _session: aiohttp.ClientSession) -> VideoProvider
 
 
 def _bigbluebutton(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
-    from integrations import bigbluebutton
-
-    return bigbluebutton.from_settings(settings, session)
+    client = BigBlueButtonClient(
+        session,
+        _needed(settings, "bbb_url"),
+        _needed(settings, "bbb_secret"),
+        settings.bbb_checksum,
+    )
+    return BigBlueButtonProvider(client, lead=settings.room_lead)
 
 
 def _janus(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
-    from integrations import janus
-
-    key = derive_key(settings.require_secret_key(), "janus")
-    return janus.from_settings(settings, session, key)
-
-
-def _zoom(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
-    from integrations import zoom
-
-    return zoom.from_settings(settings, session)
+    return JanusProvider(
+        JanusClient(session, _needed(settings, "janus_url")),
+        public_url=settings.base_url,
+        secret_key=derive_key(settings.require_secret_key(), "janus"),
+        webhook_user=settings.janus_webhook_user,
+        webhook_password=settings.janus_webhook_password,
+    )
 
 
 def _livekit(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
-    from integrations import livekit
+    url, key, secret = (
+        _needed(settings, name) for name in ("livekit_url", "livekit_api_key", "livekit_api_secret")
+    )
+    return LiveKitProvider(
+        LiveKitClient(session, url, key, secret),
+        join_page=settings.livekit_join_page,
+        lead=settings.room_lead,
+    )
 
-    return livekit.from_settings(settings, session)
+
+def _zoom(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
+    client = ZoomClient(
+        session,
+        account_id=_needed(settings, "zoom_account_id"),
+        client_id=_needed(settings, "zoom_client_id"),
+        client_secret=_needed(settings, "zoom_client_secret"),
+        api_url=settings.zoom_api_url,  # settings, so that tests can point them at a fake
+        oauth_url=settings.zoom_oauth_url,
+    )
+    return ZoomProvider(client, settings.zoom_hosts, webhook_secret=settings.zoom_webhook_secret)
 
 
 FACTORIES: dict[str, Factory] = {

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from .lifecycle import RoomLifecycle
-from .reminders import Reminders
+from .mail.reminders import Reminders
+from .rooms.lifecycle import RoomLifecycle
 
 log = logging.getLogger("rdv.rooms")
 PERIOD_SECONDS = 30

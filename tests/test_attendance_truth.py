@@ -51,7 +51,7 @@ from webhook_signing import bearer, sign_jaas
 
 from integrations.janus import JanusProvider
 from integrations.zoom import AGENDA
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow, WebhookDelivery
 from orchestrator.program.load import RawProgram
@@ -123,7 +123,7 @@ async def import_quietly(app: web.Application, clock: ManualClock, program: dict
     """Imports as `PUT /program` does, without queuing the invitations: they are not what these
     tests are about, and composing hundreds of them would take seconds."""
     changes = await import_program(
-        app[keys.DB], app[keys.SETTINGS], RawProgram(program), now=clock.now()
+        app[appkeys.DB], app[appkeys.SETTINGS], RawProgram(program), now=clock.now()
     )
     assert changes.event_created
 
@@ -175,7 +175,7 @@ async def play(
 ) -> list[tuple[Attempt, int, dict[str, Any]]]:
     """Moves the clock through the day: the lifecycle provisions each slot's rooms `ROOM_LEAD`
     ahead and closes them after the grace, and every attempt is POSTed when it arrives."""
-    lifecycle = app[keys.LIFECYCLE]
+    lifecycle = app[appkeys.LIFECYCLE]
     passes = {s.starts_at - ROOM_LEAD for s in day.sessions} | {s.closes_at for s in day.sessions}
     timeline: list[tuple[datetime, int, Attempt | None]] = [(t, 0, None) for t in passes]
     timeline += [(attempt.at, 1, attempt) for attempt in attempts]
@@ -374,7 +374,7 @@ async def jitsi_service(
     api: Api = await make_api(jitsi_webhook_secret=CREDENTIALS.jitsi_secret)
     await import_quietly(_app(api), clock, small_program())
     clock.set(M1_START - ROOM_LEAD)
-    assert (await _app(api)[keys.LIFECYCLE].reconcile()).provisioned == 2
+    assert (await _app(api)[appkeys.LIFECYCLE].reconcile()).provisioned == 2
     return api, await wiring_of(db, MEET_THE_BUYERS, "jitsi")
 
 

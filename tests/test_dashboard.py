@@ -16,7 +16,7 @@ from deliveries import JITSI_SECRET, headers, occupant, seat
 from sqlalchemy import select
 from support import ManualClock, session_of, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.attendance.retention import forget
 from orchestrator.dashboard.view import build
 from orchestrator.db import models as m
@@ -38,7 +38,7 @@ async def board(make_api: Callable[..., Any], clock: ManualClock) -> Any:
     session_of(program, "m1")["title"] = "Acme × Water <b>bold</b>"
     await api.import_ok(program)
     clock.set(M1_START - timedelta(minutes=20))
-    await api.client.app[keys.LIFECYCLE].reconcile()
+    await api.client.app[appkeys.LIFECYCLE].reconcile()
     return api
 
 
@@ -79,9 +79,11 @@ async def agreeing_snapshot(app: Any, db: Any, clock: ManualClock) -> Any:
     """The dashboard the stream holds now, checked to be the one a reload builds at this moment."""
     async with db() as session:
         event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
-    snapshot = await app[keys.SNAPSHOTS].covering(event, await app[keys.FEED].latest(event.id))
+    snapshot = await app[appkeys.SNAPSHOTS].covering(
+        event, await app[appkeys.FEED].latest(event.id)
+    )
     async with db() as session:
-        reloaded = await build(session, event, app[keys.SETTINGS], clock.now())
+        reloaded = await build(session, event, app[appkeys.SETTINGS], clock.now())
     assert snapshot.dashboard == reloaded
     return snapshot
 
@@ -253,7 +255,7 @@ async def test_the_clock_passing_the_late_mark_raises_an_alert(
     board: Any, db: Any, clock: ManualClock
 ) -> None:
     await sign_in(board.client, db, clock)
-    feed = board.client.app[keys.FEED]
+    feed = board.client.app[appkeys.FEED]
     clock.set(M1_START)
     await feed.tick()
     stream = await board.client.get(f"/dashboard/{SLUG}/stream")
@@ -285,7 +287,7 @@ async def test_a_day_later_old_updates_are_pruned_and_a_reconnecting_page_still_
             data=occupant("joined", key, seat_id, person, clock.now()),
         )
         assert response.status == 200
-    feed = board.client.app[keys.FEED]
+    feed = board.client.app[appkeys.FEED]
     assert await feed.prune() == 1  # the program's import, a week before, only
     assert await feed.prune() == 0
     async with db() as session:
@@ -319,7 +321,7 @@ async def test_the_live_dashboard_follows_each_change_and_agrees_with_a_reload(
     """Between whole builds the stream refreshes only the cards an update names; after every
     change its dashboard (cards, counters, alerts) is the one a reload builds."""
     app = board.client.app
-    feed = app[keys.FEED]
+    feed = app[appkeys.FEED]
 
     async def post(kind: str, person: str, session: str) -> None:
         key, seat_id, _ = await seat(db, person, session)
@@ -365,7 +367,7 @@ async def test_clicks_the_clock_and_an_erasure_reach_the_stream_as_well_as_webho
     session_of(program, "plenary")["streamed"] = True
     await api.import_ok(program)
     app = api.client.app
-    feed = app[keys.FEED]
+    feed = app[appkeys.FEED]
     async with db() as session:
         ana_plenary = await session.scalar(
             select(m.Attendee.token)
@@ -385,7 +387,7 @@ async def test_clicks_the_clock_and_an_erasure_reach_the_stream_as_well_as_webho
     assert "Ana Lopez" in [seat.name for seat in card.seats if seat.mark == "present"]
 
     clock.set(M1_START - timedelta(minutes=25))
-    await app[keys.LIFECYCLE].reconcile()
+    await app[appkeys.LIFECYCLE].reconcile()
     await feed.tick()
     room_key, _, _ = await seat(db, "ana", "m1")
     early = occupant("joined", room_key, None, "Dan Weber", clock.now(), email="dan@acme.example")

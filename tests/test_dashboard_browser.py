@@ -14,7 +14,7 @@ from browser import screenshot_path
 from deliveries import JITSI_SECRET, headers, occupant, seat
 from support import ManualClock, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.attendance.retention import forget
 from orchestrator.signin import create_link
 
@@ -48,8 +48,8 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
     await api.import_ok(program)
     clock.set(M1_START - timedelta(minutes=20))
     app = api.client.app
-    await app[keys.LIFECYCLE].reconcile()
-    await app[keys.FEED].tick()
+    await app[appkeys.LIFECYCLE].reconcile()
+    await app[appkeys.FEED].tick()
 
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     dialogs: list[str] = []
@@ -73,7 +73,7 @@ async def test_an_organiser_watches_a_room_turn_live_and_sees_who_is_late(
     assert "state-live" in (await page.locator("#card-m1").get_attribute("class") or "")
 
     clock.set(M1_START + timedelta(minutes=5, seconds=1))
-    await app[keys.FEED].tick()
+    await app[appkeys.FEED].tick()
     alert = page.locator("#alerts .alert-late", has_text=HOSTILE)
     await alert.wait_for(timeout=2000)
     assert await alert.count() >= 1
@@ -118,9 +118,9 @@ async def test_a_quiet_room_counts_its_minutes_on(
     await api.import_ok(small_program())
     app = api.client.app
     clock.set(M1_START - timedelta(minutes=20))
-    await app[keys.LIFECYCLE].reconcile()
+    await app[appkeys.LIFECYCLE].reconcile()
     clock.set(M1_START + timedelta(minutes=2))
-    await app[keys.FEED].tick()
+    await app[appkeys.FEED].tick()
     page = await browser.new_page()
     await sign_in(page, api, db, clock)
     minutes = page.locator("#card-m1 .elapsed")

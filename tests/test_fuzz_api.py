@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import select
 from support import EXAMPLE_SLUG, Api, ManualClock, example_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.program.load import RawProgram
 from orchestrator.program.service import import_program
@@ -80,7 +80,7 @@ async def test_every_answer_of_the_api_is_one_its_description_promises(
     per_operation: int,
 ) -> None:
     await import_program(
-        app[keys.DB], app[keys.SETTINGS], RawProgram(example_program()), now=clock.now()
+        app[appkeys.DB], app[appkeys.SETTINGS], RawProgram(example_program()), now=clock.now()
     )
     base = str(client.make_url("")).rstrip("/")
     schema = await asyncio.to_thread(schemathesis.openapi.from_url, f"{base}/api/v1/openapi.json")
@@ -119,7 +119,7 @@ async def test_every_answer_of_the_api_is_one_its_description_promises(
 @pytest.fixture
 async def seeded(api: Api, app: Any, clock: ManualClock) -> Api:
     await import_program(
-        app[keys.DB], app[keys.SETTINGS], RawProgram(example_program()), now=clock.now()
+        app[appkeys.DB], app[appkeys.SETTINGS], RawProgram(example_program()), now=clock.now()
     )
     return api
 
@@ -219,8 +219,8 @@ async def test_an_organiser_joining_a_room_whose_key_holds_a_nul_is_told_not_fou
 ) -> None:
     api = await make_api(public_url="http://rdv.test")  # the test client keeps no Secure cookie
     await import_program(
-        api.client.app[keys.DB],
-        api.client.app[keys.SETTINGS],
+        api.client.app[appkeys.DB],
+        api.client.app[appkeys.SETTINGS],
         RawProgram(example_program()),
         now=clock.now(),
     )

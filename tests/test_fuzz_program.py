@@ -23,8 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import EXAMPLE_DIR, Api, ManualClock, small_program
 
+from orchestrator.commands import import_file
 from orchestrator.db.engine import create_engine, session_factory
-from orchestrator.jobs import import_file
 from orchestrator.program.load import RawProgram
 from orchestrator.program.problems import Problem, ProgramError
 from orchestrator.program.service import import_program

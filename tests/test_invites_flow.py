@@ -20,9 +20,9 @@ from calendar_parsers import (
 from mailsink import MailSink
 from support import EXAMPLE_SLUG, Api, ManualClock, example_program, session_of, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.app import create_app
-from orchestrator.outbox import Delivery
+from orchestrator.mail.outbox import Delivery
 from orchestrator.settings import Settings
 
 SLUG = "meet-the-buyers"
@@ -50,7 +50,7 @@ async def service(
 
 
 async def deliver(app: web.Application) -> Delivery:
-    return await app[keys.OUTBOX].deliver_due()
+    return await app[appkeys.OUTBOX].deliver_due()
 
 
 def recipients(sink: MailSink) -> list[str]:

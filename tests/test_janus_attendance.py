@@ -34,7 +34,7 @@ from mailsink import free_port
 from sqlalchemy import select
 from support import Api, ManualClock, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow
 
@@ -255,7 +255,7 @@ async def start_service(
         times = Times.around(clock.now())
         await api.import_ok(program(times))
         service = Service(api, janus, janus_people(janus), times, db)
-        tally = await service.app[keys.LIFECYCLE].reconcile()
+        tally = await service.app[appkeys.LIFECYCLE].reconcile()
         assert (tally.provisioned, tally.failed) == (2, 0), janus.log_tail()
         return service
 
@@ -354,7 +354,7 @@ async def test_lost_webhooks_are_caught_by_polling(
     assert before["upcoming/ana"]["status"] == "attended"  # still thought to be in
 
     polled_at = clock.now()
-    answered = await service.app[keys.POLLER].poll()
+    answered = await service.app[appkeys.POLLER].poll()
     polled_by = clock.now()
     assert answered == 2  # both open rooms answered (nobody is in "started")
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from support import Api, ManualClock, small_program
 
 from integrations.base import Room
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
 
 SLUG = "meet-the-buyers"
@@ -78,7 +78,7 @@ async def test_the_link_leads_to_our_page_and_the_page_lets_this_seat_in(
     async with db() as s:
         room = await s.scalar(select(m.Room).join(m.Session).where(m.Session.key == "m1"))
     assert room is not None
-    provider = app[keys.PROVIDERS].get("janus")
+    provider = app[appkeys.PROVIDERS].get("janus")
     listed = await provider.list_participants(Room(room.room_key, room.provider_data))
     assert [p.provider_id for p in listed] == [data(page, "seat")]
 

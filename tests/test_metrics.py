@@ -11,7 +11,7 @@ from deliveries import JITSI_SECRET, headers, occupant, seat
 from prometheus_client.parser import text_string_to_metric_families
 from support import Api, ManualClock, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 
 M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
 
@@ -30,7 +30,7 @@ async def test_metrics_count_what_the_service_did(
     api: Api = await make_api(jitsi_webhook_secret=JITSI_SECRET)
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(minutes=20))
-    await api.client.app[keys.LIFECYCLE].reconcile()
+    await api.client.app[appkeys.LIFECYCLE].reconcile()
     room, seat_id, _ = await seat(db, "ana", "m1")
     clock.set(M1_START)
     ok = await api.client.post(

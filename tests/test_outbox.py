@@ -12,10 +12,10 @@ from mailsink import MailSink
 from support import Api, ManualClock, small_program
 
 from calendars.transport import parse_mail_url, transport_for
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.app import create_app
 from orchestrator.clock import SystemClock
-from orchestrator.outbox import Delivery, OutboxSender
+from orchestrator.mail.outbox import Delivery, OutboxSender
 from orchestrator.settings import Settings
 from orchestrator.tokens import mint_api_token
 
@@ -70,7 +70,7 @@ async def test_a_running_service_sends_the_invites_of_an_import_right_away(
     headers = {
         "Authorization": "Bearer "
         + mint_api_token(
-            app[keys.SETTINGS].require_secret_key(),
+            app[appkeys.SETTINGS].require_secret_key(),
             role="organiser",
             event=program["event"]["slug"],
             ttl=timedelta(hours=1),

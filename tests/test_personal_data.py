@@ -16,7 +16,7 @@ from deliveries import JITSI_SECRET, headers, occupant, seat
 from sqlalchemy import func, select
 from support import TEST_SECRET, Api, ManualClock, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.attendance.retention import forget, purge_raw
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow, WebhookDelivery
@@ -31,7 +31,7 @@ async def met(make_api: Callable[..., Any], clock: ManualClock, db: Any) -> Api:
     api: Api = await make_api(jitsi_webhook_secret=JITSI_SECRET)
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(minutes=20))
-    await api.client.app[keys.LIFECYCLE].reconcile()
+    await api.client.app[appkeys.LIFECYCLE].reconcile()
     for person, session, name, email in (
         ("chloe", "m1", "Chloé Martin", "chloe@acme.example"),
         ("ana", "m1", "Ana Lopez", "ana@water.example"),

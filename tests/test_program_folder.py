@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from support import EXAMPLE_DIR, EXAMPLE_SLUG, Api, example_program, small_program
 
+from orchestrator.commands import import_file
 from orchestrator.db import models as m
-from orchestrator.jobs import import_file
 from orchestrator.program.load import load_path
 from orchestrator.program.model import Program
 from orchestrator.program.problems import ProgramError

@@ -12,8 +12,8 @@ import pytest
 from mailsink import MailSink
 from support import Api, ManualClock, small_program
 
-from orchestrator import keys
-from orchestrator.reminders import Reminders
+from orchestrator import appkeys
+from orchestrator.mail.reminders import Reminders
 
 SLUG = "meet-the-buyers"
 TEN_THIRTY = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)  # 10:30 in Paris: m1 and m2
@@ -30,13 +30,13 @@ async def service(make_api: Callable[..., Any], sink: MailSink) -> Api:
 
 
 async def send(api: Api) -> None:
-    outbox = api.client.app[keys.OUTBOX]
+    outbox = api.client.app[appkeys.OUTBOX]
     while (await outbox.deliver_due()).claimed:
         pass
 
 
 async def remind(api: Api) -> int:
-    queued = await api.client.app[keys.REMINDERS].queue_due()
+    queued = await api.client.app[appkeys.REMINDERS].queue_due()
     await send(api)
     return queued
 
@@ -99,9 +99,9 @@ async def test_a_reminder_queued_then_cancelled_before_it_goes_out_is_withdrawn(
     service: Api, sink: MailSink, clock: ManualClock
 ) -> None:
     clock.set(ELEVEN - timedelta(minutes=14))
-    assert await service.client.app[keys.REMINDERS].queue_due() == 2
+    assert await service.client.app[appkeys.REMINDERS].queue_due() == 2
     await service.delete(SLUG, "m3")
-    await service.client.app[keys.REMINDERS].queue_due()
+    await service.client.app[appkeys.REMINDERS].queue_due()
     await send(service)
     assert [m for m in sink.received if m.subject.startswith("At")] == []
 
@@ -111,8 +111,8 @@ async def test_a_restart_between_two_passes_sends_each_reminder_once(
 ) -> None:
     app = service.client.app
     clock.set(TEN_THIRTY - timedelta(minutes=10))
-    assert await app[keys.REMINDERS].queue_due() == 4
-    restarted = Reminders(db, clock, app[keys.SETTINGS], app[keys.WRITER])
+    assert await app[appkeys.REMINDERS].queue_due() == 4
+    restarted = Reminders(db, clock, app[appkeys.SETTINGS], app[appkeys.WRITER])
     assert await restarted.queue_due() == 0
     await send(service)
     assert len(sink.received) == 4
@@ -138,4 +138,4 @@ async def test_reminders_can_be_switched_off(
     api: Api = await make_api(mail_url=sink.url, reminder_before=timedelta(0))
     await api.import_ok(small_program())
     clock.set(TEN_THIRTY - timedelta(minutes=10))
-    assert await api.client.app[keys.REMINDERS].queue_due() == 0
+    assert await api.client.app[appkeys.REMINDERS].queue_due() == 0

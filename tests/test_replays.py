@@ -23,9 +23,9 @@ from support import TEST_SECRET, Api, ManualClock, session_of, small_program
 from webhook_signing import recording_body, sign_jaas
 
 from calendars.transport import parse_mail_url, transport_for
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
-from orchestrator.outbox import Delivery, OutboxSender
+from orchestrator.mail.outbox import Delivery, OutboxSender
 from orchestrator.replays.links import ReplayRefused, canonical
 
 SLUG = "meet-the-buyers"
@@ -78,10 +78,10 @@ def test_other_https_links_are_kept_as_given() -> None:
 async def plenary(make_api: Callable[..., Any], sink: MailSink, clock: ManualClock) -> Api:
     api: Api = await make_api(mail_url=sink.url, jitsi_webhook_secret=JITSI_SECRET)
     await api.import_ok(small_program())
-    await api.client.app[keys.OUTBOX].deliver_due()
+    await api.client.app[appkeys.OUTBOX].deliver_due()
     sink.clear()
     clock.set(PLENARY_START - timedelta(minutes=15))
-    await api.client.app[keys.LIFECYCLE].reconcile()
+    await api.client.app[appkeys.LIFECYCLE].reconcile()
     return api
 
 
@@ -110,7 +110,7 @@ async def test_the_replay_mail_thanks_those_who_came_and_reaches_those_who_misse
     assert response.status == 201
     assert body["replay"]["url"] == VIDEO
     assert body["replay_mail_queued"] == 6
-    assert await plenary.client.app[keys.OUTBOX].deliver_due() == Delivery(claimed=6, sent=6)
+    assert await plenary.client.app[appkeys.OUTBOX].deliver_due() == Delivery(claimed=6, sent=6)
 
     by_person = {message.recipient: message for message in sink.received}
     assert len(by_person) == 6
@@ -137,7 +137,7 @@ async def test_the_same_replay_twice_is_refused_and_a_second_replay_mails_nobody
     other = await add(plenary, "https://videos.example.org/plenary-hd")
     assert other.status == 201
     assert (await other.json())["replay_mail_queued"] == 0
-    outbox = plenary.client.app[keys.OUTBOX]
+    outbox = plenary.client.app[appkeys.OUTBOX]
     while (await outbox.deliver_due()).claimed:
         pass
     assert len(sink.received) == 6
@@ -231,7 +231,7 @@ async def test_a_bigbluebutton_recording_is_archived_from_its_signed_callback(
     await api.import_ok(small_program())
     clock.set(PLENARY_START - timedelta(minutes=10))
     app: web.Application = api.client.app  # type: ignore[assignment]
-    await app[keys.LIFECYCLE].reconcile()
+    await app[appkeys.LIFECYCLE].reconcile()
     async with db() as session:
         room_key = await session.scalar(
             select(m.Room.room_key).join(m.Session).where(m.Session.key == "plenary")
@@ -246,7 +246,7 @@ async def test_a_bigbluebutton_recording_is_archived_from_its_signed_callback(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert forged.status == 401
-    assert await app[keys.ARCHIVER].run_once() == 0
+    assert await app[appkeys.ARCHIVER].run_once() == 0
 
     signed = await api.client.post(
         "/webhooks/bigbluebutton/recording",
@@ -254,8 +254,8 @@ async def test_a_bigbluebutton_recording_is_archived_from_its_signed_callback(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert signed.status == 200
-    assert await app[keys.ARCHIVER].run_once() == 1
-    assert await app[keys.ARCHIVER].run_once() == 0  # once only
+    assert await app[appkeys.ARCHIVER].run_once() == 1
+    assert await app[appkeys.ARCHIVER].run_once() == 0  # once only
     replays = await (
         await api.client.get(f"/api/v1/events/{SLUG}/replays", headers=api.headers(SLUG))
     ).json()
@@ -328,7 +328,7 @@ async def test_a_stream_viewers_click_counts_as_attendance_and_earns_the_thank_y
     program = small_program()
     session_of(program, "plenary")["streamed"] = True
     await api.import_ok(program)
-    await api.client.app[keys.OUTBOX].deliver_due()
+    await api.client.app[appkeys.OUTBOX].deliver_due()
     sink.clear()
     clock.set(PLENARY_START + timedelta(minutes=2))
     async with db() as session:
@@ -349,7 +349,7 @@ async def test_a_stream_viewers_click_counts_as_attendance_and_earns_the_thank_y
     dan = next(row for row in log["attendance"] if row["person"] == "dan")
     assert (dan["status"], dan["sources"]) == ("attended", ["link"])
     assert (await add(api, VIDEO)).status == 201
-    await api.client.app[keys.OUTBOX].deliver_due()
+    await api.client.app[appkeys.OUTBOX].deliver_due()
     [mail] = sink.to("dan@acme.example")
     assert mail.text.startswith("Thank you for attending")
 
@@ -374,7 +374,7 @@ async def test_a_jaas_recording_is_copied_into_the_archive_before_its_link_expir
     await api.import_ok(small_program())
     clock.set(PLENARY_START - timedelta(minutes=10))
     app: web.Application = api.client.app  # type: ignore[assignment]
-    await app[keys.LIFECYCLE].reconcile()
+    await app[appkeys.LIFECYCLE].reconcile()
     async with db() as session:
         room_key = await session.scalar(
             select(m.Room.room_key).join(m.Session).where(m.Session.key == "plenary")
@@ -408,7 +408,7 @@ async def test_a_jaas_recording_is_copied_into_the_archive_before_its_link_expir
     )
     assert posted.status == 200
 
-    assert await app[keys.ARCHIVER].run_once() == 1
+    assert await app[appkeys.ARCHIVER].run_once() == 1
 
     listed = await (
         await api.client.get(f"/api/v1/events/{SLUG}/replays", headers=api.headers(SLUG))

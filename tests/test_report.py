@@ -19,7 +19,7 @@ from deliveries import JITSI_SECRET, headers, occupant
 from sqlalchemy import select
 from support import EXAMPLE_SLUG, Api, ManualClock, example_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.signin import create_link
 
@@ -42,7 +42,7 @@ async def play_the_day(api: Api, clock: ManualClock, db: Any) -> dict[str, str]:
     app = api.client.app
     for quarter in range(0, 40):
         clock.set(DAY + timedelta(minutes=15 * quarter))
-        await app[keys.LIFECYCLE].reconcile()
+        await app[appkeys.LIFECYCLE].reconcile()
     async with db() as session:
         rows = (
             await session.execute(

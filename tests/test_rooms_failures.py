@@ -13,9 +13,9 @@ from fake_bbb import STATE, FakeBBB, create_app
 from sqlalchemy import select
 from support import Api, ManualClock, session_of, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
-from orchestrator.lifecycle import RoomLifecycle
+from orchestrator.rooms.lifecycle import RoomLifecycle
 
 BBB_SECRET = "fake-bbb-shared-secret-0123456789"
 SLUG = "meet-the-buyers"
@@ -41,7 +41,7 @@ async def service(make_api: Callable[..., Any], bbb: tuple[str, FakeBBB]) -> Api
 def lifecycle_of(api: Api, waits: list[float]) -> RoomLifecycle:
     """The app's lifecycle, with sleeps recorded instead of slept."""
     app: web.Application = api.client.app  # type: ignore[assignment]
-    lifecycle = app[keys.LIFECYCLE]
+    lifecycle = app[appkeys.LIFECYCLE]
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from support import Api, ManualClock, small_program
 
-from orchestrator import keys
+from orchestrator import appkeys
 from orchestrator.db import models as m
 
 SLUG = "meet-the-buyers"
@@ -41,7 +41,7 @@ async def test_a_meeting_room_lives_from_lead_time_to_after_the_end(
     api: Api, app: web.Application, clock: ManualClock, db: Any, client: TestClient[Any, Any]
 ) -> None:
     await api.import_ok(small_program())
-    lifecycle = app[keys.LIFECYCLE]
+    lifecycle = app[appkeys.LIFECYCLE]
     chloe = f"/j/{await token_of(db, 'chloe', 'm1')}"
 
     clock.set(M1_START - timedelta(hours=1))
@@ -81,11 +81,11 @@ async def test_a_cancelled_session_says_so_and_its_room_is_closed(
 ) -> None:
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(minutes=20))
-    await app[keys.LIFECYCLE].reconcile()
+    await app[appkeys.LIFECYCLE].reconcile()
     assert (await room_states(api))["m1"] == "ready"
 
     await api.delete(SLUG, "m1")
-    assert (await app[keys.LIFECYCLE].reconcile()).closed == 1
+    assert (await app[appkeys.LIFECYCLE].reconcile()).closed == 1
 
     async with db() as s:
         room = await s.scalar(select(m.Room).join(m.Session).where(m.Session.key == "m1"))
@@ -140,7 +140,7 @@ async def test_each_room_is_created_once_however_many_passes_run(
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(minutes=25))
     for _ in range(3):
-        await app[keys.LIFECYCLE].reconcile()
+        await app[appkeys.LIFECYCLE].reconcile()
     async with db() as s:
         attempts = await s.scalar(select(func.sum(m.Room.attempts)))
         ready = await s.scalar(select(func.count()).where(m.Room.state == "ready"))

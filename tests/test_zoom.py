@@ -27,13 +27,13 @@ from integrations.base import (
 )
 from integrations.zoom import ZoomProvider
 from integrations.zoom_client import ZoomClient, ZoomHostBusy, ZoomQuotaExceeded
-from orchestrator import hosts
 from orchestrator.db import models as m
 from orchestrator.db.zoom import ZoomHostDay
 from orchestrator.program.load import RawProgram
 from orchestrator.program.service import import_program, provider_check
 from orchestrator.program.validate import validate
 from orchestrator.providers import ProviderRegistry
+from orchestrator.rooms import host_pool
 from orchestrator.settings import Settings
 
 HOSTS = ("host1@rdv.example", "host2@rdv.example", "host3@rdv.example")
@@ -351,12 +351,12 @@ async def test_rooms_assigned_at_once_never_share_a_host_at_the_same_time(
     for slot in range(4):  # slot by slot, as the lifecycle provisions them; each slot at once
         keys = [key for key in rooms if key.startswith(f"s{slot}m")]
         found = await asyncio.gather(
-            *(hosts.assign(db, rooms[key][0], settings, now=now) for key in keys)
+            *(host_pool.assign(db, rooms[key][0], settings, now=now) for key in keys)
         )
         chosen |= dict(zip(keys, found, strict=True))
 
     busy = {
-        key: (chosen[key], hosts.busy(start, end, settings))
+        key: (chosen[key], host_pool.busy(start, end, settings))
         for key, (_, start, end) in rooms.items()
     }
     for key, (host, (start, end)) in busy.items():
@@ -381,7 +381,7 @@ async def test_assigned_hosts_create_every_meeting_without_a_double_booking(
     rooms = await imported(db, settings, grid(slots=3, per_slot=3), clock)
     provider = ZoomProvider(make_client(), pool)
     for key, (room_id, start, end) in rooms.items():
-        host = await hosts.assign(db, room_id, settings, now=clock.now())
+        host = await host_pool.assign(db, room_id, settings, now=clock.now())
         request = RoomRequest(key, key, start, end, metadata={"host": host})
         await provider.create_room(request)
     assert len(fake.meetings) == 9
@@ -393,15 +393,15 @@ async def test_a_room_keeps_its_host_and_an_ended_room_frees_its_own(
     rooms = await imported(db, zoom_settings(make_settings), grid(slots=1, per_slot=3), clock)
     settings = zoom_settings(make_settings, HOSTS[:2])  # then a host leaves the pool
     (first, _, _), (second, _, _), (third, _, _) = rooms.values()
-    one = await hosts.assign(db, first, settings, now=clock.now())
-    two = await hosts.assign(db, second, settings, now=clock.now())
-    assert await hosts.assign(db, first, settings, now=clock.now()) == one  # asked again
-    with pytest.raises(hosts.NoHostFree, match="add hosts to RDV_ZOOM_HOSTS") as full:
-        await hosts.assign(db, third, settings, now=clock.now())
+    one = await host_pool.assign(db, first, settings, now=clock.now())
+    two = await host_pool.assign(db, second, settings, now=clock.now())
+    assert await host_pool.assign(db, first, settings, now=clock.now()) == one  # asked again
+    with pytest.raises(host_pool.NoHostFree, match="add hosts to RDV_ZOOM_HOSTS") as full:
+        await host_pool.assign(db, third, settings, now=clock.now())
     assert "2 of 2 hold another meeting" in str(full.value)
     async with db() as s, s.begin():
         await s.execute(update(m.Room).where(m.Room.id == second).values(state="ended"))
-    assert await hosts.assign(db, third, settings, now=clock.now()) == two
+    assert await host_pool.assign(db, third, settings, now=clock.now()) == two
 
 
 async def test_creates_are_counted_per_utc_day_and_spread_over_the_pool(
@@ -410,13 +410,13 @@ async def test_creates_are_counted_per_utc_day_and_spread_over_the_pool(
     settings = zoom_settings(make_settings)
     rooms = await imported(db, settings, grid(slots=6, per_slot=1, every=60), clock)
     day = datetime(2021, 4, 7, 23, 0, tzinfo=UTC)
-    chosen = [await hosts.assign(db, r, settings, now=day) for r, _, _ in rooms.values()]
+    chosen = [await host_pool.assign(db, r, settings, now=day) for r, _, _ in rooms.values()]
     assert chosen == list(HOSTS) * 2  # none overlaps: the least used host each time
     next_day = day + timedelta(hours=2)
-    await hosts.assign(db, next(iter(rooms.values()))[0], settings, now=next_day)
+    await host_pool.assign(db, next(iter(rooms.values()))[0], settings, now=next_day)
     async with db() as s:
-        assert await hosts.usage(s, date(2021, 4, 7)) == dict.fromkeys(HOSTS, 2)
-        assert await hosts.usage(s, date(2021, 4, 8)) == {HOSTS[0]: 1}
+        assert await host_pool.usage(s, date(2021, 4, 7)) == dict.fromkeys(HOSTS, 2)
+        assert await host_pool.usage(s, date(2021, 4, 8)) == {HOSTS[0]: 1}
 
 
 async def test_a_host_at_its_daily_limit_is_passed_over(
@@ -427,16 +427,16 @@ async def test_a_host_at_its_daily_limit_is_passed_over(
     (room_id, _, _) = next(iter(rooms.values()))
     today = clock.now().date()
     async with db() as s, s.begin():
-        s.add(ZoomHostDay(host=HOSTS[0], day=today, requests=hosts.DAILY_LIMIT))
-    assert await hosts.assign(db, room_id, settings, now=clock.now()) == HOSTS[1]
+        s.add(ZoomHostDay(host=HOSTS[0], day=today, requests=host_pool.DAILY_LIMIT))
+    assert await host_pool.assign(db, room_id, settings, now=clock.now()) == HOSTS[1]
     async with db() as s, s.begin():
         await s.execute(
             update(ZoomHostDay)
             .where(ZoomHostDay.host == HOSTS[1])
-            .values(requests=hosts.DAILY_LIMIT)
+            .values(requests=host_pool.DAILY_LIMIT)
         )
-    with pytest.raises(hosts.NoHostFree, match="used up the 100 meeting creates"):
-        await hosts.assign(db, room_id, settings, now=clock.now())
+    with pytest.raises(host_pool.NoHostFree, match="used up the 100 meeting creates"):
+        await host_pool.assign(db, room_id, settings, now=clock.now())
 
 
 # -- the import check -----------------------------------------------------------------------------
@@ -447,27 +447,27 @@ def validated(document: dict[str, Any], settings: Settings) -> Any:
 def test_the_peak_counts_meetings_open_at_once_and_touching_is_not_overlapping() -> None:
     at = datetime(2021, 4, 8, 9, 0, tzinfo=UTC)
     hour = timedelta(hours=1)
-    assert hosts.peak([]) == (0, None)
-    assert hosts.peak([(at, at + hour), (at + hour, at + 2 * hour)]) == (1, at)
+    assert host_pool.peak([]) == (0, None)
+    assert host_pool.peak([(at, at + hour), (at + hour, at + 2 * hour)]) == (1, at)
     spans = [(at, at + 2 * hour), (at + hour, at + 3 * hour), (at + hour / 2, at + hour * 1.5)]
-    assert hosts.peak(spans) == (3, at + hour)
+    assert host_pool.peak(spans) == (3, at + hour)
 
 
 def test_an_import_needing_more_hosts_than_the_pool_says_how_many(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = zoom_settings(make_settings, HOSTS[:2])
-    problem = hosts.pool_problem(validated(grid(slots=2, per_slot=3), settings), settings)
+    problem = host_pool.pool_problem(validated(grid(slots=2, per_slot=3), settings), settings)
     assert problem is not None
     # Back-to-back slots overlap: people may come 10 minutes early and rooms close 10 after.
     assert problem.endswith("RDV_ZOOM_HOSTS has 2 hosts: 6 hosts are needed")
     assert "2021-04-08 09:20" in problem  # in the event's time zone (Paris)
-    assert hosts.pool_problem(validated(grid(slots=2, per_slot=1), settings), settings) is None
+    assert host_pool.pool_problem(validated(grid(slots=2, per_slot=1), settings), settings) is None
     spaced = grid(slots=2, per_slot=2, every=60)  # an hour apart: a host does both
-    assert hosts.pool_problem(validated(spaced, settings), settings) is None
+    assert host_pool.pool_problem(validated(spaced, settings), settings) is None
     on_jitsi = grid(slots=2, per_slot=3)
     on_jitsi["event"]["provider"] = "jitsi"
-    assert hosts.pool_problem(validated(on_jitsi, settings), settings) is None
+    assert host_pool.pool_problem(validated(on_jitsi, settings), settings) is None
 
 
 async def test_the_import_check_counts_other_events_on_the_same_pool(
@@ -477,11 +477,13 @@ async def test_the_import_check_counts_other_events_on_the_same_pool(
     await imported(db, settings, grid(slots=1, per_slot=2, slug="first-day"), clock)
     second = validated(grid(slots=1, per_slot=2, slug="second-day"), settings)
     async with db() as s:
-        problem = await hosts.check_program(s, second, settings)
+        problem = await host_pool.check_program(s, second, settings)
         assert problem is not None
         assert problem.endswith("has 3 hosts: 4 hosts are needed")
         again = validated(grid(slots=1, per_slot=3, slug="first-day"), settings)
-        assert await hosts.check_program(s, again, settings) is None  # its own rooms are replaced
+        assert (
+            await host_pool.check_program(s, again, settings) is None
+        )  # its own rooms are replaced
 
 
 async def test_an_import_through_the_api_that_needs_more_hosts_is_refused(

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from calendars import ics
 
-from .. import keys
+from .. import appkeys
 from ..db import models as m
 from ..db.replays import Replay
-from ..invites import Seat, build_entry, load_seats
+from ..mail.invites import Seat, build_entry, load_seats
 from .errors import names_nothing
 
 routes = web.RouteTableDef()
@@ -38,7 +38,7 @@ class Item:
 async def _person(request: web.Request) -> m.Person | None:
     if names_nothing(request.match_info["token"]):
         return None
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         return await db.scalar(
             select(m.Person).where(
                 m.Person.feed_token == request.match_info["token"], m.Person.removed_at.is_(None)
@@ -47,7 +47,7 @@ async def _person(request: web.Request) -> m.Person | None:
 
 
 def _unknown(request: web.Request) -> web.Response:
-    return request.app[keys.PAGES].render(
+    return request.app[appkeys.PAGES].render(
         "join.html", None, status=404, state="unknown", title="rdv"
     )
 
@@ -58,8 +58,8 @@ async def agenda(request: web.Request) -> web.StreamResponse:
     if person is None:
         return _unknown(request)
     app = request.app
-    settings, now = app[keys.SETTINGS], app[keys.CLOCK].now()
-    async with app[keys.DB]() as db:
+    settings, now = app[appkeys.SETTINGS], app[appkeys.CLOCK].now()
+    async with app[appkeys.DB]() as db:
         event = await db.get_one(m.Event, person.event_id)
         sessions = (
             await db.scalars(
@@ -83,7 +83,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
             ).all()
         )
     locale = person.locale or event.locale
-    language = app[keys.PAGES].language(locale)
+    language = app[appkeys.PAGES].language(locale)
     items = []
     for session in sessions:
         mine = next(seat for seat in seats[session.id] if seat.person_id == person.id)
@@ -122,7 +122,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         )
     feed = f"{settings.base_url}/calendar/{person.feed_token}.ics"
     host = urlsplit(settings.base_url)
-    return app[keys.PAGES].render(
+    return app[appkeys.PAGES].render(
         "agenda.html",
         locale,
         title=event.title,
@@ -149,7 +149,7 @@ async def one_session(request: web.Request) -> web.StreamResponse:
     if names_nothing(request.match_info["key"]):
         raise web.HTTPNotFound(text="not one of your sessions")
     app = request.app
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         event = await db.get_one(m.Event, person.event_id)
         session = await db.scalar(
             select(m.Session)
@@ -166,8 +166,8 @@ async def one_session(request: web.Request) -> web.StreamResponse:
         seats = (await load_seats(db, [session.id]))[session.id]
     mine = next(seat for seat in seats if seat.person_id == person.id)
     entry = build_entry(
-        app[keys.WRITER],
-        app[keys.SETTINGS].base_url,
+        app[appkeys.WRITER],
+        app[appkeys.SETTINGS].base_url,
         event,
         session,
         seats,

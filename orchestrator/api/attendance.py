@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import select
 
-from .. import keys
+from .. import appkeys
 from ..attendance.export import attendance_csv
 from ..attendance.figures import key_figures
 from ..attendance.log import Outcome, as_dict, attendance
@@ -24,15 +24,15 @@ async def outcomes_of(
     request: web.Request, slug: str, session: str | None = None
 ) -> tuple[m.Event, list[Outcome]]:
     app = request.app
-    settings = app[keys.SETTINGS]
-    async with app[keys.DB]() as db:
+    settings = app[appkeys.SETTINGS]
+    async with app[appkeys.DB]() as db:
         event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
         if event is None:
             raise ApiError(404, f'no event "{slug}"')
         outcomes = await attendance(
             db,
             event,
-            now=app[keys.CLOCK].now(),
+            now=app[appkeys.CLOCK].now(),
             marks=settings.marks,
             session_key=session,
         )
@@ -82,7 +82,7 @@ async def get_report(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     require_grant(request, slug)
     event, outcomes = await outcomes_of(request, slug)
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         replays = await replay_figures(db, event.id)
     return web.json_response(
         {"event": slug, "title": event.title, **key_figures(outcomes), **replays}

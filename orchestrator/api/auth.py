@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import keys
+from .. import appkeys
 from ..tokens import Grant, TokenRejected, verify_api_token
 from .errors import ApiError
 
@@ -22,9 +22,9 @@ def require_grant(request: web.Request, slug: str, *, write: bool = False) -> Gr
             headers={"WWW-Authenticate": _CHALLENGE},
         )
     app = request.app
-    secret = app[keys.SETTINGS].require_secret_key()
+    secret = app[appkeys.SETTINGS].require_secret_key()
     try:
-        grant = verify_api_token(secret, token.strip(), now=app[keys.CLOCK].now())
+        grant = verify_api_token(secret, token.strip(), now=app[appkeys.CLOCK].now())
     except TokenRejected as error:
         raise ApiError(
             401, str(error), headers={"WWW-Authenticate": f'{_CHALLENGE}, error="invalid_token"'}

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from .. import keys
+from .. import appkeys
 from ..program.changes import ChangeSet
 from ..program.load import load_bytes
 from ..program.problems import ProgramError
@@ -23,8 +23,8 @@ routes = web.RouteTableDef()
 
 def _after_change(app: web.Application) -> None:
     """Wakes the mail sender and the room timers once a change is committed."""
-    app[keys.OUTBOX].wake()
-    timers = app[keys.TIMERS]
+    app[appkeys.OUTBOX].wake()
+    timers = app[appkeys.TIMERS]
     if timers is not None:
         timers.poke()
 
@@ -44,12 +44,12 @@ async def put_program(request: web.Request) -> web.Response:
     app = request.app
     try:
         changes = await import_program(
-            app[keys.DB],
-            app[keys.SETTINGS],
+            app[appkeys.DB],
+            app[appkeys.SETTINGS],
             raw,
-            now=app[keys.CLOCK].now(),
+            now=app[appkeys.CLOCK].now(),
             slug=slug,
-            on_change=app[keys.INVITES].queue,
+            on_change=app[appkeys.INVITES].queue,
         )
     except IntegrityError:
         raise ApiError(409, "another import of this event ran at the same time; retry") from None
@@ -61,8 +61,8 @@ async def put_program(request: web.Request) -> web.Response:
 async def get_event(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     require_grant(request, slug)
-    async with request.app[keys.DB]() as db:
-        view = await event_view(db, slug, request.app[keys.SETTINGS].default_provider)
+    async with request.app[appkeys.DB]() as db:
+        view = await event_view(db, slug, request.app[appkeys.SETTINGS].default_provider)
     if view is None:
         raise ApiError(404, f'no event "{slug}"')
     return web.json_response(view)
@@ -75,13 +75,13 @@ async def _edit(request: web.Request, patch: dict[str, Any] | None) -> web.Respo
         raise ApiError(404, f'no live session "{key}" in "{slug}"')
     try:
         changes = await edit_session(
-            app[keys.DB],
-            app[keys.SETTINGS],
+            app[appkeys.DB],
+            app[appkeys.SETTINGS],
             slug,
             key,
             patch,
-            now=app[keys.CLOCK].now(),
-            on_change=app[keys.INVITES].queue,
+            now=app[appkeys.CLOCK].now(),
+            on_change=app[appkeys.INVITES].queue,
         )
     except NotFound as error:
         raise ApiError(404, str(error)) from None

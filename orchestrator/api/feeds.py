@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from calendars import ics
 
-from .. import keys
+from .. import appkeys
 from ..db import models as m
 from ..db.replays import Replay
-from ..invites import build_entry, load_seats
+from ..mail.invites import build_entry, load_seats
 from .errors import names_nothing
 
 routes = web.RouteTableDef()
@@ -25,7 +25,7 @@ CACHE_CONTROL = "private, max-age=3600"
 async def calendar_feed(request: web.Request) -> web.Response:
     app = request.app
     token = request.match_info["token"]
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         person = None
         if not names_nothing(token):
             person = await db.scalar(
@@ -58,8 +58,8 @@ async def calendar_feed(request: web.Request) -> web.Response:
                 .order_by(Replay.added_at)
             )
         }
-    base = app[keys.SETTINGS].base_url
-    writer = app[keys.WRITER]
+    base = app[appkeys.SETTINGS].base_url
+    writer = app[appkeys.WRITER]
     entries = [
         build_entry(
             writer,

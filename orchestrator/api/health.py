@@ -6,7 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
-from .. import keys
+from .. import appkeys
 from ..db import models as m
 from ..db.mail import MAIL_STATES, MailMessage
 
@@ -22,7 +22,7 @@ async def healthz(_request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     try:
-        async with request.app[keys.ENGINE].connect() as connection:
+        async with request.app[appkeys.ENGINE].connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as error:  # any failure means "not ready", and says which kind
         return web.json_response(
@@ -35,8 +35,8 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """The counters, with the outbox and rooms read from the database at scrape time."""
     app = request.app
-    metrics = app[keys.METRICS]
-    async with app[keys.DB]() as db:
+    metrics = app[appkeys.METRICS]
+    async with app[appkeys.DB]() as db:
         mail = dict(
             (
                 await db.execute(

@@ -14,11 +14,11 @@ from sqlalchemy import insert, or_, select
 
 from integrations.base import JoinRequest, ProviderError, Role, Room
 
-from .. import keys
+from .. import appkeys
 from ..db import models as m
 from ..db.replays import Replay
 from ..db.updates import note
-from ..lifecycle import ensure_ready, seat_of
+from ..rooms.lifecycle import ensure_ready, seat_of
 from .errors import names_nothing
 
 routes = web.RouteTableDef()
@@ -52,7 +52,7 @@ async def find_visit(request: web.Request, token: str) -> Visit | None:
     """The live seat a token opens, or None (unknown, removed person or removed attendee)."""
     if names_nothing(token):
         return None
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         row = (
             await db.execute(
                 select(m.Attendee, m.Person, m.Session, m.Event, m.Room, m.Organisation.kind)
@@ -73,7 +73,7 @@ async def find_visit(request: web.Request, token: str) -> Visit | None:
 
 
 async def record(request: web.Request, visit: Visit, outcome: str, now: datetime) -> None:
-    async with request.app[keys.DB]() as db, db.begin():
+    async with request.app[appkeys.DB]() as db, db.begin():
         await db.execute(
             insert(m.LinkClick).values(
                 attendee_id=visit.attendee.id, clicked_at=now, outcome=outcome
@@ -82,11 +82,11 @@ async def record(request: web.Request, visit: Visit, outcome: str, now: datetime
         if outcome == "stream":  # sent to the plenary's stream, the click is the attendance
             await note(db, [(visit.event.id, visit.session.id)], "link", now)
     if outcome == "stream":
-        request.app[keys.FEED].wake_soon()
+        request.app[appkeys.FEED].wake_soon()
 
 
 def page(request: web.Request, visit: Visit | None, state: str, **context: Any) -> web.Response:
-    pages = request.app[keys.PAGES]
+    pages = request.app[appkeys.PAGES]
     if visit is None:
         return pages.render("join.html", None, status=404, state="unknown", title="rdv")
     language = pages.language(visit.locale)
@@ -124,9 +124,9 @@ async def closed_page(
     request: web.Request, visit: Visit, state: str, now: datetime
 ) -> web.Response:
     await record(request, visit, state, now)
-    language = request.app[keys.PAGES].language(visit.locale)
+    language = request.app[appkeys.PAGES].language(visit.locale)
     zone = visit.event.timezone
-    opens = visit.session.starts_at - request.app[keys.SETTINGS].join_early
+    opens = visit.session.starts_at - request.app[appkeys.SETTINGS].join_early
     return page(
         request, visit, state, opens=f"{language.date(opens, zone)} {language.time(opens, zone)}"
     )
@@ -135,11 +135,11 @@ async def closed_page(
 @routes.get("/j/{token}")
 async def join(request: web.Request) -> web.StreamResponse:
     app = request.app
-    now = app[keys.CLOCK].now()
+    now = app[appkeys.CLOCK].now()
     visit = await find_visit(request, request.match_info["token"])
     if visit is None:
         return page(request, None, "unknown")
-    state = closed_state(visit, now, app[keys.SETTINGS].join_early)
+    state = closed_state(visit, now, app[appkeys.SETTINGS].join_early)
     session = visit.session
     if state == "ended" and (replay := await replay_url(request, session.id, now)):
         await record(request, visit, "replay", now)
@@ -153,8 +153,8 @@ async def join(request: web.Request) -> web.StreamResponse:
         # The audience of a streamed plenary watches the stream; speakers and organisers go in.
         await record(request, visit, "stream", now)
         raise _go(session.stream_url)
-    if state is None and await ensure_ready(app[keys.LIFECYCLE], visit.room.id):
-        opens = session.starts_at - app[keys.SETTINGS].join_early
+    if state is None and await ensure_ready(app[appkeys.LIFECYCLE], visit.room.id):
+        opens = session.starts_at - app[appkeys.SETTINGS].join_early
         url = await _provider_url(request, visit, opens, now)
         if url is not None:
             await record(request, visit, "joined", now)
@@ -170,7 +170,7 @@ def _go(url: str) -> web.HTTPFound:
 
 async def replay_url(request: web.Request, session_id: int, now: datetime) -> str | None:
     """The session's replay to send people to: the newest one still valid."""
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         found = await db.scalar(
             select(Replay.url)
             .where(
@@ -187,13 +187,13 @@ async def replay_url(request: web.Request, session_id: int, now: datetime) -> st
 async def room_page(request: web.Request) -> web.StreamResponse:
     """The join page of providers without a web client of their own (Janus)."""
     app = request.app
-    settings = app[keys.SETTINGS]
-    now = app[keys.CLOCK].now()
+    settings = app[appkeys.SETTINGS]
+    now = app[appkeys.CLOCK].now()
     visit = await find_visit(request, request.match_info["token"])
     if visit is None or visit.room.provider != "janus" or not settings.janus_url:
         return page(request, None, "unknown")
     state = closed_state(visit, now, settings.join_early)
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         room = await db.get_one(m.Room, visit.room.id)
     if state is None and room.state not in ("ready", "live"):
         state = "unavailable"
@@ -205,7 +205,7 @@ async def room_page(request: web.Request) -> web.StreamResponse:
         f"connect-src 'self' {_origin(settings.janus_url)}; media-src 'self' blob: mediastream:; "
         "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
-    return app[keys.PAGES].render(
+    return app[appkeys.PAGES].render(
         "room.html",
         visit.locale,
         csp=csp,
@@ -230,10 +230,10 @@ async def _provider_url(
     request: web.Request, visit: Visit, opens: datetime, now: datetime
 ) -> str | None:
     app = request.app
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         room = await db.get_one(m.Room, visit.room.id)
     try:
-        provider = app[keys.PROVIDERS].get(room.provider)
+        provider = app[appkeys.PROVIDERS].get(room.provider)
         return await provider.join_url(
             JoinRequest(
                 room=Room(room.room_key, room.provider_data),
@@ -242,7 +242,7 @@ async def _provider_url(
                 email=visit.person.email,
                 role=visit.role,
                 not_before=opens,
-                expires_at=visit.session.ends_at + app[keys.SETTINGS].close_grace,
+                expires_at=visit.session.ends_at + app[appkeys.SETTINGS].close_grace,
             ),
             now=now,
         )

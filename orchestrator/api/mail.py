@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
-from .. import keys
+from .. import appkeys
 from ..db import models as m
 from ..db.mail import MAIL_STATES, MailMessage
 from .auth import require_grant
@@ -23,7 +23,7 @@ async def list_mail(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in MAIL_STATES:
         raise ApiError(400, f"status must be one of {', '.join(MAIL_STATES)}")
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))
         if event_id is None:
             raise ApiError(404, f'no event "{slug}"')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from .. import keys
+from .. import appkeys
 from ..db import models as m
 from ..db.replays import Replay
 from ..program.fields import control_character
@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 async def list_replays(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     require_grant(request, slug)
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         rows = (
             await db.execute(
                 select(Replay, m.Session.key)
@@ -54,7 +54,7 @@ async def post_replay(request: web.Request) -> web.Response:
     if names_nothing(key):
         raise ApiError(404, f'no session "{key}" in "{slug}"')
     app = request.app
-    async with app[keys.DB]() as db, db.begin():
+    async with app[appkeys.DB]() as db, db.begin():
         session = await db.scalar(
             select(m.Session)
             .join(m.Event, m.Event.id == m.Session.event_id)
@@ -67,13 +67,13 @@ async def post_replay(request: web.Request) -> web.Response:
                 db,
                 session,
                 NewReplay(url=url, kind=kind, title=title),
-                now=app[keys.CLOCK].now(),
-                settings=app[keys.SETTINGS],
-                writer=app[keys.WRITER],
+                now=app[appkeys.CLOCK].now(),
+                settings=app[appkeys.SETTINGS],
+                writer=app[appkeys.WRITER],
             )
         except ReplayRefused as error:
             status = 409 if isinstance(error, ReplayExists) else 422
             raise ApiError(status, str(error), code="replay_refused") from None
         answer = replay_dict(replay, key)
-    app[keys.OUTBOX].wake()
+    app[appkeys.OUTBOX].wake()
     return web.json_response({"replay": answer, "replay_mail_queued": mailed}, status=201)

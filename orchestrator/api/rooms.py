@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from .. import keys
+from .. import appkeys
 from ..db import models as m
 from .auth import require_grant
 from .errors import ApiError
@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 async def list_rooms(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     require_grant(request, slug)
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))
         if event_id is None:
             raise ApiError(404, f'no event "{slug}"')

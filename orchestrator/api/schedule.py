@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from .. import keys
+from .. import appkeys
 from ..program.schedule import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from ..program.service import NotFound
 from .auth import require_grant
@@ -29,22 +29,22 @@ async def post_schedule(request: web.Request) -> web.Response:
     app = request.app
     try:
         outcome = await schedule_event(
-            app[keys.DB],
-            app[keys.SETTINGS],
+            app[appkeys.DB],
+            app[appkeys.SETTINGS],
             slug,
-            now=app[keys.CLOCK].now(),
+            now=app[appkeys.CLOCK].now(),
             move=options["move"],
             dry_run=options["dry_run"],
             time_limit=options["time_limit"],
-            on_change=app[keys.INVITES].queue,
+            on_change=app[appkeys.INVITES].queue,
         )
     except NotFound as error:
         raise ApiError(404, str(error)) from None
     except (Changed, IntegrityError):
         raise ApiError(409, f'the event "{slug}" changed while scheduling; retry') from None
     if outcome.changes is not None and not outcome.changes.empty:
-        app[keys.OUTBOX].wake()
-        timers = app[keys.TIMERS]
+        app[appkeys.OUTBOX].wake()
+        timers = app[appkeys.TIMERS]
         if timers is not None:
             timers.poke()
     return web.json_response(outcome.as_dict())

@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,9 +32,6 @@ from ..pages import Pages
 from ..settings import Settings
 from .feed import Feed
 from .view import Card, Dashboard, build, refresh
-
-if TYPE_CHECKING:  # signin imports the app keys, which name this module's class
-    from ..signin import Viewer
 
 
 @dataclass
@@ -212,20 +209,20 @@ class Snapshots:
             built_at=built,
         )
 
-    async def messages(self, event: m.Event, updates: Sequence[Update], viewer: Viewer) -> bytes:
+    async def messages(self, event: m.Event, updates: Sequence[Update], can_act: bool) -> bytes:
         """The SSE messages for `updates`, as one write. Counters and alerts ride on the last
         message only: each one would repeat them, and the page keeps the latest anyway."""
         snapshot = await self.covering(event, updates[-1].id)
         last = len(updates) - 1
         return b"".join(
-            self._message(event, snapshot, update, viewer, index == last)
+            self._message(event, snapshot, update, can_act, index == last)
             for index, update in enumerate(updates)
         )
 
     def _message(
-        self, event: m.Event, snapshot: Snapshot, update: Update, viewer: Viewer, summary: bool
+        self, event: m.Event, snapshot: Snapshot, update: Update, can_act: bool, summary: bool
     ) -> bytes:
-        memo = (update.id, viewer.can_act, summary)
+        memo = (update.id, can_act, summary)
         found = snapshot.messages.get(memo)
         if found is not None:
             return found
@@ -233,7 +230,7 @@ class Snapshots:
         if summary:
             payload |= {"counters": snapshot.counters, "alerts": snapshot.alerts}
         key = snapshot.keys.get(update.session_id) if update.session_id else None
-        card = self._card(event, snapshot, key, viewer) if key else None
+        card = self._card(event, snapshot, key, can_act) if key else None
         if card is not None:
             payload["card"] = {"key": key, "html": card}
         data = json.dumps(payload, ensure_ascii=False)
@@ -241,14 +238,14 @@ class Snapshots:
         snapshot.messages[memo] = message
         return message
 
-    def _card(self, event: m.Event, snapshot: Snapshot, key: str, viewer: Viewer) -> str | None:
-        found = snapshot.cards.get((key, viewer.can_act))
+    def _card(self, event: m.Event, snapshot: Snapshot, key: str, can_act: bool) -> str | None:
+        found = snapshot.cards.get((key, can_act))
         if found is None:
             card = snapshot.by_key.get(key)
             if card is None:  # a card the dashboard does not show (a cancelled session)
                 return None
             found = self.pages.fragment(
-                "_card.html", event.locale, card=card, viewer=viewer, dashboard=snapshot.dashboard
+                "_card.html", event.locale, card=card, can_act=can_act, dashboard=snapshot.dashboard
             )
-            snapshot.cards[(key, viewer.can_act)] = found
+            snapshot.cards[(key, can_act)] = found
         return found

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from ..lifecycle import seat_of
+from ..rooms.lifecycle import seat_of
 from .day import Sitting
 from .scenario import Visit
 

@@ -71,7 +71,7 @@ class _Dice:
         return sitting.ends_at - timedelta(seconds=self.rng.randint(0, 45))
 
 
-def plan(day: Day, *, late_after: timedelta) -> Plan:
+def plan_day(day: Day, *, late_after: timedelta) -> Plan:
     dice = _Dice(late_after)
     beats: list[Beat] = []
     visits, duplicate = _plenary(day.plenary, dice, beats)

@@ -20,20 +20,21 @@ from sqlalchemy import func, select
 
 from calendars.transport import parse_mail_url
 
-from .. import keys
+from .. import appkeys
 from ..app import create_app
 from ..db import models as m
 from ..db.mail import MailMessage
+from ..report.text import report_lines
 from ..serve import running
 from ..settings import Settings
 from ..signin import create_link
 from ..tokens import mint_api_token
-from . import scenario
 from .clock import DemoClock
 from .day import Day, load_day
 from .jitsi import EventSync
 from .play import play, steps
 from .program import load_example, shifted
+from .scenario import as_json, plan_day
 
 SPEED = 60.0  # a second of the demo is a minute of the day
 VAR = Path("var")
@@ -93,7 +94,7 @@ async def tell(settings: Settings, sock: socket.socket, *, once: bool, stop: asy
 
 async def _day(app: web.Application, http: aiohttp.ClientSession, clock: DemoClock) -> None:
     """The example imported, the organiser signed in, the day played, the outcome reported."""
-    settings = app[keys.SETTINGS]
+    settings = app[appkeys.SETTINGS]
     slug = f"demo-{clock.now():%Y%m%d-%H%M%S}"  # a fresh event each run; earlier ones stay
     token = mint_api_token(
         settings.require_secret_key(),
@@ -105,12 +106,12 @@ async def _day(app: web.Application, http: aiohttp.ClientSession, clock: DemoClo
     api = Api(http, slug, token)
     await api.call("PUT", "/program", body=shifted(load_example(), slug=slug, now=clock.now()))
     await _until(lambda: _rooms_ready(api), "the rooms to be provisioned")
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         day = await load_day(db, slug)
-    plan = scenario.plan(day, late_after=settings.late_after)
-    played = scenario.as_json(plan, slug=slug, speed=SPEED)
+    plan = plan_day(day, late_after=settings.late_after)
+    played = as_json(plan, slug=slug, speed=SPEED)
     await asyncio.to_thread(_write, PLAN, json.dumps(played, indent=1, ensure_ascii=False))
-    async with app[keys.DB]() as db, db.begin():
+    async with app[appkeys.DB]() as db, db.begin():
         link = await create_link(
             db,
             slug=slug,
@@ -188,7 +189,6 @@ def _introduce(day: Day, settings: Settings, link: str, token: str, mail: Counte
 
 
 async def _report(api: Api, app: web.Application, day: Day) -> None:
-    from ..cli import report_lines  # the CLI imports this package: import at use
 
     rows = (await api.call("GET", "/attendance"))["attendance"]
     await asyncio.to_thread(_write, ATTENDANCE, await api.call("GET", "/attendance?format=csv"))
@@ -199,7 +199,7 @@ async def _report(api: Api, app: web.Application, day: Day) -> None:
         print(f"  {line}")
     print(
         f"  mail: {sum(mail.values())} messages sent to "
-        f"{parse_mail_url(app[keys.SETTINGS].mail_url)} ("
+        f"{parse_mail_url(app[appkeys.SETTINGS].mail_url)} ("
         + ", ".join(f"{n} {kind}" for kind, n in sorted(mail.items()))
         + ")",
         flush=True,
@@ -230,7 +230,7 @@ def attendance_summary(rows: list[dict[str, Any]], plenary: str) -> list[str]:
 async def _wake_lifecycle(app: web.Application) -> None:
     """The service's timers count real seconds; on the demo's fast clock a pass every second
     (a minute of the day) keeps rooms and reminders on time."""
-    timers = app[keys.TIMERS]
+    timers = app[appkeys.TIMERS]
     while timers is not None:
         await timers.run()
         await asyncio.sleep(1.0)
@@ -263,7 +263,7 @@ async def _outbox_empty(api: Api) -> bool:
 
 
 async def _mail_by_kind(app: web.Application, slug: str) -> Counter[str]:
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         rows = await db.execute(
             select(MailMessage.kind, func.count())
             .join(m.Event, m.Event.id == MailMessage.event_id)

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .. import hosts
 from ..db import models as m
 from ..db.updates import note
 from ..providers import unavailable
+from ..rooms import host_pool
 from ..settings import Settings
 from . import sections
 from .apply import apply_program
@@ -145,7 +145,7 @@ async def _changed(
 
 async def _check_pools(db: AsyncSession, program: Program, settings: Settings) -> None:
     """Providers with a pool of host accounts (Zoom) must have a host for every meeting at once."""
-    problem = await hosts.check_program(db, program, settings)
+    problem = await host_pool.check_program(db, program, settings)
     if problem:
         raise ProgramError.single("sessions", problem)
 

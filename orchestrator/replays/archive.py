@@ -18,7 +18,7 @@ from ..attendance.log import attendance
 from ..db import models as m
 from ..db.mail import MailMessage
 from ..db.replays import REPLAY_KINDS, Replay
-from ..outbox import Outgoing, enqueue
+from ..mail.outbox import Outgoing, enqueue
 from ..settings import Settings
 from .links import ReplayExists, ReplayRefused, canonical
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import select
 
-from .. import keys
+from .. import appkeys
 from ..attendance.export import attendance_csv, csv_bytes
 from ..attendance.log import as_dict, attendance
 from ..db import models as m
 from ..replays.archive import replay_figures
-from ..signin import viewer_of
-from .charts import held_chart, presence_chart
-from .model import Report, build_report
+from ..report.charts import held_chart, presence_chart
+from ..report.model import Report, build_report
+from .viewers import viewer_of
 
 routes = web.RouteTableDef()
 MEETING_COLUMNS = (
@@ -41,16 +41,18 @@ async def _report(request: web.Request) -> tuple[m.Event, Report, list[Any]] | w
     slug = request.match_info["slug"]
     app = request.app
     if viewer_of(request, slug) is None:
-        return app[keys.PAGES].render("signin.html", None, status=401, title="rdv", state="needed")
-    settings = app[keys.SETTINGS]
-    async with app[keys.DB]() as db:
+        return app[appkeys.PAGES].render(
+            "signin.html", None, status=401, title="rdv", state="needed"
+        )
+    settings = app[appkeys.SETTINGS]
+    async with app[appkeys.DB]() as db:
         event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
         if event is None:
             raise web.HTTPNotFound(text=f"no event {slug}")
         outcomes = await attendance(
             db,
             event,
-            now=app[keys.CLOCK].now(),
+            now=app[appkeys.CLOCK].now(),
             marks=settings.marks,
         )
         extra = await replay_figures(db, event.id)
@@ -64,7 +66,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     if isinstance(found, web.Response):
         return found
     event, report, _ = found
-    pages = request.app[keys.PAGES]
+    pages = request.app[appkeys.PAGES]
     _ = pages.language(event.locale).gettext
     peak = report.figures["plenary_peak"]
     rows = [

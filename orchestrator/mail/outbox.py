@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars.transport import MailTransport, PermanentMailError, TransientMailError
 
-from .clock import Clock
-from .db.mail import MailMessage
-from .db.updates import note
-from .db.upsert import dialect_insert
+from ..clock import Clock
+from ..db.mail import MailMessage
+from ..db.updates import note
+from ..db.upsert import dialect_insert
 
 log = logging.getLogger("rdv.outbox")
 

@@ -17,12 +17,12 @@ from calendars import imip
 from calendars.model import Party
 from calendars.text import Writer
 
-from .clock import Clock
-from .db import models as m
-from .db.mail import MailMessage
+from ..clock import Clock
+from ..db import models as m
+from ..db.mail import MailMessage
+from ..settings import Settings
 from .invites import Seat, load_seats
 from .outbox import Outgoing, enqueue
-from .settings import Settings
 
 
 class Reminders:

@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from integrations.base import JoinRequest, ProviderError, Role, Room, Seat
 
-from .. import keys
+from .. import appkeys
+from ..dashboard.view import Dashboard, build
 from ..db import models as m
-from ..lifecycle import ensure_ready
-from ..signin import COOKIE, Viewer, redeem, set_cookie, viewer_of
-from .view import Dashboard, build
+from ..rooms.lifecycle import ensure_ready
+from ..signin import redeem
+from .viewers import COOKIE, Viewer, set_cookie, viewer_of
 
 routes = web.RouteTableDef()
 KEEPALIVE_SECONDS = 15.0
@@ -25,11 +26,13 @@ FILTERS = ("directorate", "company", "state")
 @routes.get("/login/{token}")
 async def login(request: web.Request) -> web.StreamResponse:
     app = request.app
-    now = app[keys.CLOCK].now()
-    async with app[keys.DB]() as db, db.begin():
+    now = app[appkeys.CLOCK].now()
+    async with app[appkeys.DB]() as db, db.begin():
         found = await redeem(db, request.match_info["token"], now)
     if found is None:
-        return app[keys.PAGES].render("signin.html", None, status=404, title="rdv", state="invalid")
+        return app[appkeys.PAGES].render(
+            "signin.html", None, status=404, title="rdv", state="invalid"
+        )
     slug, role = found
     target = (
         f"/events/{slug}/report"
@@ -49,13 +52,13 @@ def _has_report(app: web.Application) -> bool:
 
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
-    response = request.app[keys.PAGES].render("signin.html", None, title="rdv", state="out")
+    response = request.app[appkeys.PAGES].render("signin.html", None, title="rdv", state="out")
     response.del_cookie(COOKIE, path="/")
     return response
 
 
 async def _event(request: web.Request, slug: str) -> m.Event:
-    async with request.app[keys.DB]() as db:
+    async with request.app[appkeys.DB]() as db:
         event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
     if event is None:
         raise web.HTTPNotFound(text=f"no event {slug}")
@@ -63,7 +66,7 @@ async def _event(request: web.Request, slug: str) -> m.Event:
 
 
 def _sign_in_first(request: web.Request) -> web.Response:
-    return request.app[keys.PAGES].render(
+    return request.app[appkeys.PAGES].render(
         "signin.html", None, status=401, title="rdv", state="needed"
     )
 
@@ -84,16 +87,16 @@ async def page(request: web.Request) -> web.StreamResponse:
         return _sign_in_first(request)
     app = request.app
     event = await _event(request, slug)
-    latest = await app[keys.FEED].latest(event.id)
-    async with app[keys.DB]() as db:
-        dashboard = await build(db, event, app[keys.SETTINGS], app[keys.CLOCK].now())
+    latest = await app[appkeys.FEED].latest(event.id)
+    async with app[appkeys.DB]() as db:
+        dashboard = await build(db, event, app[appkeys.SETTINGS], app[appkeys.CLOCK].now())
     query = {name: request.query.get(name, "") for name in FILTERS}
-    return app[keys.PAGES].render(
+    return app[appkeys.PAGES].render(
         "dashboard.html",
         event.locale,
         title=event.title,
         dashboard=dashboard,
-        viewer=viewer,
+        can_act=viewer.can_act,
         shown=_shown(dashboard, query),
         query=query,
         last=latest,
@@ -109,7 +112,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         raise web.HTTPUnauthorized(text="sign in first")
     app = request.app
     event = await _event(request, slug)
-    feed = app[keys.FEED]
+    feed = app[appkeys.FEED]
     after = request.headers.get("Last-Event-ID") or request.query.get("after") or ""
     last = int(after) if after.isdigit() else await feed.latest(event.id)
     response = web.StreamResponse(
@@ -121,23 +124,23 @@ async def stream(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(b"retry: 1000\n\n")
-    app[keys.METRICS].streams.inc()
+    app[appkeys.METRICS].streams.inc()
     try:
         return await _follow(request, event, viewer, response, last)
     finally:
-        app[keys.METRICS].streams.dec()
+        app[appkeys.METRICS].streams.dec()
 
 
 async def _follow(
     request: web.Request, event: m.Event, viewer: Viewer, response: web.StreamResponse, last: int
 ) -> web.StreamResponse:
     """Sends what changed until the viewer leaves or the service stops."""
-    feed, snapshots = request.app[keys.FEED], request.app[keys.SNAPSHOTS]
+    feed, snapshots = request.app[appkeys.FEED], request.app[appkeys.SNAPSHOTS]
     version, quiet = feed.version, 0.0
     while not feed.closed:
         updates = await snapshots.since(event.id, last)
         if updates:
-            batch = await snapshots.messages(event, updates, viewer)
+            batch = await snapshots.messages(event, updates, viewer.can_act)
             await response.write(batch + _clock(request))
             last, quiet = updates[-1].id, 0.0
             continue
@@ -152,7 +155,7 @@ async def _follow(
 def _clock(request: web.Request) -> bytes:
     """The service's time, from which the page counts the minutes of running rooms on (the
     demo's clock runs faster than the browser's)."""
-    now = request.app[keys.CLOCK].now().isoformat(timespec="seconds")
+    now = request.app[appkeys.CLOCK].now().isoformat(timespec="seconds")
     return f'event: clock\ndata: {{"now": "{now}"}}\n\n'.encode()
 
 
@@ -168,7 +171,7 @@ async def join_as_organiser(request: web.Request) -> web.StreamResponse:
     if "\x00" in key:  # no key holds one, and PostgreSQL refuses one even in a comparison
         raise web.HTTPNotFound(text="no such session")
     app = request.app
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         row = (
             await db.execute(
                 select(m.Session, m.Room, m.Event)
@@ -180,18 +183,18 @@ async def join_as_organiser(request: web.Request) -> web.StreamResponse:
     if row is None:
         raise web.HTTPNotFound(text=f"no session {key}")
     session, room, event = row
-    now: datetime = app[keys.CLOCK].now()
+    now: datetime = app[appkeys.CLOCK].now()
     if (
         session.cancelled
         or room.provider == "janus"
-        or not await ensure_ready(app[keys.LIFECYCLE], room.id)
+        or not await ensure_ready(app[appkeys.LIFECYCLE], room.id)
     ):
         raise web.HTTPConflict(text="this room cannot be opened from the dashboard now")
-    async with app[keys.DB]() as db:
+    async with app[appkeys.DB]() as db:
         room = await db.get_one(m.Room, room.id)
     try:
         url = (
-            await app[keys.PROVIDERS]
+            await app[appkeys.PROVIDERS]
             .get(room.provider)
             .join_url(
                 JoinRequest(
@@ -201,7 +204,7 @@ async def join_as_organiser(request: web.Request) -> web.StreamResponse:
                     email=event.organiser_email,
                     role=Role.MODERATOR,
                     not_before=now,
-                    expires_at=session.ends_at + app[keys.SETTINGS].close_grace,
+                    expires_at=session.ends_at + app[appkeys.SETTINGS].close_grace,
                 ),
                 now=now,
             )

@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import ProviderRejected
 
-from .db import models as m
-from .db.upsert import dialect_insert
-from .db.zoom import ZoomHostDay
-from .program.model import Program
-from .settings import Settings
+from ..db import models as m
+from ..db.upsert import dialect_insert
+from ..db.zoom import ZoomHostDay
+from ..program.model import Program
+from ..settings import Settings
 
 DAILY_LIMIT = 100
 ZOOM = "zoom"

@@ -12,14 +12,14 @@ from .attendance.polling import RoomPoller
 from .clock import Clock
 from .dashboard.feed import Feed
 from .dashboard.snapshots import Snapshots
-from .invites import InviteComposer
-from .lifecycle import RoomLifecycle
+from .mail.invites import InviteComposer
+from .mail.outbox import OutboxSender
+from .mail.reminders import Reminders
 from .metrics import Metrics
-from .outbox import OutboxSender
 from .pages import Pages
 from .providers import ProviderRegistry
-from .reminders import Reminders
 from .replays.recordings import RecordingArchiver
+from .rooms.lifecycle import RoomLifecycle
 from .settings import Settings
 from .timers import LifecycleTimers
 

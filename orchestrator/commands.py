@@ -19,7 +19,7 @@ from .clock import SystemClock
 from .db import models as m
 from .db.engine import create_engine, session_factory
 from .db.migrate import upgrade
-from .invites import InviteComposer
+from .mail.invites import InviteComposer
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program

@@ -20,10 +20,10 @@ from calendars import ics, imip
 from calendars.model import Entry, Method, Party
 from calendars.text import Notice, Writer
 
-from .db import models as m
+from ..db import models as m
+from ..program.changes import ChangeSet, SessionChange
+from ..settings import Settings
 from .outbox import Outgoing, enqueue
-from .program.changes import ChangeSet, SessionChange
-from .settings import Settings
 
 QUEUE_CHUNK = 500
 # Session changes a plenary invite shows (it lists no other attendee).

@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import ProviderError, ProviderUnavailable, Room, RoomRequest, Seat
 
-from . import hosts
-from .clock import Clock
-from .db import models as m
-from .db.updates import note
-from .providers import ProviderRegistry
-from .settings import Settings
+from ..clock import Clock
+from ..db import models as m
+from ..db.updates import note
+from ..providers import ProviderRegistry
+from ..settings import Settings
+from . import host_pool
 
 log = logging.getLogger("rdv.rooms")
 LEASE = timedelta(seconds=90)
@@ -211,7 +211,7 @@ class RoomLifecycle:
         try:
             provider = self.registry.get(provider_name)
             if provider.hosted_by_pool:  # a host of the pool that is free for this slot
-                host = await hosts.assign(self.db, room_id, self.settings, now=now)
+                host = await host_pool.assign(self.db, room_id, self.settings, now=now)
                 request = replace(request, metadata={**request.metadata, "host": host})
             room = await self._with_retries(lambda: provider.create_room(request))
         except ProviderError as error:
