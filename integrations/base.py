@@ -55,10 +55,13 @@ class RoomRequest:
 
 @dataclass(frozen=True, slots=True)
 class Room:
-    """A created room: our key and what the provider told us, stored as JSON with the room."""
+    """A created room: our key and what the provider told us, stored as JSON with the room.
+    `external_id` is how the provider names the room in its events (`RoomRef`): its own room
+    name or number, as the adapter that created the room knows; None when that is our key."""
 
     room_key: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,19 @@ class JoinRequest:
     role: Role
     not_before: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPage:
+    """What our own join page (`/room/{seat token}`) needs for a provider whose rooms have no web
+    client of their own: the provider's browser library (`library`), our script that drives it
+    (`script`, a file of the service's static folder), the servers the page talks to
+    (`connect`), and the values that script reads from the page (`values`)."""
+
+    library: str
+    script: str
+    connect: tuple[str, ...]
+    values: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +146,10 @@ class VideoProvider(ABC):
     # Rooms are made under one of a pool of host accounts (Zoom users): the lifecycle gives each
     # room a host that is free for its slot, in `RoomRequest.metadata["host"]`.
     hosted_by_pool: ClassVar[bool] = False
+    # People join in the provider's own web client, where `join_url` sends them. A provider
+    # without one sends them to our page instead, built from `join_page_for`, which lets in the
+    # seats of the room only (so organisers cannot open such a room from the dashboard).
+    has_own_client: ClassVar[bool] = True
     # Set by a provider once it has what it needs to check deliveries (a secret).
     can_receive_webhooks: bool = False
 
@@ -144,6 +164,10 @@ class VideoProvider(ABC):
     @abstractmethod
     async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
         """A URL that puts this seat, and only this seat, into the room with its role."""
+
+    def join_page_for(self, join: JoinRequest) -> JoinPage:
+        """What our join page needs to let this seat in (providers without `has_own_client`)."""
+        raise CapabilityMissing(f"{self.name} rooms open in its own web client")
 
     async def list_participants(self, room: Room) -> Sequence[Participant]:
         """Who is in the room now (providers with `can_list_participants`)."""

@@ -95,13 +95,15 @@ class BigBlueButtonProvider(VideoProvider):
             # Before 2.6 BBB refused a repeated create without passwords; the meeting under our
             # unguessable room key is ours, so take it as it is.
             meeting = await self.client.get_meeting_info(request.room_key)
+        meeting_id = meeting.meeting_id or request.room_key
         return Room(
             request.room_key,
             {
-                "meetingID": meeting.meeting_id or request.room_key,
+                "meetingID": meeting_id,
                 "internalMeetingID": meeting.internal_meeting_id,
                 "createTime": meeting.create_time,
             },
+            external_id=meeting_id,
         )
 
     async def close_room(self, room: Room) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from .base import (
+    JoinPage,
     JoinRequest,
     Participant,
     ProviderError,
@@ -34,6 +35,9 @@ from .http import DEFAULT_TIMEOUT, request
 from .janus_events import verify_event_handler
 
 PLUGIN = "janus.plugin.videoroom"
+# Where our page loads janus.js from by default: Debian's libjs-janus-gateway, which the service
+# serves under /vendor/janus/ when it is installed.
+LIBRARY_URL = "/vendor/janus/janus.js"
 PUBLISHERS = 16
 ROOM_ID_RANGE = 2**52  # room ids reach the browser as JavaScript numbers: stay well inside 2**53
 
@@ -133,6 +137,7 @@ class JanusClient:
 class JanusProvider(VideoProvider):
     name = "janus"
     can_list_participants = True
+    has_own_client = False  # people join on our page, which runs janus.js in their browser
 
     def __init__(
         self,
@@ -142,8 +147,10 @@ class JanusProvider(VideoProvider):
         secret_key: bytes,
         webhook_user: str | None = None,
         webhook_password: str | None = None,
+        library_url: str = LIBRARY_URL,
     ) -> None:
         self.client = client
+        self.library_url = library_url
         self.public_url = public_url.rstrip("/")
         self.secret_key = secret_key
         self.webhook_user, self.webhook_password = webhook_user, webhook_password
@@ -218,7 +225,7 @@ class JanusProvider(VideoProvider):
             if not created and tokens:  # seats may have been added since the first attempt
                 await self._allow(send, request.room_key, tokens)
         data = {"room": room_id, "pin": self.pin(request.room_key), "description": request.title}
-        return Room(request.room_key, data)
+        return Room(request.room_key, data, external_id=str(room_id))
 
     async def close_room(self, room: Room) -> None:
         key = room.room_key
@@ -243,6 +250,23 @@ class JanusProvider(VideoProvider):
                 description = str(join.room.data.get("description") or key)
                 await send(self._create_body(key, description, tokens))
         return f"{self.public_url}/room/{join.seat.token}"
+
+    def join_page_for(self, join: JoinRequest) -> JoinPage:
+        """Our page talks to Janus from the browser with the seat's token and number, which the
+        room's allowed list and its pin let in (`janus-room.js` reads these values)."""
+        data = join.room.data
+        return JoinPage(
+            library=self.library_url,
+            script="janus-room.js",
+            connect=(self.client.base_url,),
+            values={
+                "server": self.client.base_url,
+                "room": str(data.get("room", self.room_id(join.room.room_key))),
+                "pin": str(data.get("pin", self.pin(join.room.room_key))),
+                "token": join.seat.token,
+                "seat": str(join.seat.number),
+            },
+        )
 
     async def list_participants(self, room: Room) -> Sequence[Participant]:
         """Everyone in the room now; `provider_id` is the numeric id the join page chose (our

@@ -60,7 +60,8 @@ class JitsiProvider(VideoProvider):
 
     async def create_room(self, request: RoomRequest) -> Room:
         # Our room keys are already `[a-z0-9-]` with an unguessable suffix.
-        return Room(request.room_key, {"room": request.room_key.lower()})
+        name = request.room_key.lower()
+        return Room(request.room_key, {"room": name}, external_id=name)
 
     async def close_room(self, room: Room) -> None:
         """Nothing to do: a Jitsi room disappears with its last participant."""

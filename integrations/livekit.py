@@ -57,9 +57,9 @@ class LiveKitProvider(VideoProvider):
             departureTimeout=seconds,
             metadata=json.dumps({"title": request.title, **request.metadata}, ensure_ascii=False),
         )
+        name = str(found.get("name") or request.room_key)
         return Room(
-            request.room_key,
-            {"room": str(found.get("name") or request.room_key), "sid": str(found.get("sid", ""))},
+            request.room_key, {"room": name, "sid": str(found.get("sid", ""))}, external_id=name
         )
 
     async def close_room(self, room: Room) -> None:

@@ -103,6 +103,7 @@ class ZoomProvider(VideoProvider):
                 "join_urls": {seat.seat_id: found.join_url for seat, found in registered},
                 "seat_ids": {found.id: seat.seat_id for seat, found in registered},
             },
+            external_id=str(meeting.id),
         )
 
     async def _register(

@@ -51,6 +51,7 @@ from .metrics import Metrics
 from .pages import Pages
 from .providers import ProviderRegistry
 from .replays.recordings import RecordingArchiver
+from .rooms.entry import organisers_can_open
 from .rooms.lifecycle import RoomLifecycle
 from .settings import Settings
 from .timers import LifecycleTimers
@@ -105,7 +106,12 @@ def create_app(
         app[appkeys.DB] = session_factory(engine)
         app[appkeys.FEED] = Feed(app[appkeys.DB], app[appkeys.CLOCK], settings.marks)
         app[appkeys.SNAPSHOTS] = Snapshots(
-            app[appkeys.DB], app[appkeys.FEED], app[appkeys.PAGES], settings, app[appkeys.CLOCK]
+            app[appkeys.DB],
+            app[appkeys.FEED],
+            app[appkeys.PAGES],
+            settings,
+            app[appkeys.CLOCK],
+            openable=lambda name: organisers_can_open(app[appkeys.PROVIDERS], name),
         )
         yield
         await engine.dispose()

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from integrations.base import (
+    JoinPage,
     JoinRequest,
     Participant,
     ProviderError,
@@ -89,6 +90,7 @@ class Measured(VideoProvider):
         self.can_list_participants = inner.can_list_participants  # type: ignore[misc]
         self.can_record = inner.can_record  # type: ignore[misc]
         self.hosted_by_pool = inner.hosted_by_pool  # type: ignore[misc]
+        self.has_own_client = inner.has_own_client  # type: ignore[misc]
         self.can_receive_webhooks = inner.can_receive_webhooks
 
     async def create_room(self, request: RoomRequest) -> Room:
@@ -99,6 +101,9 @@ class Measured(VideoProvider):
 
     async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
         return await self.metrics.timed(self.name, "join", self.inner.join_url(join, now=now))
+
+    def join_page_for(self, join: JoinRequest) -> JoinPage:
+        return self.inner.join_page_for(join)
 
     async def list_participants(self, room: Room) -> Sequence[Participant]:
         return await self.metrics.timed(self.name, "list", self.inner.list_participants(room))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import aiohttp
 
+from integrations import janus
 from integrations.base import NotConfigured, VideoProvider
 from integrations.bigbluebutton import BigBlueButtonClient, BigBlueButtonProvider
 from integrations.janus import JanusClient, JanusProvider
@@ -56,6 +57,7 @@ def _janus(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
         secret_key=derive_key(settings.require_secret_key(), "janus"),
         webhook_user=settings.janus_webhook_user,
         webhook_password=settings.janus_webhook_password,
+        library_url=settings.janus_js_url or janus.LIBRARY_URL,
     )
 
 

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from mailsink import free_port
 
 from integrations.base import (
+    JoinPage,
     JoinRequest,
     Participant,
     ProviderRejected,
@@ -237,12 +238,18 @@ def render_room_page(**context: object) -> str:
         "lang": "en",
         "title": "Acme × Globex",
         "display_name": "Alice",
-        "janus_server": "https://janus.example.org/janus",
-        "janus_js": "/static/janus/janus.js",
-        "room": 4503599627370496,
-        "pin": "0f3a",
-        "token": ALICE.token,
-        "seat_number": 11,
+        "page": JoinPage(
+            library="/static/janus/janus.js",
+            script="janus-room.js",
+            connect=("https://janus.example.org/janus",),
+            values={
+                "server": "https://janus.example.org/janus",
+                "room": "4503599627370496",
+                "pin": "0f3a",
+                "token": ALICE.token,
+                "seat": "11",
+            },
+        ),
         "leave_url": "/j/link-token/left",
         "_": str,
     }
@@ -310,14 +317,14 @@ def test_the_join_page_hands_everything_to_its_script_in_data_attributes() -> No
     assert all(page.dataset[key] for key in page.dataset if key.startswith("msg"))
 
 
-def page_for(room: Room, seat: Seat, server: str, display: str = "Alice") -> dict[str, str]:
+def page_for(
+    janus: JanusProvider, room: Room, seat: Seat, display: str = "Alice"
+) -> dict[str, str]:
+    """The join page as the service renders it for this seat, from what the provider says the
+    page needs."""
     page = render_room_page(
         display_name=display,
-        janus_server=server,
-        room=room.data["room"],
-        pin=room.data["pin"],
-        token=seat.token,
-        seat_number=seat.number,
+        page=janus.join_page_for(join_request(room, seat)),
         leave_url="https://rdv.example.org/left",
     )
     return PageParts(page).dataset
@@ -327,7 +334,7 @@ async def test_the_join_page_joins_as_its_seat_and_leaves(
     janus: JanusProvider, janus_server: JanusServer, join_page: OpenPage
 ) -> None:
     room = await janus.create_room(room_request(ALICE))
-    page = await join_page(page_for(room, ALICE, janus_server.url, display="Alice <Acme>"))
+    page = await join_page(page_for(janus, room, ALICE, display="Alice <Acme>"))
 
     await page.wait_for_status("You are in the room.")
     assert await janus.list_participants(room) == [
@@ -347,7 +354,7 @@ async def test_the_join_page_says_when_the_link_no_longer_opens_the_room(
 ) -> None:
     room = await janus.create_room(room_request(ALICE))
 
-    page = await join_page(page_for(room, BOB, janus_server.url))
+    page = await join_page(page_for(janus, room, BOB))
 
     await page.wait_for_status(
         "This link no longer opens the room. Ask the organisers for a new one."
@@ -361,7 +368,7 @@ async def test_the_join_page_says_when_the_room_is_not_open(
     room = await janus.create_room(room_request(ALICE))
     await janus.close_room(room)
 
-    page = await join_page(page_for(room, ALICE, janus_server.url))
+    page = await join_page(page_for(janus, room, ALICE))
 
     await page.wait_for_status(
         "The room is not open. It opens a few minutes before the start: reload this page then."
@@ -371,7 +378,10 @@ async def test_the_join_page_says_when_the_room_is_not_open(
 async def test_the_join_page_says_when_janus_cannot_be_reached(join_page: OpenPage) -> None:
     room = Room("r-gone", {"room": 1, "pin": "x"})
 
-    page = await join_page(page_for(room, ALICE, f"http://127.0.0.1:{free_port()}/janus"))
+    async with aiohttp.ClientSession() as http:
+        gone = JanusClient(http, f"http://127.0.0.1:{free_port()}/janus")
+        janus = JanusProvider(gone, public_url=PUBLIC_URL, secret_key=KEY)
+        page = await join_page(page_for(janus, room, ALICE))
 
     await page.wait_for_status(
         "The connection to the video server is lost. Check your network, then reload this page."

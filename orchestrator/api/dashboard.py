@@ -3,17 +3,17 @@ room. Followup viewers see the same page without the means to act."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy import select
 
-from integrations.base import JoinRequest, ProviderError, Role, Room, Seat
+from integrations.base import ProviderError
 
 from .. import appkeys
 from ..dashboard.view import Dashboard, build
 from ..db import models as m
-from ..rooms.lifecycle import ensure_ready
+from ..rooms.entry import CannotOpen, organiser_url
 from ..signin import redeem
 from .viewers import COOKIE, Viewer, set_cookie, viewer_of
 
@@ -97,6 +97,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         title=event.title,
         dashboard=dashboard,
         can_act=viewer.can_act,
+        openable=app[appkeys.SNAPSHOTS].openable,
         shown=_shown(dashboard, query),
         query=query,
         last=latest,
@@ -168,47 +169,20 @@ async def join_as_organiser(request: web.Request) -> web.StreamResponse:
         return _sign_in_first(request)
     if not viewer.can_act:
         raise web.HTTPForbidden(text="a followup sign-in can only read")
-    if "\x00" in key:  # no key holds one, and PostgreSQL refuses one even in a comparison
-        raise web.HTTPNotFound(text="no such session")
     app = request.app
-    async with app[appkeys.DB]() as db:
-        row = (
-            await db.execute(
-                select(m.Session, m.Room, m.Event)
-                .join(m.Room, m.Room.session_id == m.Session.id)
-                .join(m.Event, m.Event.id == m.Session.event_id)
-                .where(m.Event.slug == slug, m.Session.key == key)
-            )
-        ).first()
-    if row is None:
-        raise web.HTTPNotFound(text=f"no session {key}")
-    session, room, event = row
-    now: datetime = app[appkeys.CLOCK].now()
-    if (
-        session.cancelled
-        or room.provider == "janus"
-        or not await ensure_ready(app[appkeys.LIFECYCLE], room.id)
-    ):
-        raise web.HTTPConflict(text="this room cannot be opened from the dashboard now")
-    async with app[appkeys.DB]() as db:
-        room = await db.get_one(m.Room, room.id)
     try:
-        url = (
-            await app[appkeys.PROVIDERS]
-            .get(room.provider)
-            .join_url(
-                JoinRequest(
-                    room=Room(room.room_key, room.provider_data),
-                    seat=Seat(seat_id=f"rdv-organiser-{event.id}", number=0, token=""),
-                    display_name=event.organiser_name,
-                    email=event.organiser_email,
-                    role=Role.MODERATOR,
-                    not_before=now,
-                    expires_at=session.ends_at + app[appkeys.SETTINGS].close_grace,
-                ),
-                now=now,
-            )
+        url = await organiser_url(
+            app[appkeys.LIFECYCLE],
+            app[appkeys.PROVIDERS],
+            slug,
+            key,
+            app[appkeys.SETTINGS],
+            app[appkeys.CLOCK].now(),
         )
+    except CannotOpen as error:
+        raise web.HTTPConflict(text=str(error)) from None
     except ProviderError as error:
         raise web.HTTPBadGateway(text=str(error)) from None
+    if url is None:
+        raise web.HTTPNotFound(text=f"no session {key}")
     raise web.HTTPFound(url, headers={"Cache-Control": "no-store"})

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.attendance import ProviderEventRow
+from ..db.base import names_nothing
 from ..settings import Marks
 from .presence import Interval, Mark, identity, intervals
 from .roster import Person, Roster, roster
@@ -74,8 +75,7 @@ async def attendance(
         .order_by(m.Session.starts_at, m.Session.key)
     )
     if session_key is not None:
-        # No key holds a NUL, and PostgreSQL refuses one even in a comparison.
-        query = query.where(m.Session.key == session_key if "\x00" not in session_key else false())
+        query = query.where(false() if names_nothing(session_key) else m.Session.key == session_key)
     if session_ids is not None:
         query = query.where(m.Session.id.in_(session_ids))
     sessions = (await db.execute(query)).all()

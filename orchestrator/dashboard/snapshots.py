@@ -85,8 +85,11 @@ class Snapshots:
         pages: Pages,
         settings: Settings,
         clock: Clock,
+        openable: Callable[[str], bool],
     ) -> None:
+        """`openable` says whether organisers can open a provider's rooms from a card."""
         self.db, self.feed, self.pages, self.settings, self.clock = db, feed, pages, settings, clock
+        self.openable = openable
         self._latest: dict[int, Snapshot] = {}
         self._building: dict[int, asyncio.Lock] = {}
         self._tails: dict[int, Tail] = {}
@@ -245,7 +248,12 @@ class Snapshots:
             if card is None:  # a card the dashboard does not show (a cancelled session)
                 return None
             found = self.pages.fragment(
-                "_card.html", event.locale, card=card, can_act=can_act, dashboard=snapshot.dashboard
+                "_card.html",
+                event.locale,
+                card=card,
+                can_act=can_act,
+                openable=self.openable,
+                dashboard=snapshot.dashboard,
             )
             snapshot.cards[(key, can_act)] = found
         return found

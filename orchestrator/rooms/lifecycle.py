@@ -44,11 +44,6 @@ class Tally:
     closed: int = 0
 
 
-def external_id(room: Room) -> str:
-    """How the provider names the room in its events: Jitsi and Janus `room`, else our key."""
-    return str(room.data.get("room", room.data.get("meetingID", room.room_key))).lower()
-
-
 def seat_of(attendee_id: int, token: str) -> Seat:
     """The seat our links put into providers for one attendee row."""
     return Seat(seat_id=f"rdv-a{attendee_id}", number=attendee_id, token=token)
@@ -229,7 +224,7 @@ class RoomLifecycle:
                     error=None,
                     lease_until=None,
                     provisioned_with=provider_name,
-                    external_id=external_id(room),
+                    external_id=(room.external_id or room.room_key).lower(),
                 )
                 .returning(m.Room.id)
             )
