@@ -37,10 +37,10 @@ from .api import (
 )
 from .api.errors import error_middleware
 from .attendance.inbox import EventInbox
-from .attendance.polling import RoomPoller
-from .attendance.retention import purge_forever
+from .attendance.polling import REGISTER_EVERY, RoomPoller
+from .attendance.retention import PURGE_EVERY, purge_once
 from .clock import Clock, SystemClock
-from .dashboard.feed import Feed
+from .dashboard.feed import PRUNE_EVERY, TICK_EVERY, Feed
 from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
@@ -49,12 +49,13 @@ from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
 from .metrics import Metrics
 from .pages import Pages
+from .periodic import Periodic
 from .providers import ProviderRegistry
-from .replays.recordings import RecordingArchiver
+from .replays.recordings import ARCHIVE_EVERY, RecordingArchiver
 from .rooms.entry import organisers_can_open
 from .rooms.lifecycle import RoomLifecycle
+from .rooms.timers import LifecycleTimers
 from .settings import Settings
-from .timers import LifecycleTimers
 
 log = logging.getLogger("rdv")
 # aiohttp's own cap; routes apply tighter limits of their own while reading.
@@ -152,45 +153,49 @@ def create_app(
             app[appkeys.REMINDERS] = Reminders(
                 app[appkeys.DB], app[appkeys.CLOCK], settings, app[appkeys.WRITER]
             )
-            timers = (
-                LifecycleTimers(
-                    lifecycle, app[appkeys.REMINDERS], on_queued=app[appkeys.OUTBOX].wake
-                )
-                if background
-                else None
-            )
-            polling = None
-            if timers is not None:
-                if is_sqlite(app[appkeys.ENGINE]):  # SQLite runs one instance: nothing else works
-                    log.info("SQLite: this must be the only instance; use PostgreSQL for more")
-                    await lifecycle.recover()
-                timers.start()
-                listening = (
-                    []
-                    if is_sqlite(app[appkeys.ENGINE])
-                    else [app[appkeys.FEED].listen(app[appkeys.ENGINE])]
-                )
-                polling = asyncio.gather(
-                    *listening,
-                    app[appkeys.POLLER].run(),
-                    purge_forever(app[appkeys.DB], app[appkeys.CLOCK], settings.raw_retention),
-                    app[appkeys.FEED].tick_forever(),
-                    app[appkeys.ARCHIVER].run_forever(),
-                )
-            app[appkeys.TIMERS] = timers
             yield
-            if timers is not None:
-                await timers.shutdown()
-            if polling is not None:
-                polling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await polling
+
+    async def background_work(app: web.Application) -> AsyncIterator[None]:
+        """Every periodic task, on the one scheduler (`background=False`: the tests drive them)."""
+        if not background:
+            app[appkeys.TIMERS] = None
+            yield
+            return
+        db, clock, feed = app[appkeys.DB], app[appkeys.CLOCK], app[appkeys.FEED]
+        periodic = Periodic(clock, app[appkeys.METRICS])
+        timers = LifecycleTimers(
+            periodic,
+            app[appkeys.LIFECYCLE],
+            app[appkeys.REMINDERS],
+            on_queued=app[appkeys.OUTBOX].wake,
+        )
+        sqlite = is_sqlite(app[appkeys.ENGINE])
+        if sqlite:  # SQLite runs one instance: nothing else is working on the rooms
+            log.info("SQLite: this must be the only instance; use PostgreSQL for more")
+            await app[appkeys.LIFECYCLE].recover()
+        timers.start()
+        poller = app[appkeys.POLLER]
+        periodic.every("poll", settings.poll_interval, poller.poll_once)
+        periodic.every("register-webhooks", REGISTER_EVERY, poller.register_once)
+        periodic.every("dashboard-tick", TICK_EVERY, feed.tick)
+        periodic.every("dashboard-prune", PRUNE_EVERY, feed.prune)
+        periodic.every("archive-recordings", ARCHIVE_EVERY, app[appkeys.ARCHIVER].run_once)
+        periodic.every(
+            "purge-deliveries", PURGE_EVERY, lambda: purge_once(db, clock, settings.raw_retention)
+        )
+        if not sqlite:  # dashboards follow the updates other instances write
+            periodic.forever("dashboard-listen", lambda: feed.listen(app[appkeys.ENGINE]))
+        periodic.start()
+        app[appkeys.TIMERS] = timers
+        yield
+        await periodic.shutdown()
+        await timers.shutdown()
 
     async def end_streams(app: web.Application) -> None:
         await app[appkeys.FEED].close()
 
     app.on_shutdown.append(end_streams)
-    app.cleanup_ctx.extend([database, outbox, rooms_lifecycle])
+    app.cleanup_ctx.extend([database, outbox, rooms_lifecycle, background_work])
     door = Door(
         verifier_for=lambda name: verifier(app, name),
         inbox=EventInbox(lambda: app[appkeys.DB]()),

@@ -20,8 +20,8 @@ from .pages import Pages
 from .providers import ProviderRegistry
 from .replays.recordings import RecordingArchiver
 from .rooms.lifecycle import RoomLifecycle
+from .rooms.timers import LifecycleTimers
 from .settings import Settings
-from .timers import LifecycleTimers
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)

@@ -1,6 +1,6 @@
 """Prometheus metrics (`GET /metrics`), on a registry of the app's own (no global state): webhooks
-accepted and rejected, how late events arrive, the outbox, rooms by state, provider calls, and
-open dashboard streams."""
+accepted and rejected, how late events arrive, the outbox, rooms by state, provider calls, open
+dashboard streams, and background tasks that failed."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ class Metrics:
         )
         self.streams = Gauge(
             "rdv_dashboard_streams", "Open dashboard event streams", registry=self.registry
+        )
+        self.task_failures = Counter(
+            "rdv_task_failures",
+            "Background task runs that failed, by task",
+            ["task"],
+            registry=self.registry,
         )
 
     def accepted(self, provider: str, events: Sequence[datetime], now: datetime) -> None:

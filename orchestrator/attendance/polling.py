@@ -4,11 +4,10 @@ providers that need it get their webhooks registered again every few minutes."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +25,7 @@ from .events import record_events
 from .presence import identity
 
 log = logging.getLogger("rdv.attendance")
-REGISTER_EVERY = 300.0
+REGISTER_EVERY = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,22 +143,17 @@ class RoomPoller:
             except ProviderError as error:
                 log.warning("registering %s webhooks failed: %s", name, error)
 
-    async def run(self) -> None:
-        """Polls and re-registers until cancelled; a failure is logged, never fatal."""
-        interval = self.settings.poll_interval.total_seconds()
-        since_registration = REGISTER_EVERY
-        while True:
-            try:
-                async with exclusive(self.db, "poll") as mine:  # one instance polls
-                    if mine and since_registration >= REGISTER_EVERY:
-                        await self.register_webhooks()
-                        since_registration = 0.0
-                    if mine:
-                        await self.poll()
-            except Exception:
-                log.exception("room polling failed; trying again in %.0f s", interval)
-            await asyncio.sleep(interval)
-            since_registration += interval
+    async def poll_once(self) -> None:
+        """Polls every open room, on one instance at a time."""
+        async with exclusive(self.db, "poll") as mine:
+            if mine:
+                await self.poll()
+
+    async def register_once(self) -> None:
+        """Registers the webhooks of the providers that need it, on one instance at a time."""
+        async with exclusive(self.db, "register") as mine:
+            if mine:
+                await self.register_webhooks()
 
 
 def seat_number(participant: Participant, seats: dict[int, Any], session_id: int) -> int | None:

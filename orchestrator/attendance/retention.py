@@ -8,7 +8,6 @@ their rows and links (so counts hold) but replaces what identifies them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from ..db.attendance import ProviderEventRow, WebhookDelivery
 from ..db.mail import MailMessage
 from ..db.updates import note
 
+PURGE_EVERY = timedelta(hours=1)
 log = logging.getLogger("rdv.retention")
 ERASED_NAME = "(erased)"
 
@@ -114,20 +114,12 @@ async def forget(db: AsyncSession, *, slug: str, email: str, now: datetime) -> F
     return Forgotten(person.key, len(events.all()), len(deliveries.all()), len(messages.all()))
 
 
-async def purge_forever(
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    retention: timedelta,
-    *,
-    every: float = 3600.0,
-) -> None:
-    """Purges once an hour until cancelled."""
-    while True:
-        try:
-            async with db() as session, session.begin():
-                purged = await purge_raw(session, now=clock.now(), retention=retention)
-            if purged:
-                log.info("purged %d raw webhook deliveries older than %s", purged, retention)
-        except Exception:
-            log.exception("purging raw deliveries failed; trying again later")
-        await asyncio.sleep(every)
+async def purge_once(
+    db: async_sessionmaker[AsyncSession], clock: Clock, retention: timedelta
+) -> int:
+    """Empties the raw deliveries past their retention, in a transaction of its own."""
+    async with db() as session, session.begin():
+        purged = await purge_raw(session, now=clock.now(), retention=retention)
+    if purged:
+        log.info("purged %d raw webhook deliveries older than %s", purged, retention)
+    return purged

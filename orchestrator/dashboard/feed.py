@@ -28,6 +28,7 @@ from ..settings import Marks
 # anyway, so older rows only grow the table.
 KEEP_UPDATES = timedelta(days=1)
 PRUNE_EVERY = timedelta(hours=1)
+TICK_EVERY = timedelta(seconds=5)
 WAKE_AFTER = 0.010  # seconds: what a stream waits to gather the webhooks of a burst
 
 
@@ -73,33 +74,18 @@ class Feed:
         task.add_done_callback(self._pending.discard)
 
     async def listen(self, engine: AsyncEngine) -> None:
-        """PostgreSQL only: wakes this instance's streams when another instance wrote updates."""
-        while not self.closed:
-            try:
-                async with engine.connect() as connection:
-                    raw = await connection.get_raw_connection()
-                    driver = raw.driver_connection
-                    assert driver is not None
-                    await driver.add_listener(CHANNEL, lambda *_: self.wake_soon())
-                    while not self.closed:
-                        await asyncio.sleep(1.0)
-                        # Straight to the driver: outside any transaction, where PostgreSQL
-                        # delivers notifications; a lost connection raises here.
-                        await driver.execute("SELECT 1")
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+        """PostgreSQL only: wakes this instance's streams when another instance wrote updates,
+        until the feed closes; a lost connection raises (the service starts it again)."""
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.add_listener(CHANNEL, lambda *_: self.wake_soon())
+            while not self.closed:
                 await asyncio.sleep(1.0)
-
-    async def tick_forever(self, every: float = 5.0) -> None:
-        pruned_at: datetime | None = None
-        while True:
-            with contextlib.suppress(Exception):
-                await self.tick()
-                if pruned_at is None or self.clock.now() - pruned_at >= PRUNE_EVERY:
-                    await self.prune()
-                    pruned_at = self.clock.now()
-            await asyncio.sleep(every)
+                # Straight to the driver: outside any transaction, where PostgreSQL delivers
+                # notifications; a lost connection raises here.
+                await driver.execute("SELECT 1")
 
     async def prune(self, keep: timedelta = KEEP_UPDATES) -> int:
         """Deletes update rows older than `keep`; returns how many. The newest row always stays:

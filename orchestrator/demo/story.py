@@ -232,7 +232,7 @@ async def _wake_lifecycle(app: web.Application) -> None:
     (a minute of the day) keeps rooms and reminders on time."""
     timers = app[appkeys.TIMERS]
     while timers is not None:
-        await timers.run()
+        timers.poke()
         await asyncio.sleep(1.0)
 
 

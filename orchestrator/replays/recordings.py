@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -28,6 +29,7 @@ from .links import ReplayRefused
 log = logging.getLogger("rdv.replays")
 MAX_DOWNLOAD = 8 * 1024**3
 DOWNLOAD_TIMEOUT = 3600.0
+ARCHIVE_EVERY = timedelta(seconds=30)
 
 
 class RecordingArchiver:
@@ -124,11 +126,3 @@ class RecordingArchiver:
             await asyncio.to_thread(partial.unlink, missing_ok=True)
             return None
         return str(target)
-
-    async def run_forever(self, every: float = 30.0) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("archiving recordings failed; trying again later")
-            await asyncio.sleep(every)
