@@ -29,6 +29,7 @@ from integrations.zoom import ZoomProvider
 from integrations.zoom_client import ZoomClient, ZoomHostBusy, ZoomQuotaExceeded
 from orchestrator.db import models as m
 from orchestrator.db.zoom import ZoomHostDay
+from orchestrator.program import zoom_hosts
 from orchestrator.program.load import RawProgram
 from orchestrator.program.service import import_program, provider_check
 from orchestrator.program.validate import validate
@@ -447,27 +448,27 @@ def validated(document: dict[str, Any], settings: Settings) -> Any:
 def test_the_peak_counts_meetings_open_at_once_and_touching_is_not_overlapping() -> None:
     at = datetime(2021, 4, 8, 9, 0, tzinfo=UTC)
     hour = timedelta(hours=1)
-    assert host_pool.peak([]) == (0, None)
-    assert host_pool.peak([(at, at + hour), (at + hour, at + 2 * hour)]) == (1, at)
+    assert zoom_hosts.peak([]) == (0, None)
+    assert zoom_hosts.peak([(at, at + hour), (at + hour, at + 2 * hour)]) == (1, at)
     spans = [(at, at + 2 * hour), (at + hour, at + 3 * hour), (at + hour / 2, at + hour * 1.5)]
-    assert host_pool.peak(spans) == (3, at + hour)
+    assert zoom_hosts.peak(spans) == (3, at + hour)
 
 
 def test_an_import_needing_more_hosts_than_the_pool_says_how_many(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = zoom_settings(make_settings, HOSTS[:2])
-    problem = host_pool.pool_problem(validated(grid(slots=2, per_slot=3), settings), settings)
+    problem = zoom_hosts.pool_problem(validated(grid(slots=2, per_slot=3), settings), settings)
     assert problem is not None
     # Back-to-back slots overlap: people may come 10 minutes early and rooms close 10 after.
     assert problem.endswith("RDV_ZOOM_HOSTS has 2 hosts: 6 hosts are needed")
     assert "2021-04-08 09:20" in problem  # in the event's time zone (Paris)
-    assert host_pool.pool_problem(validated(grid(slots=2, per_slot=1), settings), settings) is None
+    assert zoom_hosts.pool_problem(validated(grid(slots=2, per_slot=1), settings), settings) is None
     spaced = grid(slots=2, per_slot=2, every=60)  # an hour apart: a host does both
-    assert host_pool.pool_problem(validated(spaced, settings), settings) is None
+    assert zoom_hosts.pool_problem(validated(spaced, settings), settings) is None
     on_jitsi = grid(slots=2, per_slot=3)
     on_jitsi["event"]["provider"] = "jitsi"
-    assert host_pool.pool_problem(validated(on_jitsi, settings), settings) is None
+    assert zoom_hosts.pool_problem(validated(on_jitsi, settings), settings) is None
 
 
 async def test_the_import_check_counts_other_events_on_the_same_pool(
@@ -477,12 +478,12 @@ async def test_the_import_check_counts_other_events_on_the_same_pool(
     await imported(db, settings, grid(slots=1, per_slot=2, slug="first-day"), clock)
     second = validated(grid(slots=1, per_slot=2, slug="second-day"), settings)
     async with db() as s:
-        problem = await host_pool.check_program(s, second, settings)
+        problem = await zoom_hosts.check_program(s, second, settings)
         assert problem is not None
         assert problem.endswith("has 3 hosts: 4 hosts are needed")
         again = validated(grid(slots=1, per_slot=3, slug="first-day"), settings)
         assert (
-            await host_pool.check_program(s, again, settings) is None
+            await zoom_hosts.check_program(s, again, settings) is None
         )  # its own rooms are replaced
 
 

@@ -9,8 +9,8 @@ from aiohttp import web
 from calendars import ics
 
 from .. import appkeys
-from ..mail.invites import build_entry
 from ..participants.agenda import owner_of, sessions_of
+from ..participants.seats import build_entry
 
 routes = web.RouteTableDef()
 

@@ -1,13 +1,18 @@
-"""The mail outbox: every message is a row written with the change that causes it."""
+"""The mail outbox: every message is a row, queued in the transaction of the change that causes
+it (`enqueue`); the sender (`mail/outbox.py`) delivers them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
+from .upsert import dialect_insert
 
 MAIL_STATES = ("pending", "sending", "sent", "failed")
 
@@ -37,3 +42,41 @@ class MailMessage(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to queue."""
+
+    event_id: int
+    session_id: int | None
+    person_id: int | None
+    kind: str
+    dedupe_key: str
+    sender: str
+    recipient: str
+    subject: str
+    body: bytes
+    created_at: datetime
+
+
+async def enqueue(db: AsyncSession, messages: Sequence[Outgoing]) -> int:
+    """Inserts the messages; one whose dedupe key is already queued is skipped."""
+    if not messages:
+        return 0
+    rows = [
+        {
+            **asdict(message),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": message.created_at,
+        }
+        for message in messages
+    ]
+    statement = (
+        dialect_insert(db, MailMessage)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(MailMessage.__table__.c.id)
+    )
+    result = await db.execute(statement, rows)
+    return len(result.all())

@@ -12,8 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,47 +24,8 @@ from calendars.transport import MailTransport, PermanentMailError, TransientMail
 from ..clock import Clock
 from ..db.mail import MailMessage
 from ..db.updates import note
-from ..db.upsert import dialect_insert
 
 log = logging.getLogger("rdv.outbox")
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A message to queue."""
-
-    event_id: int
-    session_id: int | None
-    person_id: int | None
-    kind: str
-    dedupe_key: str
-    sender: str
-    recipient: str
-    subject: str
-    body: bytes
-    created_at: datetime
-
-
-async def enqueue(db: AsyncSession, messages: Sequence[Outgoing]) -> int:
-    """Inserts the messages; one whose dedupe key is already queued is skipped."""
-    if not messages:
-        return 0
-    rows = [
-        {
-            **asdict(message),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": message.created_at,
-        }
-        for message in messages
-    ]
-    statement = (
-        dialect_insert(db, MailMessage)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(MailMessage.__table__.c.id)
-    )
-    result = await db.execute(statement, rows)
-    return len(result.all())
 
 
 @dataclass(frozen=True, slots=True)

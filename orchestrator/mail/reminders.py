@@ -19,10 +19,9 @@ from calendars.text import Writer
 
 from ..clock import Clock
 from ..db import models as m
-from ..db.mail import MailMessage
+from ..db.mail import MailMessage, Outgoing, enqueue
+from ..participants.seats import Seat, load_seats
 from ..settings import Settings
-from .invites import Seat, load_seats
-from .outbox import Outgoing, enqueue
 
 
 class Reminders:

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import models as m
 from ..db.base import names_nothing
 from ..db.replays import Replay
-from ..mail.invites import Seat, load_seats
 from ..settings import Settings
+from .seats import Seat, load_seats
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..db import models as m
 from ..db.updates import note
 from ..providers import unavailable
-from ..rooms import host_pool
 from ..settings import Settings
-from . import sections
+from . import sections, zoom_hosts
 from .apply import apply_program
 from .changes import ChangeSet
 from .export import export_document
@@ -145,7 +144,7 @@ async def _changed(
 
 async def _check_pools(db: AsyncSession, program: Program, settings: Settings) -> None:
     """Providers with a pool of host accounts (Zoom) must have a host for every meeting at once."""
-    problem = await host_pool.check_program(db, program, settings)
+    problem = await zoom_hosts.check_program(db, program, settings)
     if problem:
         raise ProgramError.single("sessions", problem)
 

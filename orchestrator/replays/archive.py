@@ -16,9 +16,8 @@ from calendars.text import Writer
 
 from ..attendance.log import attendance
 from ..db import models as m
-from ..db.mail import MailMessage
+from ..db.mail import MailMessage, Outgoing, enqueue
 from ..db.replays import REPLAY_KINDS, Replay
-from ..mail.outbox import Outgoing, enqueue
 from ..settings import Settings
 from .links import ReplayExists, ReplayRefused, canonical
 

@@ -1,20 +1,17 @@
-"""The pool of Zoom host users (`RDV_ZOOM_HOSTS`) and their quota.
+"""Which Zoom host user (`RDV_ZOOM_HOSTS`) gets a room about to be created, and their quota.
 
-A Zoom user hosts one meeting at a time (people joining a second meeting of a busy host are told
-"the host has another meeting in progress"), and may create or update 100 meetings per UTC day
-(reference §3.2). So each Zoom room gets a host that no other live Zoom room holds at an
-overlapping time, creates are spread over the pool and counted per day, and an import that needs
-more hosts than the pool holds is refused before any room exists. A meeting holds its host from
-when our links let people in (`RDV_JOIN_EARLY` before the start) until the room is deleted (the
-close grace after the end), so back-to-back meetings need different hosts.
+A Zoom user hosts one meeting at a time and may create or update 100 meetings per UTC day (the
+user-level limit beside https://developers.zoom.us/docs/api/rate-limits/, as Zoom's staff state
+it on https://devforum.zoom.us/t/rate-limits-which-ones-apply/19474). So each
+Zoom room gets a host that no other live Zoom room holds at an overlapping time (the span of
+`program/zoom_hosts.busy`), and creates are spread over the pool and counted per day. The import
+has already refused a program that needs more hosts at once than the pool holds.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from sqlalchemy import false, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,84 +21,15 @@ from integrations.base import ProviderRejected
 from ..db import models as m
 from ..db.upsert import dialect_insert
 from ..db.zoom import ZoomHostDay
-from ..program.model import Program
+from ..program.zoom_hosts import ZOOM, busy
 from ..settings import Settings
 
 DAILY_LIMIT = 100
-ZOOM = "zoom"
 _LOCK = zlib.crc32(b"rdv:zoom-hosts")
-Span = tuple[datetime, datetime]
 
 
 class NoHostFree(ProviderRejected):
     """Every host of the pool is busy at the room's time or used up its creates for today."""
-
-
-def busy(starts_at: datetime, ends_at: datetime, settings: Settings) -> Span:
-    """When a Zoom meeting of this session holds its host."""
-    return starts_at - settings.join_early, ends_at + settings.close_grace
-
-
-def peak(spans: Iterable[Span]) -> tuple[int, datetime | None]:
-    """The most spans open at once, and when that was first reached; spans that only touch
-    (one ends as the next starts) do not overlap."""
-    edges: list[tuple[datetime, int]] = []
-    for start, end in spans:
-        edges += [(start, 1), (end, -1)]
-    edges.sort()  # at one instant, -1 sorts before +1: a meeting ends before the next begins
-    best, when, current = 0, None, 0
-    for moment, step in edges:
-        current += step
-        if current > best:
-            best, when = current, moment
-    return best, when
-
-
-def pool_problem(
-    program: Program, settings: Settings, *, others: Iterable[Span] = ()
-) -> str | None:
-    """Why the pool cannot host this program's Zoom sessions (with `others`, the spans of other
-    events' Zoom meetings), or None. The daily quota is left to `assign`: a host holding one
-    meeting at a time, each for 20 minutes beyond its length by default, is not given 100 in a
-    day by an import, but retries and other apps on the same users spend it too."""
-
-    def provider(spec_provider: str | None) -> str:
-        return spec_provider or program.event.provider or settings.default_provider
-
-    sessions = [s for s in program.sessions if provider(s.provider) == ZOOM]
-    if not sessions:
-        return None
-    pool = len(settings.zoom_hosts)
-    needed, when = peak([*(busy(s.starts_at, s.ends_at, settings) for s in sessions), *others])
-    if needed > pool and when is not None:
-        local = when.astimezone(ZoneInfo(program.event.timezone))
-        return (
-            f"{needed} Zoom meetings are open at once at {local:%Y-%m-%d %H:%M} (a meeting holds "
-            f"its host from {_minutes(settings.join_early)} before its start to "
-            f"{_minutes(settings.close_grace)} after its end, and a host holds one meeting at a "
-            "time), but "
-            f"RDV_ZOOM_HOSTS has {pool} host{'s' if pool != 1 else ''}: "
-            f"{needed} hosts are needed"
-        )
-    return None
-
-
-async def check_program(db: AsyncSession, program: Program, settings: Settings) -> str | None:
-    """`pool_problem` counting the live Zoom meetings of the other events too (the pool is
-    shared); the program's own event is replaced by the program, so it is left out."""
-    rows = await db.execute(
-        select(m.Session.starts_at, m.Session.ends_at)
-        .join(m.Room, m.Room.session_id == m.Session.id)
-        .join(m.Event, m.Event.id == m.Session.event_id)
-        .where(
-            m.Event.slug != program.event.slug,
-            m.Session.cancelled_at.is_(None),
-            or_(m.Room.provider == ZOOM, m.Room.provisioned_with == ZOOM),
-            m.Room.state.not_in(("ended", "cancelled")),
-        )
-    )
-    others = [busy(starts_at, ends_at, settings) for starts_at, ends_at in rows]
-    return pool_problem(program, settings, others=others)
 
 
 async def assign(
@@ -194,8 +122,3 @@ async def _count(db: AsyncSession, host: str, day: date) -> None:
             index_elements=["host", "day"], set_={"requests": ZoomHostDay.requests + 1}
         )
     )
-
-
-def _minutes(span: timedelta) -> str:
-    minutes = round(span.total_seconds() / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
