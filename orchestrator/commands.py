@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calendars.i18n import Catalogues
 from calendars.text import Writer
 
-from .attendance.log import Outcome, attendance
+from .attendance.log import Outcome, event_attendance
 from .attendance.retention import Forgotten, forget
 from .clock import SystemClock
 from .db import models as m
@@ -55,16 +55,10 @@ async def import_file(settings: Settings, path: str | Path) -> ChangeSet:
 async def outcomes(settings: Settings, slug: str) -> tuple[m.Event, list[Outcome]]:
     """The attendance of an event now, as the API computes it."""
     async with migrated_engine(settings) as engine, session_factory(engine)() as db:
-        event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
-        if event is None:
-            raise LookupError(f'no event "{slug}"')
-        found = await attendance(
-            db,
-            event,
-            now=SystemClock().now(),
-            marks=settings.marks,
-        )
-        return event, found
+        found = await event_attendance(db, slug, now=SystemClock().now(), marks=settings.marks)
+    if found is None:
+        raise LookupError(f'no event "{slug}"')
+    return found
 
 
 async def replay_counts(settings: Settings, event_id: int) -> dict[str, Any]:

@@ -7,11 +7,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
 
 from .. import appkeys
 from ..attendance.export import attendance_csv, csv_bytes
-from ..attendance.log import as_dict, attendance
+from ..attendance.log import as_dict, event_attendance
 from ..db import models as m
 from ..replays.archive import replay_figures
 from ..report.charts import held_chart, presence_chart
@@ -44,17 +43,12 @@ async def _report(request: web.Request) -> tuple[m.Event, Report, list[Any]] | w
         return app[appkeys.PAGES].render(
             "signin.html", None, status=401, title="rdv", state="needed"
         )
-    settings = app[appkeys.SETTINGS]
+    now, marks = app[appkeys.CLOCK].now(), app[appkeys.SETTINGS].marks
     async with app[appkeys.DB]() as db:
-        event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
-        if event is None:
+        found = await event_attendance(db, slug, now=now, marks=marks)
+        if found is None:
             raise web.HTTPNotFound(text=f"no event {slug}")
-        outcomes = await attendance(
-            db,
-            event,
-            now=app[appkeys.CLOCK].now(),
-            marks=settings.marks,
-        )
+        event, outcomes = found
         extra = await replay_figures(db, event.id)
     zone = ZoneInfo(event.timezone)
     return event, build_report(slug, event.title, zone, outcomes, extra), outcomes

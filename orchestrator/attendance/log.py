@@ -56,6 +56,16 @@ class Outcome:
         return [line for line in self.lines if line.status == "no-show" and line.person]
 
 
+async def event_attendance(
+    db: AsyncSession, slug: str, *, now: datetime, marks: Marks, session_key: str | None = None
+) -> tuple[m.Event, list[Outcome]] | None:
+    """The event of `slug` and its `attendance`, or None when there is no such event."""
+    event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
+    if event is None:
+        return None
+    return event, await attendance(db, event, now=now, marks=marks, session_key=session_key)
+
+
 async def attendance(
     db: AsyncSession,
     event: m.Event,
