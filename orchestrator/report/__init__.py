@@ -1,1 +1,2 @@
-"""The follow-up report page: figures, tables and charts of the day, printable."""
+"""The follow-up report: its figures, tables and charts (the page itself is `api/report.py`), and
+the key figures as text for `rdv report`."""
