@@ -29,7 +29,7 @@ def request(entry: Entry, *, now: datetime) -> bytes:
     event = _event(entry, uid=entry.uid, stamp=now, status=STATUS.CONFIRMED)
     # RSVP=FALSE on a plenary, or a hundred clients would mail the organiser their answer.
     _address(event, entry, _listed(entry), reply=entry.kind != "plenary")
-    # Properties before the alarm: Outlook refuses a VALARM placed first (reference §1.3).
+    # Properties before the alarm: Outlook refuses a VALARM placed first (ics-py issue #416).
     event.add_component(_alarm(entry))
     return _bytes(_calendar(Method.REQUEST, [event]))
 
@@ -54,7 +54,7 @@ def feed(entries: Sequence[Entry], *, name: str) -> bytes:
     """A subscribable PUBLISH calendar; the same entries give the same bytes (for ETags).
 
     UIDs get a prefix so a client that also holds the mailed invite does not see one UID from two
-    sources (reference §6), and there is no ORGANIZER or ATTENDEE so no client mails replies.
+    sources, and there is no ORGANIZER or ATTENDEE so no client mails replies.
     DTSTAMP is when the session last changed (else its start), never the time of the request.
     """
     events = [

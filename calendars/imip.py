@@ -1,4 +1,5 @@
-"""iMIP mail: the shape calendar clients recognise as an invitation (reference §1).
+"""iMIP mail: the shape calendar clients recognise as an invitation, as the CalConnect guide
+recommends it (https://github.com/CalConnect/DEVGUIDE/blob/HEAD/_pages/iMip/iMipBest-Practices.md).
 
 multipart/mixed
   multipart/alternative

@@ -1,4 +1,5 @@
-"""The BigBlueButton API client: checksummed GET calls answering XML (reference §5.1, §5.2).
+"""The BigBlueButton API client: checksummed GET calls answering XML
+(https://docs.bigbluebutton.org/development/api).
 
 Every call is `GET {base}/{call}?{query}&checksum=hex(hash(call + query + secret))`.
 """

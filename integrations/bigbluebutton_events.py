@@ -2,10 +2,16 @@
 shared secret in the query, or `Authorization: Bearer <secret>` in auth2_0 mode) and the
 recording-ready callback (an HS256 JWT in the form field `signed_parameters`).
 
-Reference: providers.md §5.3, §5.4 and §7.2. bbb-webhooks keeps the body's `timestamp` fixed
-across its ~5 minutes of retries and signs no time, so there is no freshness window here: the
-checksum and the inbox's dedupe keys carry the weight. Our join links put the seat id in
-`userID`, which comes back as `external-user-id`; our room key is the `meetingID`.
+bbb-webhooks keeps the body's `timestamp` fixed across its ~5 minutes of retries and signs no
+time, so there is no freshness window here: the checksum and the inbox's dedupe keys carry the
+weight. Our join links put the seat id in `userID`, which comes back as `external-user-id`; our
+room key is the `meetingID`.
+
+Sources:
+- https://github.com/bigbluebutton/bigbluebutton/blob/HEAD/docs/docs/development/webhooks.md
+- https://github.com/bigbluebutton/bbb-webhooks/blob/HEAD/src/out/webhooks/callback-emitter.js
+- https://github.com/bigbluebutton/bbb-webhooks/blob/HEAD/config/default.example.yml (retries)
+- https://docs.bigbluebutton.org/development/api ("Recording ready callback URL")
 """
 
 from __future__ import annotations

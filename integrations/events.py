@@ -57,7 +57,7 @@ class Who:
 @dataclass(frozen=True, slots=True)
 class ProviderEvent:
     """One normalised event. `dedupe_key` is the provider's event id where it has one, else a key
-    derived from what makes the event unique (reference §7.3); `at` is the event's own time."""
+    derived from what makes the event unique; `at` is the event's own time."""
 
     provider: str
     kind: Kind

@@ -1,9 +1,10 @@
 """Janus VideoRoom, self-hosted: rooms with a pin, a secret and an allowed list of seat tokens.
 
 People join through our own page (`/room/{seat token}`), which talks to Janus from the browser
-with the seat's token and numeric id. The server side only manages rooms, over the Janus HTTP API
-(reference §7), with one short-lived Janus session per operation: sessions expire after 60 s
-without a keepalive, so keeping one open would only add a way to fail.
+with the seat's token and numeric id. The server side only manages rooms (VideoRoom requests:
+https://janus-gateway.github.io/docs/videoroom), over the Janus HTTP API, with one short-lived
+Janus session per operation: sessions expire after 60 s without a keepalive, so keeping one open
+would only add a way to fail.
 """
 
 from __future__ import annotations

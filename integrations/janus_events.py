@@ -1,9 +1,9 @@
 """Janus webhooks: the sample event handler (`janus.eventhandler.sampleevh`) POSTs a JSON array
 of events (one object without grouping) with HTTP Basic credentials and nothing signed.
 
-Reference: providers.md "## 7. Janus WebRTC Server". Only VideoRoom plugin events (type 64)
-matter; the many core, session, handle and transport events are dropped, so a delivery may hold
-no event at all. Our join page joins with the numeric `id` = attendee id (`Seat.number`).
+Only VideoRoom plugin events (type 64) matter; the many core, session, handle and transport
+events are dropped, so a delivery may hold no event at all. Our join page joins with the numeric
+`id` = attendee id (`Seat.number`).
 """
 
 from __future__ import annotations

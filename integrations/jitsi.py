@@ -1,10 +1,16 @@
 """Jitsi Meet: public rooms with unguessable names, or token-auth rooms with a JWT per seat.
 
 Jitsi has no room API: a room exists while people are in it, so creating and closing are local.
-Token rules from Prosody's token verifier (reference §1.1): `typ` JWT, HS256, `iss` the app id,
-`aud`, `sub` the tenant or host, `room` lowercased, `nbf` 10 s back for clock skew, `exp` at the
-end of the seat's window, every `context.user` value a string, moderator rights through
-`context.user.moderator` / `affiliation` (mod_token_affiliation).
+Token rules from Prosody's token verifier: `typ` JWT, HS256, `iss` the app id, `aud`, `sub` the
+tenant or host, `room` lowercased, `nbf` 10 s back for clock skew, `exp` at the end of the seat's
+window, every `context.user` value a string, moderator rights through `context.user.moderator` /
+`affiliation` (mod_token_affiliation).
+
+Sources:
+- https://github.com/jitsi/lib-jitsi-meet/blob/HEAD/doc/tokens.md
+- https://github.com/jitsi/jitsi-meet/blob/HEAD/resources/prosody-plugins/token/util.lib.lua
+- https://github.com/jitsi/jitsi-meet/blob/HEAD/resources/prosody-plugins/luajwtjitsi.lib.lua
+- https://github.com/jitsi/jitsi-meet/blob/HEAD/resources/prosody-plugins/mod_token_affiliation.lua
 """
 
 from __future__ import annotations
@@ -97,7 +103,8 @@ class JitsiProvider(VideoProvider):
     async def recording(
         self, room: Room, details: Mapping[str, str], *, at: datetime
     ) -> Recording | None:
-        """JaaS uploads a recording and sends a link valid for 24 hours (reference §1.3)."""
+        """JaaS uploads a recording and sends a link valid for 24 hours
+        (https://developer.8x8.com/jaas/docs/jaas-prefs-recording)."""
         url = details.get("url")
         if not url:
             return None

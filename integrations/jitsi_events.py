@@ -1,8 +1,13 @@
 """Jitsi webhooks: the self-hosted jitsi-contrib `event_sync` component (a static bearer secret,
 nothing signed) and JaaS (`X-Jaas-Signature`, HMAC-SHA256 over `"{t}.{raw body}"`).
 
-Reference: providers.md §1.2 and §1.3. Our join links put the seat id (`rdv-a<attendee id>`) in
-the JWT's `context.user.id`, which both senders echo as the occupant's or participant's `id`.
+Our join links put the seat id (`rdv-a<attendee id>`) in the JWT's `context.user.id`, which both
+senders echo as the occupant's or participant's `id`.
+
+Sources:
+- https://github.com/jitsi-contrib/prosody-plugins/blob/HEAD/event_sync/README.md
+- https://developer.8x8.com/jaas/docs/webhooks-signatures
+- https://developer.8x8.com/jaas/docs/webhooks-payload
 """
 
 from __future__ import annotations

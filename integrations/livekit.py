@@ -1,9 +1,12 @@
 """LiveKit: the adapter from our rooms to LiveKit rooms (the client is `livekit_client`).
 
-Reference §2. The LiveKit room is named by our room key, so repeating CreateRoom returns the same
-room. A seat's access token names exactly one room, our seat id as identity, and lives for the
-seat's window; the join URL hands the server and that token to a configurable page (LiveKit Meet's
+The LiveKit room is named by our room key, so repeating CreateRoom returns the same room. A
+seat's access token names exactly one room, our seat id as identity, and lives for the seat's
+window; the join URL hands the server and that token to a configurable page (LiveKit Meet's
 custom-connection page by default, which reads `liveKitUrl` and `token`).
+
+Sources: https://docs.livekit.io/server/room-management and, for the token's claims,
+https://github.com/livekit/protocol/blob/HEAD/auth/accesstoken.go.
 """
 
 from __future__ import annotations

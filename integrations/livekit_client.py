@@ -1,8 +1,10 @@
-"""The LiveKit RoomService client: Twirp over HTTP with JSON (reference §2.2).
+"""The LiveKit RoomService client: Twirp over HTTP with JSON
+(https://docs.livekit.io/server/room-management).
 
 Every call carries a short-lived Bearer JWT with only the grant its method needs, as
 livekit-server checks them: CreateRoom and DeleteRoom `roomCreate`, ListRooms `roomList`,
-ListParticipants `roomAdmin` for that one room.
+ListParticipants `roomAdmin` for that one room (the comments of
+https://github.com/livekit/protocol/blob/HEAD/protobufs/livekit_room.proto).
 """
 
 from __future__ import annotations

@@ -2,9 +2,14 @@
 sends no `Bearer ` prefix; one is accepted), HS256 with the API secret, `iss` the API key, `exp`
 five minutes out, and a `sha256` claim holding base64(SHA-256(raw body)).
 
-Reference: providers.md §2.3. int64 fields arrive as strings (`"createdAt":"1692985556"`); event
-times are seconds, `joinedAtMs` milliseconds, egress durations nanoseconds. Our seat tokens put
-the seat id (`rdv-a<attendee id>`) in `sub`, which events echo as `participant.identity`.
+int64 fields arrive as strings (`"createdAt":"1692985556"`); event times are seconds,
+`joinedAtMs` milliseconds, egress durations nanoseconds. Our seat tokens put the seat id
+(`rdv-a<attendee id>`) in `sub`, which events echo as `participant.identity`.
+
+Sources:
+- https://docs.livekit.io/server/webhooks/
+- https://github.com/livekit/protocol/blob/HEAD/webhook/resource_url_notifier.go (the sender)
+- https://github.com/livekit/protocol/blob/HEAD/webhook/verifier.go (the check)
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """The Zoom API client: Server-to-Server OAuth and the users, meetings and registrants calls
-(reference §3.1, §3.2), each through `http.request` (a timeout on every call).
+(https://developers.zoom.us/docs/rooms/s2s-oauth/ and, for meetings,
+https://github.com/zoom/rivet-javascript/blob/HEAD/meetings/meetings.d.ts), each through
+`http.request` (a timeout on every call).
 
 The account token lasts an hour and Zoom issues no refresh token: it is fetched again a minute
-before it expires (as Zoom's own SDK does), by one caller at a time, so twenty concurrent calls
-cost one token request. A 401 drops the token and tries once more with a fresh one.
+before it expires (as Zoom's own SDK does:
+https://github.com/zoom/rivet-javascript/blob/HEAD/meetings/meetings.mjs), by one caller at a
+time, so twenty concurrent calls cost one token request. A 401 drops the token and tries once more
+with a fresh one.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Zoom webhooks: `x-zm-signature: v0=hex(HMAC-SHA256(secret, "v0:{timestamp}:{raw body}"))` with
 `x-zm-request-timestamp` (unix seconds), the `endpoint.url_validation` challenge, and the meeting
-events (reference §3.3, §7.2, §7.3).
+events (https://developers.zoom.us/changelog/platform/webhook-url-validation.md,
+https://github.com/zoom/webhook-sample/blob/HEAD/index.js).
 
 The freshness window is 90 minutes back and 5 minutes ahead. Zoom retries 5, 25 and 85 minutes
-after the first attempt, and no source says whether it stamps a retry anew (§7.2): a 5-minute
-window could refuse every retry and lose those joins and leaves for good. A replay inside the
-wider window re-delivers an event the inbox already holds (same bytes, same derived key), so it
-changes nothing; older captures and clocks far ahead are refused.
+after the first attempt (https://developers.zoom.us/blog/webhook-delays.md), and no source says
+whether it stamps a retry anew: a 5-minute window could refuse every retry and lose those joins
+and leaves for good. A replay inside the wider window re-delivers an event the inbox already holds
+(same bytes, same derived key), so it changes nothing; older captures and clocks far ahead are
+refused.
 
 Meeting ids drift between a number (create answers, `recording.completed`) and a string
 (participant events): both become the decimal string our rooms are known by. A participant who

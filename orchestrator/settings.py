@@ -73,7 +73,7 @@ def parse_duration(value: str | int | float, name: str = "duration") -> timedelt
 
 @dataclass(frozen=True)
 class Settings:
-    """Every `RDV_*` setting of the SPEC; secrets are left out of the repr."""
+    """Every `RDV_*` setting the README lists (Configuration); secrets are left out of the repr."""
 
     database_url: str = "sqlite+aiosqlite:///var/rdv.sqlite3"
     secret_key: str | None = field(default=None, repr=False)

@@ -7,9 +7,9 @@ story: a no-show, on time, late (first join more than 5 minutes after the start)
 (gone for good more than 5 minutes before the end), a drop and a rejoin, two tabs, or a colleague
 who joins instead (a substitute, joining as a guest under their own name and email); a few
 meetings also get a guest nobody invited. Each story fixes the status the log must show, and the
-day checks that against the rules as SPEC states them (`status_of`), and that no meeting sits
-within a minute of the 5-minute "held" line. `perfect_attendance(program)` is the other truth:
-everyone of a program there, on time, for all of it.
+day checks that against the rules as the README states them (Attendance; `status_of`), and
+that no meeting sits within a minute of the 5-minute "held" line. `perfect_attendance(program)`
+is the other truth: everyone of a program there, on time, for all of it.
 
 Then, per provider wire format (`WIRES`): `sightings` is what the provider saw (a join and a leave
 per connection, and its rooms starting and ending the way that provider starts and ends them),
@@ -50,7 +50,8 @@ from webhook_signing import (
     zoom_headers,
 )
 
-# The rules as SPEC states them, written down here again so the truth does not lean on the code.
+# The rules as the README states them (Attendance), written down here again so the truth does
+# not lean on the code.
 LATE_AFTER = timedelta(minutes=5)  # RDV_LATE_AFTER
 LEFT_EARLY = timedelta(minutes=5)
 HELD_TOGETHER = timedelta(minutes=5)
@@ -294,7 +295,7 @@ def together(first: Sequence[Span], second: Sequence[Span]) -> timedelta:
 
 
 def status_of(spans: Sequence[Span], session: Session) -> str:
-    """SPEC's statuses, for a session that is over."""
+    """The README's attendance statuses, for a session that is over."""
     seen = clip(merge(spans), session.opens_at, session.closes_at)
     if not seen:
         return "no-show"
@@ -481,7 +482,7 @@ def meeting_day(seed: int = 2021, meetings: int = 200, slots: int = 10) -> Day:
 
 
 def _check(day: Day) -> None:
-    """The truth is what it says: each story gives its status under SPEC's rules, nobody is
+    """The truth is what it says: each story gives its status under the README's rules, nobody is
     expected (or stands in) in two meetings at once, and every story is there."""
     agenda: dict[str, list[Span]] = defaultdict(list)
     for session in day.sessions:

@@ -165,7 +165,7 @@ def unfolded(data: bytes) -> list[str]:
 
 
 def assert_well_formed(data: bytes) -> None:
-    """RFC 5545 line rules, our header, and UTC times with no VTIMEZONE (reference §4, §5)."""
+    """RFC 5545 line rules, our header, and UTC times with no VTIMEZONE."""
     assert data.endswith(b"\r\n")
     assert b"\r" not in data.replace(b"\r\n", b"")
     assert b"\n" not in data.replace(b"\r\n", b"")

@@ -1,5 +1,7 @@
 """A fake Zoom: the Server-to-Server OAuth token endpoint and the users/meetings/registrants API,
-answering as Zoom does (providers.md §3.1, §3.2), for tests of our client, adapter and host pool.
+answering as Zoom does (https://developers.zoom.us/docs/rooms/s2s-oauth/,
+https://github.com/zoom/rivet-javascript/blob/HEAD/meetings/meetings.d.ts), for tests of our
+client, adapter and host pool.
 
 It checks what Zoom checks: the Basic client credentials and the account id of a token request,
 and the Bearer token of every API call (401, code 124, for a token it did not issue or revoked).

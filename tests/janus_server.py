@@ -59,7 +59,7 @@ def _text(value: str) -> str:
 
 @dataclass(frozen=True)
 class EventHandler:
-    """The sample event handler (reference §7): POSTs the events of `events` (a mask such as
+    """The sample event handler: POSTs the events of `events` (a mask such as
     "plugins" or "all") to `backend`, with HTTP Basic credentials when `user` is given, grouped
     in JSON arrays when `grouping`; a failed POST is retried `max_retransmissions` times with an
     exponential backoff from `backoff_ms`, then the event is lost."""

@@ -223,7 +223,8 @@ def changed_program() -> dict[str, Any]:
 
 
 def program_with_requests() -> dict[str, Any]:
-    """The edited event with meeting requests for the scheduler, as the SPEC describes them."""
+    """The edited event with meeting requests for the scheduler, as the README describes them
+    (Meeting requests and automatic scheduling)."""
     program = changed_program()
     program["schedule"] = {
         "windows": [

@@ -475,7 +475,9 @@ def test_our_signing_helper_signs_as_livekit_api_checks() -> None:
 
 
 def test_the_reference_vector_l() -> None:
-    """providers.md §8, L: the body's sha256 claim, and the event it holds."""
+    """Vector L, computed by us (LiveKit publishes none): the body's sha256 claim (as
+    https://github.com/livekit/protocol/blob/HEAD/webhook/verifier.go checks it) and the event it
+    holds."""
     body = (
         b'{"event":"participant_joined","room":{"sid":"RM_x","name":"r1"},"participant":'
         b'{"sid":"PA_x","identity":"u1","name":"Ann","joinedAt":"1700000000"},"id":"EV_x",'

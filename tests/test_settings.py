@@ -1,4 +1,5 @@
-"""Settings come from the environment and an optional TOML file, exactly as the SPEC names them."""
+"""Settings come from the environment and an optional TOML file, as the README names them
+(Configuration)."""
 
 from __future__ import annotations
 

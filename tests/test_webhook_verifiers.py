@@ -422,7 +422,8 @@ VECTOR_B = (
     b"%7D%7D%7D%5D&timestamp=1700000000123"
 )
 VECTOR_B_SHA1 = "c03b34cd67462530adfe92b8473a70e36452e704"
-# The official fixture's `user-joined` (bbb-webhooks example/events/mapped-events.json, §5.3).
+# The official fixture's `user-joined`:
+# https://github.com/bigbluebutton/bbb-webhooks/blob/HEAD/example/events/mapped-events.json
 FIXTURE_JOINED = {
     "data": {
         "type": "event",

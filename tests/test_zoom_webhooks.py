@@ -1,7 +1,7 @@
-"""Zoom webhooks: signed as Zoom signs them (the documented algorithm and the §8 vectors), the
-URL-validation challenge answered, tampered bodies and stale timestamps refused, meeting ids that
-drift between numbers and text naming one room, and registrants mapped back to their seats
-through the door and the inbox."""
+"""Zoom webhooks: signed as Zoom signs them (the documented algorithm and vectors computed from
+it), the URL-validation challenge answered, tampered bodies and stale timestamps refused, meeting
+ids that drift between numbers and text naming one room, and registrants mapped back to their
+seats through the door and the inbox."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from integrations.zoom_events import signature, verify
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow
 
-# providers.md §8, computed there from the documented algorithm.
+# Computed from the documented algorithm, not published by Zoom:
+# https://github.com/zoom/webhook-sample/blob/HEAD/index.js
 VECTOR_SECRET = "zoom_secret_token"
 VECTOR_T = 1700000000
 VECTOR_BODY = (

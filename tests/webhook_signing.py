@@ -1,8 +1,12 @@
 """Signing helpers for tests: produce deliveries as each provider signs them, so tests (the
 verifier tests, the chaos test, the demo) can send correctly signed webhooks.
 
-Each helper follows the sender's own code as described in providers.md (§1.3 JaaS, §5.3
-bbb-webhooks, §5.4 the recording-ready callback, §7 Janus), independently of our verifiers.
+Each helper follows the sender's own code or documentation, independently of our verifiers:
+- JaaS: https://developer.8x8.com/jaas/docs/webhooks-signatures
+- bbb-webhooks:
+  https://github.com/bigbluebutton/bbb-webhooks/blob/HEAD/src/out/webhooks/callback-emitter.js
+- the recording-ready callback: https://docs.bigbluebutton.org/development/api
+- Janus: its sample event handler (`janus.eventhandler.sampleevh`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """What the Zoom host pool counts: meeting creates and updates per host user and UTC day, which
-Zoom limits to 100 (reference §3.2)."""
+Zoom limits to 100 (Zoom staff on https://devforum.zoom.us/t/rate-limits-which-ones-apply/19474;
+account-level limits: https://developers.zoom.us/docs/api/rate-limits/)."""
 
 from __future__ import annotations
 

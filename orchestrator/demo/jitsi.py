@@ -1,5 +1,6 @@
 """A simulated self-hosted Jitsi: its event_sync component posting room and occupant events to
-our real webhook endpoint over HTTP, with the shared secret as bearer token (providers.md §1.2).
+our real webhook endpoint over HTTP, with the shared secret as bearer token (`api_headers`,
+https://github.com/jitsi-contrib/prosody-plugins/blob/HEAD/event_sync/README.md).
 An occupant's `id` is the seat id our join links hand to Jitsi, as the component echoes it."""
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Turns a change set into calendar mail in the outbox, in the transaction of the change.
 
-Who gets what (SPEC "Importing again"): a new session invites its attendees; a change that alters
-what an attendee's invite shows updates them; an added attendee is invited, a removed one gets a
-CANCEL for themselves only; a cancelled session sends CANCEL to everyone still expected. A plenary's
-invite lists only its recipient, so people joining or leaving it concern only themselves.
+Who gets what (README, "Calendar invites and mail"): a new session invites its attendees; a
+change that alters what an attendee's invite shows updates them; an added attendee is invited, a
+removed one gets a CANCEL for themselves only; a cancelled session sends CANCEL to everyone still
+expected. A plenary's invite lists only its recipient, so people joining or leaving it concern
+only themselves.
 """
 
 from __future__ import annotations
