@@ -146,3 +146,25 @@ async def test_each_room_is_created_once_however_many_passes_run(
         ready = await s.scalar(select(func.count()).where(m.Room.state == "ready"))
     assert ready == 2  # m1 and m2 are within the lead time; m3 is not yet, the plenary is over
     assert attempts == 2
+
+
+async def test_a_room_stays_open_for_the_closing_grace_the_organisers_set(
+    make_api: Any, clock: ManualClock
+) -> None:
+    """RDV_CLOSE_GRACE=25m: a meeting that overruns keeps its room 25 minutes past its end."""
+    api = await make_api(close_grace=timedelta(minutes=25))
+    await api.import_ok(small_program())
+    assert api.client.app is not None
+    lifecycle = api.client.app[appkeys.LIFECYCLE]
+    m1_end = M1_START + timedelta(minutes=30)
+
+    clock.set(M1_START - timedelta(minutes=30))
+    await lifecycle.reconcile()
+    clock.set(m1_end + timedelta(minutes=20))  # past the default 10 minutes
+    await lifecycle.reconcile()
+    assert (await room_states(api))["m1"] == "ready"
+    assert await lifecycle.next_due() == m1_end + timedelta(minutes=25)
+
+    clock.set(m1_end + timedelta(minutes=25))
+    assert (await lifecycle.reconcile()).closed >= 1
+    assert (await room_states(api))["m1"] == "ended"

@@ -142,3 +142,10 @@ def test_secrets_never_show_in_the_settings_repr() -> None:
     shown = repr(settings)
     for secret in ("k" * 40, "bbbsecretvalue", "mailpassword", "zoomsecretvalue"):
         assert secret not in shown
+
+
+def test_the_closing_grace_is_read_from_the_environment() -> None:
+    assert load_settings({}).close_grace == timedelta(minutes=10)
+    assert load_settings({"RDV_CLOSE_GRACE": "25m"}).close_grace == timedelta(minutes=25)
+    with pytest.raises(SettingsError, match="RDV_CLOSE_GRACE"):
+        load_settings({"RDV_CLOSE_GRACE": "soon"})
