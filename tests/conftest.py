@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from mailsink import MailSink
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from support import TEST_SECRET, Api, ManualClock
+from support.mailsink import MailSink
+from support.service import TEST_SECRET, Api, ManualClock
 
 from orchestrator.app import create_app
 from orchestrator.db.base import Base
@@ -28,7 +28,7 @@ from orchestrator.settings import Settings
 from orchestrator.tokens import mint_api_token
 
 POSTGRES_URL = os.environ.get("RDV_TEST_DATABASE_URL")
-pytest_plugins = ["janus_server", "browser"]
+pytest_plugins = ["support.janus_server", "support.browser"]
 
 
 def pytest_report_header() -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 from sqlalchemy import select
-from support import TEST_SECRET, Api, ManualClock, small_program
+from support.service import TEST_SECRET, Api, ManualClock, small_program
 
 from orchestrator.api.openapi import PATHS
 from orchestrator.db import models as m

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import select
-from support import EXAMPLE_SLUG, Api, ManualClock, example_program
+from support.service import EXAMPLE_SLUG, Api, ManualClock, example_program
 
 from orchestrator import appkeys
 from orchestrator.db import models as m

@@ -1,0 +1,88 @@
+"""The outbox survives restarts: what was sent stays sent, what was being sent when the process
+died goes out once the dead sender's lease runs out, and a running service sends without help."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from support.mailsink import MailSink
+from support.service import Api, ManualClock, small_program
+
+from calendars.transport import parse_mail_url, transport_for
+from orchestrator import appkeys
+from orchestrator.app import create_app
+from orchestrator.clock import SystemClock
+from orchestrator.mail.outbox import Delivery, OutboxSender
+from orchestrator.settings import Settings
+from orchestrator.tokens import mint_api_token
+
+
+async def queued_event(
+    aiohttp_client: Any, settings: Settings, clock: ManualClock, token: Callable[..., str]
+) -> Api:
+    app = create_app(settings, clock=clock, migrate=False, background=False)
+    api = Api(await aiohttp_client(app), token)
+    await api.import_ok(small_program())
+    return api
+
+
+async def test_a_sender_that_dies_mid_delivery_is_replaced_without_losing_or_doubling_mail(
+    aiohttp_client: Any,
+    make_settings: Callable[..., Settings],
+    clock: ManualClock,
+    token: Callable[..., str],
+    sink: MailSink,
+    db: Any,
+) -> None:
+    settings = make_settings(mail_url=sink.url)
+    await queued_event(aiohttp_client, settings, clock, token)
+    transport = transport_for(parse_mail_url(sink.url))
+    try:
+        dead = OutboxSender(db, transport, clock, batch=5)
+        claimed = await dead._claim(clock.now())  # claims five, then the process is killed
+        assert len(claimed) == 5
+        survivor = OutboxSender(db, transport, clock)
+
+        assert await survivor.deliver_due() == Delivery(claimed=7, sent=7)
+        assert await survivor.deliver_due() == Delivery()  # the five are still leased
+        clock.advance(timedelta(minutes=6))
+        assert await survivor.deliver_due() == Delivery(claimed=5, sent=5)
+        clock.advance(timedelta(days=2))
+        assert await OutboxSender(db, transport, clock).deliver_due() == Delivery()
+    finally:
+        await transport.aclose()
+    assert len(sink.received) == 12
+    assert len({(m.recipient, m.subject) for m in sink.received}) == 12
+
+
+async def test_a_running_service_sends_the_invites_of_an_import_right_away(
+    aiohttp_client: Any,
+    make_settings: Callable[..., Settings],
+    token: Callable[..., str],
+    sink: MailSink,
+) -> None:
+    app = create_app(make_settings(mail_url=sink.url), clock=SystemClock(), migrate=False)
+    client = await aiohttp_client(app)
+    program = small_program()
+    headers = {
+        "Authorization": "Bearer "
+        + mint_api_token(
+            app[appkeys.SETTINGS].require_secret_key(),
+            role="organiser",
+            event=program["event"]["slug"],
+            ttl=timedelta(hours=1),
+            now=SystemClock().now(),
+        )
+    }
+    response = await client.put(
+        f"/api/v1/events/{program['event']['slug']}/program", json=program, headers=headers
+    )
+    assert response.status == 201
+    for _ in range(100):
+        if len(sink.received) == 12:
+            break
+        await asyncio.sleep(0.05)
+    assert len(sink.received) == 12
