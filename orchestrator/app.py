@@ -189,7 +189,6 @@ def create_app(
         app[appkeys.TIMERS] = timers
         yield
         await periodic.shutdown()
-        await timers.shutdown()
 
     async def end_streams(app: web.Application) -> None:
         await app[appkeys.FEED].close()

@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per run of every task
     try:
         if args.command == "demo":
             return demo.run(os.environ, args.config, once=args.once)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -30,6 +31,7 @@ class Periodic:
         self.clock, self.metrics = clock, metrics
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._forever: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[Any]] = set()  # timed runs in progress
 
     def every(self, name: str, interval: timedelta, task: Task, *, now: bool = True) -> None:
         """Runs `task` every `interval` (first at once with `now`); a run still going when the
@@ -40,6 +42,7 @@ class Periodic:
             args=(name, task),
             seconds=interval.total_seconds(),
             id=name,
+            name=name,
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
@@ -57,6 +60,7 @@ class Periodic:
             args=(name, task),
             run_date=datetime.now(UTC) + delay,
             id=name,
+            name=name,
             replace_existing=True,
             misfire_grace_time=None,
         )
@@ -84,20 +88,30 @@ class Periodic:
     async def _timed(self, name: str, task: Task) -> None:
         """A run as the scheduler starts it: one cut short by shutdown ends quietly, as every
         step is taken up again from the database at the next start."""
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._run(name, task)
+        current = asyncio.current_task()
+        assert current is not None
+        self._running.add(current)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._run(name, task)
+        finally:
+            self._running.discard(current)
 
     def start(self) -> None:
         self.scheduler.start()
 
-    async def shutdown(self) -> None:
-        """Stops the timers and the long-lived tasks; a timed run in progress is left to finish
-        on its own (its owner waits for it where that matters, as the room lifecycle does)."""
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stops the timers and the long-lived tasks, and lets the runs in progress finish (up
+        to `grace` seconds, then cancels them): none may run on once the database it works on is
+        closed, where a cancelled query would wait for a connection that is gone."""
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        for running in self._forever:
-            running.cancel()
-        for running in self._forever:
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
+            self.scheduler.pause()  # no new run starts; the scheduler's shutdown would cancel
+        for task in self._forever:
+            task.cancel()
+        tasks = self._running | self._forever
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)  # cancels the runs still going
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._forever.clear()

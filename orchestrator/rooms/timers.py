@@ -1,12 +1,12 @@
 """Wakes the room lifecycle at the right moments: when the next room falls due (a wake-up
 rebuilt from the database after every pass), after every change of the program, and every 30
 seconds as a backstop. The timers hold no state of their own: a restart rebuilds them from the
-database. They run on the service's one scheduler, which logs and counts a pass that fails."""
+database. They run on the service's one scheduler, which logs and counts a pass that fails and
+lets a pass in progress finish at shutdown."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -65,11 +65,3 @@ class LifecycleTimers:
                     following = min(following, later) if following else later
         if following is not None:
             self.periodic.at("rooms-next", following, self.run)
-
-    async def shutdown(self, grace: float = 10.0) -> None:
-        """Waits (up to `grace` seconds) for a pass in progress, so that it never runs on after
-        the database it works on has been closed."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                async with self._lock:
-                    pass

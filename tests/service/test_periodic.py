@@ -99,3 +99,31 @@ async def test_a_wake_up_follows_the_injected_clock() -> None:
         assert not woke.is_set()  # an hour away by the injected clock: not yet
     finally:
         await periodic.shutdown()
+
+
+async def test_shutdown_lets_a_run_in_progress_finish_and_cuts_one_that_overstays() -> None:
+    """The database closes right after: a pass must not go on beyond shutdown."""
+    periodic = Periodic(ManualClock(), Metrics())
+    started, finished, cut = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def short_pass() -> None:
+        started.set()
+        await asyncio.sleep(0.2)
+        finished.set()
+
+    async def endless_pass() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cut.set()
+            raise
+
+    periodic.every("rooms", timedelta(hours=1), short_pass)
+    periodic.every("archive-recordings", timedelta(hours=1), endless_pass)
+    periodic.start()
+    await asyncio.wait_for(started.wait(), timeout=5.0)
+    await asyncio.sleep(0)  # both runs are under way
+    await periodic.shutdown(grace=1.0)
+
+    assert finished.is_set()
+    assert cut.is_set()
