@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from aiohttp import web
 from hypothesis import HealthCheck, Phase, settings
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -89,4 +90,14 @@ async def snapshot(db: async_sessionmaker[AsyncSession], skip: Sequence[str] = (
             order = list(table.primary_key.columns) or list(table.columns)
             rows = await session.execute(select(table).order_by(*order))
             found[table.name] = [tuple(row) for row in rows]
+    return found
+
+
+def api_routes(app: web.Application) -> set[tuple[str, str]]:
+    """Every `/api/v1` operation the app serves, as (method, path template)."""
+    found = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource else ""
+        if path.startswith("/api/v1") and route.method in ("GET", "PUT", "POST", "PATCH", "DELETE"):
+            found.add((route.method, path))
     return found

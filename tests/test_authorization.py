@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import select
 from support.service import TEST_SECRET, Api, ManualClock, small_program
 
-from orchestrator.api.openapi import PATHS
+from orchestrator.api.openapi import document
 from orchestrator.db import models as m
 from orchestrator.signin import create_link
 from orchestrator.tokens import derive_key
 
+PATHS = document()["paths"]
 SLUG = "meet-the-buyers"
 CREDENTIALS = (
     "none",

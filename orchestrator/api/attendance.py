@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from aiohttp import web
+from msgspec import UNSET
 from sqlalchemy import select
 
 from .. import appkeys
@@ -14,10 +16,14 @@ from ..attendance.figures import key_figures
 from ..attendance.log import Outcome, as_dict, attendance
 from ..db import models as m
 from ..replays.archive import replay_figures
-from .auth import require_grant
+from .bodies import read_query
 from .errors import ApiError
+from .operations import Answer, Operations
+from .replies import reply
+from .schemas.attendance import Attendance, AttendanceQuery, Report
 
-routes = web.RouteTableDef()
+api = Operations()
+routes = api.routes
 
 
 async def outcomes_of(
@@ -39,18 +45,29 @@ async def outcomes_of(
     return event, outcomes
 
 
-@routes.get("/api/v1/events/{slug}/attendance")
+@api.route(
+    "GET",
+    "/api/v1/events/{slug}/attendance",
+    "The attendance log (JSON, or CSV with format=csv)",
+    query=AttendanceQuery,
+    responses={
+        200: Answer(
+            Attendance,
+            "one row per expected person, substitute or guest",
+            media={"text/csv": str},
+        ),
+        404: "no such event",
+    },
+)
 async def get_attendance(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    require_grant(request, slug)
-    form = request.query.get("format", "json")
-    if form not in ("json", "csv"):
-        raise ApiError(400, "format must be json or csv")
-    event, outcomes = await outcomes_of(request, slug, request.query.get("session"))
+    query = read_query(request, AttendanceQuery)
+    session = None if query.session is UNSET else query.session
+    organisation = None if query.organisation is UNSET else query.organisation
+    event, outcomes = await outcomes_of(request, slug, session)
     rows: list[dict[str, Any]] = [
         row for outcome in outcomes for row in as_dict(outcome, ZoneInfo(event.timezone))
     ]
-    organisation = request.query.get("organisation")
     if organisation:
         wanted = organisation.casefold()
         rows = [
@@ -59,14 +76,15 @@ async def get_attendance(request: web.Request) -> web.Response:
             if (row["organisation"] or "").casefold() == wanted
             or (row["person"] and _org_key(outcomes, row["person"]) == organisation)
         ]
-    if form == "csv":
+    if query.format == "csv":
         return web.Response(
             body=attendance_csv(rows),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{slug}-attendance.csv"'},
         )
-    return web.json_response({"event": slug, "timezone": event.timezone, "attendance": rows})
+    answer = {"event": slug, "timezone": event.timezone, "attendance": rows}
+    return reply(msgspec.convert(answer, Attendance))
 
 
 def _org_key(outcomes: list[Outcome], person_key: str) -> str | None:
@@ -77,13 +95,16 @@ def _org_key(outcomes: list[Outcome], person_key: str) -> str | None:
     return None
 
 
-@routes.get("/api/v1/events/{slug}/report")
+@api.route(
+    "GET",
+    "/api/v1/events/{slug}/report",
+    "The event's key figures, with their definitions",
+    responses={200: Answer(Report, "the figures"), 404: "no such event"},
+)
 async def get_report(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    require_grant(request, slug)
     event, outcomes = await outcomes_of(request, slug)
     async with request.app[appkeys.DB]() as db:
         replays = await replay_figures(db, event.id)
-    return web.json_response(
-        {"event": slug, "title": event.title, **key_figures(outcomes), **replays}
-    )
+    figures = {"event": slug, "title": event.title, **key_figures(outcomes), **replays}
+    return reply(msgspec.convert(figures, Report))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
+import msgspec
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
@@ -11,14 +12,19 @@ from .. import appkeys
 from ..program.changes import ChangeSet
 from ..program.load import load_bytes
 from ..program.problems import ProgramError
-from ..program.service import NotFound, edit_session, import_program
-from .auth import require_grant
-from .errors import ApiError, names_nothing, read_body, read_json_object
+from ..program.service import EDITABLE, NotFound, edit_session, import_program
+from .bodies import read_body, read_struct
+from .errors import ApiError, names_nothing
+from .operations import Answer, Operations
+from .replies import reply
+from .schemas.events import Changes, Event, Program, SessionPatch
 from .views import event_view
 
 PROGRAM_BODY_LIMIT = 32 * 1024 * 1024
+SESSION = "/api/v1/events/{slug}/sessions/{key}"
 
-routes = web.RouteTableDef()
+api = Operations()
+routes = api.routes
 
 
 def _after_change(app: web.Application) -> None:
@@ -30,13 +36,26 @@ def _after_change(app: web.Application) -> None:
 
 
 def _changes(changes: ChangeSet, status: int = 200) -> web.Response:
-    return web.json_response({"changes": changes.as_dict()}, status=status)
+    return reply(msgspec.convert({"changes": changes.as_dict()}, Changes), status)
 
 
-@routes.put("/api/v1/events/{slug}/program")
+@api.route(
+    "PUT",
+    "/api/v1/events/{slug}/program",
+    "Import or update the event from a program file",
+    access="write",
+    body=Program,
+    responses={
+        200: Answer(Changes, "the event was updated; the change set"),
+        201: Answer(Changes, "the event was created; the change set"),
+        400: "the body is not JSON",
+        409: "another import of the event ran at the same time",
+        413: "the body is too large (32 MiB at most)",
+        422: "the program has problems, listed in details, none imported",
+    },
+)
 async def put_program(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    require_grant(request, slug, write=True)
     try:
         raw = load_bytes(await read_body(request, PROGRAM_BODY_LIMIT), "body")
     except ProgramError as error:  # not JSON at all: a bad request, not a bad program
@@ -57,18 +76,22 @@ async def put_program(request: web.Request) -> web.Response:
     return _changes(changes, 201 if changes.event_created else 200)
 
 
-@routes.get("/api/v1/events/{slug}")
+@api.route(
+    "GET",
+    "/api/v1/events/{slug}",
+    "The event, its sessions and their rooms",
+    responses={200: Answer(Event, "the event"), 404: "no such event"},
+)
 async def get_event(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    require_grant(request, slug)
     async with request.app[appkeys.DB]() as db:
         view = await event_view(db, slug, request.app[appkeys.SETTINGS].default_provider)
     if view is None:
         raise ApiError(404, f'no event "{slug}"')
-    return web.json_response(view)
+    return reply(view)
 
 
-async def _edit(request: web.Request, patch: dict[str, Any] | None) -> web.Response:
+async def _edit(request: web.Request, patch: SessionPatch | None) -> web.Response:
     app = request.app
     slug, key = request.match_info["slug"], request.match_info["key"]
     if names_nothing(key):
@@ -79,7 +102,7 @@ async def _edit(request: web.Request, patch: dict[str, Any] | None) -> web.Respo
             app[appkeys.SETTINGS],
             slug,
             key,
-            patch,
+            None if patch is None else msgspec.to_builtins(patch),
             now=app[appkeys.CLOCK].now(),
             on_change=app[appkeys.INVITES].queue,
         )
@@ -89,16 +112,40 @@ async def _edit(request: web.Request, patch: dict[str, Any] | None) -> web.Respo
     return _changes(changes)
 
 
-@routes.patch("/api/v1/events/{slug}/sessions/{key}")
+def _cannot_change(names: Sequence[str]) -> ProgramError:
+    return ProgramError.single(
+        names[0], f"cannot be changed here (changeable: {', '.join(EDITABLE)})"
+    )
+
+
+@api.route(
+    "PATCH",
+    SESSION,
+    "Change a session's start, end, title, attendees or provider",
+    access="write",
+    body=SessionPatch,
+    responses={
+        200: Answer(Changes, "the change set"),
+        404: "no such event or live session",
+        422: "a field that cannot change, or the change would make the program invalid",
+    },
+)
 async def patch_session(request: web.Request) -> web.Response:
-    require_grant(request, request.match_info["slug"], write=True)
-    patch = await read_json_object(request)
-    if not patch:
+    patch = await read_struct(request, SessionPatch, unknown=_cannot_change)
+    if not msgspec.to_builtins(patch):
         raise ApiError(400, "nothing to change: give start, end, title, attendees or provider")
     return await _edit(request, patch)
 
 
-@routes.delete("/api/v1/events/{slug}/sessions/{key}")
+@api.route(
+    "DELETE",
+    SESSION,
+    "Cancel a session",
+    access="write",
+    responses={
+        200: Answer(Changes, "the change set (empty if it was cancelled already)"),
+        404: "no such event or session",
+    },
+)
 async def delete_session(request: web.Request) -> web.Response:
-    require_grant(request, request.match_info["slug"], write=True)
     return await _edit(request, None)

@@ -9,9 +9,9 @@ from sqlalchemy import func, select, text
 from .. import appkeys
 from ..db import models as m
 from ..db.mail import MAIL_STATES, MailMessage
+from ..db.states import RoomState
 
 routes = web.RouteTableDef()
-ROOM_STATES = ("scheduled", "provisioning", "ready", "live", "ended", "failed", "cancelled")
 
 
 @routes.get("/healthz")
@@ -49,7 +49,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         )
     for state in MAIL_STATES:
         metrics.outbox.labels(state).set(mail.get(state, 0))
-    for state in ROOM_STATES:
+    for state in RoomState:
         metrics.rooms.labels(state).set(rooms.get(state, 0))
     return web.Response(
         body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}

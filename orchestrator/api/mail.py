@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from aiohttp import web
+from msgspec import UNSET
 from sqlalchemy import func, select
 
 from .. import appkeys
 from ..db import models as m
 from ..db.mail import MAIL_STATES, MailMessage
-from .auth import require_grant
+from .bodies import read_query
 from .errors import ApiError
-from .views import utc_text
+from .operations import Answer, Operations
+from .replies import reply
+from .schemas import mail as shapes
+from .views import stored_as, utc_text
 
-routes = web.RouteTableDef()
+api = Operations()
+routes = api.routes
 PAGE = 500
 
 
-@routes.get("/api/v1/events/{slug}/mail")
+@api.route(
+    "GET",
+    "/api/v1/events/{slug}/mail",
+    "The mail outbox: pending, sent and failed messages, with reasons",
+    query=shapes.MailQuery,
+    responses={
+        200: Answer(shapes.Outbox, f"counts by state and the latest {PAGE} messages"),
+        404: "no such event",
+    },
+)
 async def list_mail(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    require_grant(request, slug)
-    status = request.query.get("status")
-    if status is not None and status not in MAIL_STATES:
-        raise ApiError(400, f"status must be one of {', '.join(MAIL_STATES)}")
+    status = read_query(request, shapes.MailQuery).status
     async with request.app[appkeys.DB]() as db:
         event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))
         if event_id is None:
@@ -54,29 +65,24 @@ async def list_mail(request: web.Request) -> web.Response:
             .order_by(MailMessage.id.desc())
             .limit(PAGE)
         )
-        if status is not None:
+        if status is not UNSET:
             query = query.where(MailMessage.status == status)
         rows = (await db.execute(query)).all()
-    return web.json_response(
-        {
-            "counts": {state: counts.get(state, 0) for state in MAIL_STATES},
-            "messages": [
-                {
-                    "id": row.id,
-                    "kind": row.kind,
-                    "session": row.session,
-                    "recipient": row.recipient,
-                    "subject": row.subject,
-                    "status": row.status,
-                    "attempts": row.attempts,
-                    "next_attempt_at": utc_text(row.next_attempt_at)
-                    if row.status == "pending"
-                    else None,
-                    "last_error": row.last_error,
-                    "created_at": utc_text(row.created_at),
-                    "sent_at": utc_text(row.sent_at) if row.sent_at else None,
-                }
-                for row in rows
-            ],
-        }
-    )
+    messages = [
+        shapes.MailMessage(
+            id=row.id,
+            kind=stored_as(shapes.MailKind, row.kind),
+            session=row.session,
+            recipient=row.recipient,
+            subject=row.subject,
+            status=stored_as(shapes.MailStatus, row.status),
+            attempts=row.attempts,
+            next_attempt_at=utc_text(row.next_attempt_at) if row.status == "pending" else None,
+            last_error=row.last_error,
+            created_at=utc_text(row.created_at),
+            sent_at=utc_text(row.sent_at) if row.sent_at else None,
+        )
+        for row in rows
+    ]
+    counted = shapes.MailCounts(**{state: counts.get(state, 0) for state in MAIL_STATES})
+    return reply(shapes.Outbox(counts=counted, messages=messages))

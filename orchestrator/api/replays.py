@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from aiohttp import web
 from sqlalchemy import select
 
@@ -11,16 +12,24 @@ from ..db.replays import Replay
 from ..program.fields import control_character
 from ..replays.archive import NewReplay, add_replay, replay_dict
 from ..replays.links import ReplayExists, ReplayRefused
-from .auth import require_grant
-from .errors import ApiError, names_nothing, read_json_object
+from .bodies import read_struct
+from .errors import ApiError, names_nothing
+from .operations import Answer, Operations
+from .replies import reply
+from .schemas.replays import AddedReplay, NewReplayLink, Replays
 
-routes = web.RouteTableDef()
+api = Operations()
+routes = api.routes
 
 
-@routes.get("/api/v1/events/{slug}/replays")
+@api.route(
+    "GET",
+    "/api/v1/events/{slug}/replays",
+    "The replay archive of the event",
+    responses={200: Answer(Replays, "every replay, oldest first")},
+)
 async def list_replays(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    require_grant(request, slug)
     async with request.app[appkeys.DB]() as db:
         rows = (
             await db.execute(
@@ -31,23 +40,27 @@ async def list_replays(request: web.Request) -> web.Response:
                 .order_by(Replay.added_at, Replay.id)
             )
         ).all()
-    return web.json_response({"replays": [replay_dict(replay, key) for replay, key in rows]})
+    answer = {"replays": [replay_dict(replay, key) for replay, key in rows]}
+    return reply(msgspec.convert(answer, Replays))
 
 
-@routes.post("/api/v1/events/{slug}/sessions/{key}/replays")
+@api.route(
+    "POST",
+    "/api/v1/events/{slug}/sessions/{key}/replays",
+    "Archive a replay link (https only; YouTube links made canonical)",
+    access="write",
+    body=NewReplayLink,
+    responses={
+        201: Answer(AddedReplay, "archived; the first replay of a plenary queues the replay mail"),
+        404: "no such session",
+        409: "this replay is already archived",
+        422: "the link is refused (not https, not a video, ...)",
+    },
+)
 async def post_replay(request: web.Request) -> web.Response:
     slug, key = request.match_info["slug"], request.match_info["key"]
-    require_grant(request, slug, write=True)
-    body = await read_json_object(request)
-    unknown = sorted(set(body) - {"url", "title", "kind"})
-    if unknown:
-        raise ApiError(400, f"unknown fields: {', '.join(unknown)} (allowed: url, title, kind)")
-    url, title, kind = body.get("url"), body.get("title"), body.get("kind", "stream")
-    if not isinstance(url, str) or (title is not None and not isinstance(title, str)):
-        raise ApiError(400, "url (and title, when given) must be text")
-    if kind not in ("stream", "recording"):
-        raise ApiError(400, "kind must be stream or recording")
-    if title is not None and (bad := control_character(title)):
+    link = await read_struct(request, NewReplayLink)
+    if link.title is not None and (bad := control_character(link.title)):
         raise ApiError(
             422, f"the title contains a control character ({bad})", code="replay_refused"
         )
@@ -66,7 +79,7 @@ async def post_replay(request: web.Request) -> web.Response:
             replay, mailed = await add_replay(
                 db,
                 session,
-                NewReplay(url=url, kind=kind, title=title),
+                NewReplay(url=link.url, kind=link.kind, title=link.title),
                 now=app[appkeys.CLOCK].now(),
                 settings=app[appkeys.SETTINGS],
                 writer=app[appkeys.WRITER],
@@ -74,6 +87,6 @@ async def post_replay(request: web.Request) -> web.Response:
         except ReplayRefused as error:
             status = 409 if isinstance(error, ReplayExists) else 422
             raise ApiError(status, str(error), code="replay_refused") from None
-        answer = replay_dict(replay, key)
+        answer = {"replay": replay_dict(replay, key), "replay_mail_queued": mailed}
     app[appkeys.OUTBOX].wake()
-    return web.json_response({"replay": answer, "replay_mail_queued": mailed}, status=201)
+    return reply(msgspec.convert(answer, AddedReplay), 201)

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
 from .. import appkeys
 from ..db import models as m
-from .auth import require_grant
 from .errors import ApiError
-from .views import utc_text
+from .operations import Answer, Operations
+from .replies import reply
+from .schemas.common import Attendee, Role, SessionKind
+from .schemas.rooms import Rooms, RoomStatus
+from .views import stored_as, utc_text
 
-routes = web.RouteTableDef()
+api = Operations()
+routes = api.routes
 
 
-@routes.get("/api/v1/events/{slug}/rooms")
+@api.route(
+    "GET",
+    "/api/v1/events/{slug}/rooms",
+    "Every room: its state, provider, failure if any, and who is expected",
+    responses={200: Answer(Rooms, "the rooms, in session order"), 404: "no such event"},
+)
 async def list_rooms(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
-    require_grant(request, slug)
     async with request.app[appkeys.DB]() as db:
         event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))
         if event_id is None:
@@ -33,7 +40,7 @@ async def list_rooms(request: web.Request) -> web.Response:
                 .order_by(m.Session.starts_at, m.Session.key)
             )
         ).all()
-        expected: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        expected: dict[int, list[Attendee]] = defaultdict(list)
         for session_id, key, name, organisation, role in await db.execute(
             select(
                 m.Attendee.session_id,
@@ -49,23 +56,23 @@ async def list_rooms(request: web.Request) -> web.Response:
             .order_by(m.Attendee.id)
         ):
             expected[session_id].append(
-                {"key": key, "name": name, "organisation": organisation, "role": role}
+                Attendee(key=key, name=name, organisation=organisation, role=stored_as(Role, role))
             )
-    return web.json_response(
-        {
-            "rooms": [
-                {
-                    "session": session.key,
-                    "title": session.title,
-                    "kind": session.kind,
-                    "start": utc_text(session.starts_at),
-                    "end": utc_text(session.ends_at),
-                    "provider": room.provider,
-                    "state": room.state,
-                    "error": room.error,
-                    "expected": expected[session.id],
-                }
+    return reply(
+        Rooms(
+            rooms=[
+                RoomStatus(
+                    session=session.key,
+                    title=session.title,
+                    kind=stored_as(SessionKind, session.kind),
+                    start=utc_text(session.starts_at),
+                    end=utc_text(session.ends_at),
+                    provider=room.provider,
+                    state=room.state,
+                    error=room.error,
+                    expected=expected[session.id],
+                )
                 for session, room in rows
             ]
-        }
+        )
     )

@@ -1,4 +1,4 @@
-"""JSON views of stored events, shared by the API routes."""
+"""The event as the API shows it, built from the database into its Structs."""
 
 from __future__ import annotations
 
@@ -7,17 +7,26 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
+from .schemas.common import Attendee, OrganisationKind, Role, SessionKind
+from .schemas.events import Event, Locale, Organisation, Organiser, Room, Session
 
 
 def utc_text(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-async def event_view(db: AsyncSession, slug: str, default_provider: str) -> dict[str, Any] | None:
+def stored_as(vocabulary: Any, stored: str) -> Any:
+    """Stored text checked against the vocabulary the description promises (a stored value
+    outside it fails here, in the tests, instead of in a client)."""
+    return msgspec.convert(stored, vocabulary)
+
+
+async def event_view(db: AsyncSession, slug: str, default_provider: str) -> Event | None:
     """The event, its sessions (cancelled ones included, marked) with attendees and rooms."""
     event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
     if event is None:
@@ -45,7 +54,7 @@ async def event_view(db: AsyncSession, slug: str, default_provider: str) -> dict
             .order_by(m.Session.starts_at, m.Session.key)
         )
     ).all()
-    attendees: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    attendees: dict[int, list[Attendee]] = defaultdict(list)
     for session_id, person_id, role in await db.execute(
         select(m.Attendee.session_id, m.Attendee.person_id, m.Attendee.role)
         .join(m.Session, m.Session.id == m.Attendee.session_id)
@@ -54,7 +63,12 @@ async def event_view(db: AsyncSession, slug: str, default_provider: str) -> dict
     ):
         person = people[person_id]
         attendees[session_id].append(
-            {"key": person.key, "name": person.name, "organisation": person.org, "role": role}
+            Attendee(
+                key=person.key,
+                name=person.name,
+                organisation=person.org,
+                role=stored_as(Role, role),
+            )
         )
     organisations = (
         await db.execute(
@@ -63,37 +77,38 @@ async def event_view(db: AsyncSession, slug: str, default_provider: str) -> dict
             .order_by(m.Organisation.id)
         )
     ).all()
-    return {
-        "slug": event.slug,
-        "title": event.title,
-        "timezone": event.timezone,
-        "locale": event.locale,
-        "organiser": {"name": event.organiser_name, "email": event.organiser_email},
-        "provider": event.provider or default_provider,
-        "organisations": [
-            {"key": key, "name": name, "kind": kind} for key, name, kind in organisations
+    return Event(
+        slug=event.slug,
+        title=event.title,
+        timezone=event.timezone,
+        locale=stored_as(Locale, event.locale),
+        organiser=Organiser(name=event.organiser_name, email=event.organiser_email),
+        provider=event.provider or default_provider,
+        organisations=[
+            Organisation(key=key, name=name, kind=stored_as(OrganisationKind, kind))
+            for key, name, kind in organisations
         ],
-        "people_count": sum(1 for person in people.values() if person.removed_at is None),
-        "sessions": [
+        people_count=sum(1 for person in people.values() if person.removed_at is None),
+        sessions=[
             session_view(session, room, zone, attendees[session.id]) for session, room in rows
         ],
-    }
+    )
 
 
 def session_view(
-    session: m.Session, room: m.Room, zone: ZoneInfo, attendees: list[dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "key": session.key,
-        "kind": session.kind,
-        "title": session.title,
-        "start": utc_text(session.starts_at),
-        "end": utc_text(session.ends_at),
-        "local_start": session.starts_at.astimezone(zone).isoformat(),
-        "local_end": session.ends_at.astimezone(zone).isoformat(),
-        "status": "cancelled" if session.cancelled else "scheduled",
-        "sequence": session.sequence,
-        "stream_url": session.stream_url,
-        "attendees": attendees,
-        "room": {"provider": room.provider, "state": room.state, "error": room.error},
-    }
+    session: m.Session, room: m.Room, zone: ZoneInfo, attendees: list[Attendee]
+) -> Session:
+    return Session(
+        key=session.key,
+        kind=stored_as(SessionKind, session.kind),
+        title=session.title,
+        start=utc_text(session.starts_at),
+        end=utc_text(session.ends_at),
+        local_start=session.starts_at.astimezone(zone).isoformat(),
+        local_end=session.ends_at.astimezone(zone).isoformat(),
+        status="cancelled" if session.cancelled else "scheduled",
+        sequence=session.sequence,
+        stream_url=session.stream_url,
+        attendees=attendees,
+        room=Room(provider=room.provider, state=room.state, error=room.error),
+    )

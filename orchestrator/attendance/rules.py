@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..db.states import AttendanceStatus
 from .presence import Interval, clip, merge, overlap, total
 
 HELD_TOGETHER = timedelta(minutes=5)
 LEFT_EARLY_MARGIN = timedelta(minutes=5)
-STATUSES = ("attended", "late", "left-early", "no-show", "expected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +52,23 @@ def presence(spans: list[Interval], window: Window, sources: frozenset[str]) -> 
     return Presence(tuple(clip(merge(spans), window.opens_at, window.closes_at)), sources)
 
 
-def status(seen: Presence, window: Window) -> str:
+def status(seen: Presence, window: Window) -> AttendanceStatus:
     """`no-show` (never there; `expected` while it can still happen), `late` (first join after
     start + RDV_LATE_AFTER, or not there yet past that point), `left-early` (gone for good more
     than 5 minutes before the end), `attended`."""
     deadline = window.starts_at + window.late_after
     if not seen.spans:
         if window.over:
-            return "no-show"
-        return "late" if window.now > deadline else "expected"
+            return AttendanceStatus.NO_SHOW
+        return AttendanceStatus.LATE if window.now > deadline else AttendanceStatus.EXPECTED
     if seen.first_join is not None and seen.first_join > deadline:
-        return "late"
+        return AttendanceStatus.LATE
     if seen.sources == {"link"}:  # a click on the stream link: nothing more to know
-        return "attended"
+        return AttendanceStatus.ATTENDED
     last = seen.last_leave
     if last is not None and last < window.ends_at - LEFT_EARLY_MARGIN and last < window.now:
-        return "left-early"
-    return "attended"
+        return AttendanceStatus.LEFT_EARLY
+    return AttendanceStatus.ATTENDED
 
 
 def together(sides: list[list[Interval]]) -> list[Interval]:

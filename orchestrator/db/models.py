@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, false, func
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
+from .states import RoomState
 
 SESSION_KINDS = ("plenary", "meeting")
 ORGANISATION_KINDS = ("company", "buyer", "organiser")
-ROOM_STATES = ("scheduled", "provisioning", "ready", "live", "ended", "failed", "cancelled")
 ATTENDEE_ROLES = ("speaker", "attendee")
 
 
@@ -120,7 +120,19 @@ class Room(Timestamped, Base):
         ForeignKey("sessions.id", ondelete="CASCADE"), unique=True
     )
     provider: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # The member's text in a VARCHAR(16) without a CHECK (the column the migrations made); a
+    # misspelt state is refused before it reaches the database.
+    state: Mapped[RoomState] = mapped_column(
+        Enum(
+            RoomState,
+            native_enum=False,
+            create_constraint=False,
+            length=16,
+            validate_strings=True,
+            values_callable=lambda states: [state.value for state in states],
+        ),
+        default=RoomState.SCHEDULED,
+    )
     room_key: Mapped[str] = mapped_column(String(120), unique=True)
     provider_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(String(2000))

@@ -1,0 +1,78 @@
+"""The attendance log and the key figures of an event."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from ...db.states import AttendanceStatus
+from .common import DateTime, Model, OrganisationKind, Query
+
+
+class AttendanceQuery(Query):
+    format: Literal["json", "csv"] = "json"
+    session: str | UnsetType = UNSET
+    organisation: Annotated[
+        str | UnsetType, msgspec.Meta(description="an organisation's key or name")
+    ] = UNSET
+
+
+class AttendanceRow(Model):
+    """One expected person, substitute or guest in one session."""
+
+    session: str
+    session_title: str
+    local_start: DateTime
+    person: str | None
+    name: str
+    email: str | None
+    organisation: str | None
+    organisation_kind: OrganisationKind | None
+    role: Literal["speaker", "attendee", "substitute", "guest"]
+    first_join: DateTime | None
+    last_leave: DateTime | None
+    minutes_present: float
+    status: AttendanceStatus
+    substitute_for: str | None
+    sources: list[str]
+
+
+class Attendance(Model):
+    event: str
+    timezone: str
+    attendance: list[AttendanceRow]
+
+
+class DirectorateFigures(Model):
+    """The meetings of one buyer organisation."""
+
+    name: str
+    meetings: int
+    held: int
+    representatives_present: int
+    companies_met: int
+    median_minutes: float | None
+
+
+class Report(Model):
+    """The key figures of the event; `definitions` says what each one counts."""
+
+    event: str
+    title: str
+    plenary_participants: int
+    plenary_peak: int
+    meetings_scheduled: int
+    meetings_held: int
+    meetings_not_held: int
+    companies_met: int
+    buyer_representatives: int
+    directorates: int
+    no_show_rate: float | None
+    median_meeting_minutes: float | None
+    per_directorate: list[DirectorateFigures]
+    definitions: dict[str, str]
+    replays: int
+    replay_mail_sent: int
+    plenary_replay: str | None
