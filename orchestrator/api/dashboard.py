@@ -13,6 +13,7 @@ from integrations.base import ProviderError
 from .. import appkeys
 from ..dashboard.view import Dashboard, build
 from ..db import models as m
+from ..db.states import RoomState
 from ..rooms.entry import CannotOpen, organiser_url
 from ..signin import redeem
 from .viewers import COOKIE, Viewer, set_cookie, viewer_of
@@ -101,7 +102,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         shown=_shown(dashboard, query),
         query=query,
         last=latest,
-        states=("scheduled", "provisioning", "ready", "live", "ended", "failed", "cancelled"),
+        states=tuple(RoomState),
     )
 
 

@@ -87,9 +87,3 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 def _route_of(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "?"
-
-
-def names_nothing(value: str) -> bool:
-    """A path or query value with a NUL: no key, slug or token holds one (validation refuses
-    control characters), and PostgreSQL refuses one even in a comparison."""
-    return "\x00" in value

@@ -9,12 +9,13 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from .. import appkeys
+from ..db.base import names_nothing
 from ..program.changes import ChangeSet
 from ..program.load import load_bytes
 from ..program.problems import ProgramError
 from ..program.service import EDITABLE, NotFound, edit_session, import_program
 from .bodies import read_body, read_struct
-from .errors import ApiError, names_nothing
+from .errors import ApiError
 from .operations import Answer, Operations
 from .replies import reply
 from .schemas.events import Changes, Event, Program, SessionPatch

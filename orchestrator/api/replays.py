@@ -8,12 +8,13 @@ from sqlalchemy import select
 
 from .. import appkeys
 from ..db import models as m
+from ..db.base import names_nothing
 from ..db.replays import Replay
 from ..program.fields import control_character
 from ..replays.archive import NewReplay, add_replay, replay_dict
 from ..replays.links import ReplayExists, ReplayRefused
 from .bodies import read_struct
-from .errors import ApiError, names_nothing
+from .errors import ApiError
 from .operations import Answer, Operations
 from .replies import reply
 from .schemas.replays import AddedReplay, NewReplayLink, Replays

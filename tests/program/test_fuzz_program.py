@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fuzzing import assert_error_format, assert_problem, fuzz_settings, on_loop, snapshot
 from hypothesis import given
 from hypothesis import strategies as st
+from support.fuzzing import assert_error_format, assert_problem, fuzz_settings, on_loop, snapshot
 from support.service import EXAMPLE_DIR, Api, ManualClock, small_program
 
 from orchestrator.commands import import_file

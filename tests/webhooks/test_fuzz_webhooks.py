@@ -15,10 +15,10 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient
-from fuzzing import assert_error_format, fuzz_settings, on_loop
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from support.fuzzing import assert_error_format, fuzz_settings, on_loop
 from support.service import ManualClock
 from support.webhook_signing import (
     basic_auth,

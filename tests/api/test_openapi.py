@@ -10,10 +10,10 @@ from typing import Any, get_args
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from fuzzing import api_routes
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import StatementError
-from support import Api, small_program
+from support.fuzzing import api_routes
+from support.service import Api, small_program
 
 from orchestrator.api import rooms
 from orchestrator.api.openapi import document

@@ -12,7 +12,6 @@ import pytest
 import requests
 import schemathesis
 from aiohttp.test_utils import TestClient
-from fuzzing import api_routes, assert_error_format, fuzz_settings
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -22,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import select
+from support.fuzzing import api_routes, assert_error_format, fuzz_settings
 from support.service import EXAMPLE_SLUG, Api, ManualClock, example_program
 
 from orchestrator import appkeys
