@@ -19,6 +19,7 @@ PLACEHOLDER_SECRETS = frozenset(
     {"change-me", "changeme", "secret", "password", "xxx", "todo", "replace-me", "example"}
 )
 MIN_SECRET_LENGTH = 16
+LONGEST_SESSION = timedelta(days=1)  # RDV_MAX_SESSION_LENGTH
 
 # What a provider needs before sessions may use it (RDV_ names, in the order the README lists them).
 PROVIDER_REQUIREMENTS: dict[str, tuple[str, ...]] = {
@@ -109,6 +110,7 @@ class Settings:
     join_early: timedelta = timedelta(minutes=10)
     late_after: timedelta = timedelta(minutes=5)
     close_grace: timedelta = timedelta(minutes=10)
+    max_session_length: timedelta = LONGEST_SESSION
     reminder_before: timedelta = timedelta(minutes=15)
     poll_interval: timedelta = timedelta(seconds=60)
     archive_dir: Path | None = None
@@ -130,6 +132,8 @@ class Settings:
             raise SettingsError("RDV_PUBLIC_URL: must start with http:// or https://")
         if self.poll_interval <= timedelta(0):
             raise SettingsError("RDV_POLL_INTERVAL: must be positive")
+        if self.max_session_length <= timedelta(0):
+            raise SettingsError("RDV_MAX_SESSION_LENGTH: must be positive")
         if bool(self.jitsi_app_id) != bool(self.jitsi_app_secret):
             raise SettingsError(
                 "RDV_JITSI_APP_ID and RDV_JITSI_APP_SECRET go together: set both for token-auth "

@@ -140,6 +140,15 @@ def _offset(delta: timedelta | None) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def span(length: timedelta) -> str:
+    """A length as people say it, in its largest unit: "10 minutes", "1.5 hours", "3650 days"."""
+    for unit, size in (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0)):
+        if length.total_seconds() >= size or unit == "minute":
+            count = f"{round(length.total_seconds() / size, 1):g}"
+            return f"{count} {unit}{'' if count == '1' else 's'}"
+    raise AssertionError("unreachable")
+
+
 def type_name(value: Any) -> str:
     if value is None:
         return "null"

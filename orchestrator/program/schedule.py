@@ -28,8 +28,7 @@ from .export import export_document
 from .load import RawProgram
 from .model import Program, Request, SessionSpec
 from .schedule_outcome import Outcome, Placed, Unplaced
-from .service import ChangeHook, NotFound, apply_document, provider_check
-from .validate import validate
+from .service import ChangeHook, NotFound, apply_document, checked
 
 DEFAULT_TIME_LIMIT = 60.0
 SENT = ("sent", "sending")
@@ -58,9 +57,7 @@ async def schedule_event(
         if document is None:
             raise NotFound(f'no event "{slug}"')
         invited = await _invited(db, slug)
-    program = validate(
-        RawProgram(copy.deepcopy(document)), check_provider=provider_check(settings), slug=slug
-    )
+    program = checked(RawProgram(copy.deepcopy(document)), settings, slug)
     outcome = Outcome(slug, ZoneInfo(program.event.timezone), _labels(program), dry_run=dry_run)
     if program.requests is None or not program.requests.requests:
         return outcome

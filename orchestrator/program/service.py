@@ -40,6 +40,16 @@ def provider_check(settings: Settings) -> ProviderCheck:
     return lambda name: unavailable(settings, name)
 
 
+def checked(raw: RawProgram, settings: Settings, slug: str | None = None) -> Program:
+    """`validate` with this service's providers and session length limit."""
+    return validate(
+        raw,
+        check_provider=provider_check(settings),
+        slug=slug,
+        longest=settings.max_session_length,
+    )
+
+
 async def import_program(
     db_factory: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -49,7 +59,7 @@ async def import_program(
     slug: str | None = None,
     on_change: ChangeHook | None = None,
 ) -> ChangeSet:
-    program = validate(raw, check_provider=provider_check(settings), slug=slug)
+    program = checked(raw, settings, slug)
     async with db_factory() as db, db.begin():
         program = await sections.carry_meetings(db, program, raw)
         await _check_pools(db, program, settings)
@@ -98,9 +108,7 @@ async def edit_session(
                 else:
                     session[name] = value
             places["sessions"][index] = Place("")
-        program = validate(
-            RawProgram(document, places), check_provider=provider_check(settings), slug=slug
-        )
+        program = checked(RawProgram(document, places), settings, slug)
         await _check_pools(db, program, settings)
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
@@ -120,7 +128,7 @@ async def apply_document(
 ) -> ChangeSet:
     """An edited export of the event (the scheduler's meetings added or moved) validated and
     applied in the caller's transaction, exactly as an import would be."""
-    program = validate(RawProgram(document), check_provider=provider_check(settings), slug=slug)
+    program = checked(RawProgram(document), settings, slug)
     await _check_pools(db, program, settings)
     changes = await apply_program(db, program, default_provider=settings.default_provider, now=now)
     await _changed(db, changes, now, on_change)

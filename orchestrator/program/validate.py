@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..settings import PROVIDERS
+from ..settings import LONGEST_SESSION, PROVIDERS
 from . import fields
 from . import requests as meeting_requests
 from .load import RawProgram
@@ -50,15 +50,24 @@ ProviderCheck = Callable[[str], str | None]
 """Returns why a known provider cannot be used here (not configured), or None."""
 
 
-def validate(raw: RawProgram, *, check_provider: ProviderCheck, slug: str | None = None) -> Program:
-    """The validated program; raises ProgramError listing every problem found."""
-    return _Validator(raw, check_provider).run(slug)
+def validate(
+    raw: RawProgram,
+    *,
+    check_provider: ProviderCheck,
+    slug: str | None = None,
+    longest: timedelta = LONGEST_SESSION,
+) -> Program:
+    """The validated program; raises ProgramError listing every problem found. A session lasts
+    at most `longest` (`RDV_MAX_SESSION_LENGTH`): one that runs for years would hold a room, and
+    a host of the shared Zoom pool, for as long."""
+    return _Validator(raw, check_provider, longest).run(slug)
 
 
 class _Validator:
-    def __init__(self, raw: RawProgram, check_provider: ProviderCheck) -> None:
+    def __init__(self, raw: RawProgram, check_provider: ProviderCheck, longest: timedelta) -> None:
         self.raw = raw
         self.check_provider = check_provider
+        self.longest = longest
         self.problems = Collector()
 
     def run(self, slug: str | None) -> Program:
@@ -265,6 +274,12 @@ class _Validator:
             )
             if start and end and end <= start:
                 self.problems.add(place / "end", f'session "{key}" does not end after it starts')
+            elif start and end and end - start > self.longest:
+                self.problems.add(
+                    place / "end",
+                    f'session "{key}" lasts {fields.span(end - start)}; a session may last at '
+                    f"most {fields.span(self.longest)} (RDV_MAX_SESSION_LENGTH)",
+                )
             reported = len(self.problems.problems)
             attendees = self.attendee_list(
                 item.get("attendees"), place / "attendees", known, everyone

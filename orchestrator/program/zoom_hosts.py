@@ -10,8 +10,9 @@ pool is shared by every event of the service.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..settings import Settings
+from .fields import span
 from .model import Program
 
 ZOOM = "zoom"
@@ -46,12 +48,13 @@ def peak(spans: Iterable[Span]) -> tuple[int, datetime | None]:
 
 
 def pool_problem(
-    program: Program, settings: Settings, *, others: Iterable[Span] = ()
+    program: Program, settings: Settings, *, others: Iterable[tuple[Span, str]] = ()
 ) -> str | None:
-    """Why the pool cannot host this program's Zoom sessions (with `others`, the spans of other
-    events' Zoom meetings), or None. The daily quota is left to `assign`: a host holding one
-    meeting at a time, each for 20 minutes beyond its length by default, is not given 100 in a
-    day by an import, but retries and other apps on the same users spend it too."""
+    """Why the pool cannot host this program's Zoom sessions, or None. `others` are the spans of
+    the other events' live Zoom meetings, each with its event's slug: the refusal names the
+    events that hold hosts at the busiest moment. The daily quota is left to `assign`: a host
+    holding one meeting at a time, each for 20 minutes beyond its length by default, is not
+    given 100 in a day by an import, but retries and other apps on the same users spend it too."""
 
     def provider(spec_provider: str | None) -> str:
         return spec_provider or program.event.provider or settings.default_provider
@@ -60,25 +63,30 @@ def pool_problem(
     if not sessions:
         return None
     pool = len(settings.zoom_hosts)
-    needed, when = peak([*(busy(s.starts_at, s.ends_at, settings) for s in sessions), *others])
-    if needed > pool and when is not None:
-        local = when.astimezone(ZoneInfo(program.event.timezone))
-        return (
-            f"{needed} Zoom meetings are open at once at {local:%Y-%m-%d %H:%M} (a meeting holds "
-            f"its host from {_minutes(settings.join_early)} before its start to "
-            f"{_minutes(settings.close_grace)} after its end, and a host holds one meeting at a "
-            "time), but "
-            f"RDV_ZOOM_HOSTS has {pool} host{'s' if pool != 1 else ''}: "
-            f"{needed} hosts are needed"
-        )
-    return None
+    theirs = list(others)
+    ours = [busy(s.starts_at, s.ends_at, settings) for s in sessions]
+    needed, when = peak([*ours, *(found for found, _ in theirs)])
+    if needed <= pool or when is None:
+        return None
+    local = when.astimezone(ZoneInfo(program.event.timezone))
+    problem = (
+        f"{needed} Zoom meetings are open at once at {local:%Y-%m-%d %H:%M} (a meeting holds "
+        f"its host from {span(settings.join_early)} before its start to "
+        f"{span(settings.close_grace)} after its end, and a host holds one meeting at a time), "
+        f"but RDV_ZOOM_HOSTS has {pool} host{'s' if pool != 1 else ''}: {needed} hosts are needed"
+    )
+    holders = Counter(slug for (start, end), slug in theirs if start <= when < end)
+    if holders:
+        named = ", ".join(f'"{slug}" ({count})' for slug, count in sorted(holders.items()))
+        problem += f"; at that moment other events hold hosts: {named}"
+    return problem
 
 
 async def check_program(db: AsyncSession, program: Program, settings: Settings) -> str | None:
     """`pool_problem` counting the live Zoom meetings of the other events too (the pool is
     shared); the program's own event is replaced by the program, so it is left out."""
     rows = await db.execute(
-        select(m.Session.starts_at, m.Session.ends_at)
+        select(m.Session.starts_at, m.Session.ends_at, m.Event.slug)
         .join(m.Room, m.Room.session_id == m.Session.id)
         .join(m.Event, m.Event.id == m.Session.event_id)
         .where(
@@ -88,10 +96,5 @@ async def check_program(db: AsyncSession, program: Program, settings: Settings) 
             m.Room.state.not_in(("ended", "cancelled")),
         )
     )
-    others = [busy(starts_at, ends_at, settings) for starts_at, ends_at in rows]
+    others = [(busy(starts_at, ends_at, settings), slug) for starts_at, ends_at, slug in rows]
     return pool_problem(program, settings, others=others)
-
-
-def _minutes(span: timedelta) -> str:
-    minutes = round(span.total_seconds() / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"

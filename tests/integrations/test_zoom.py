@@ -480,7 +480,10 @@ async def test_the_import_check_counts_other_events_on_the_same_pool(
     async with db() as s:
         problem = await zoom_hosts.check_program(s, second, settings)
         assert problem is not None
-        assert problem.endswith("has 3 hosts: 4 hosts are needed")
+        assert problem.endswith(
+            "has 3 hosts: 4 hosts are needed; at that moment other events hold hosts: "
+            '"first-day" (2)'
+        )
         again = validated(grid(slots=1, per_slot=3, slug="first-day"), settings)
         assert (
             await zoom_hosts.check_program(s, again, settings) is None

@@ -4,7 +4,7 @@ once, each with the place it sits in the file, in words the organiser can act on
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from support.service import EXAMPLE_SLUG, example_program, session_of, small_pro
 from orchestrator.program.load import load_bytes, load_path
 from orchestrator.program.model import Program
 from orchestrator.program.problems import ProgramError
-from orchestrator.program.service import provider_check
+from orchestrator.program.service import checked
 from orchestrator.program.validate import validate
 from orchestrator.settings import Settings
 
@@ -23,14 +23,14 @@ BBB = {"bbb_url": "https://bbb.example/bigbluebutton/api", "bbb_secret": "bbb-sh
 
 def validated(document: Any, **settings: Any) -> Program:
     raw = load_bytes(json.dumps(document).encode("utf-8"))
-    return validate(raw, check_provider=provider_check(Settings(**settings)))
+    return checked(raw, Settings(**settings))
 
 
 def problems(document: Any, *, slug: str | None = None, **settings: Any) -> list[str]:
     """Every problem validation finds in `document`, as the organiser reads them."""
     raw = load_bytes(json.dumps(document).encode("utf-8"))
     with pytest.raises(ProgramError) as caught:
-        validate(raw, check_provider=provider_check(Settings(**settings)), slug=slug)
+        checked(raw, Settings(**settings), slug)
     return [str(problem) for problem in caught.value.problems]
 
 
@@ -218,6 +218,27 @@ def test_a_session_that_ends_before_it_starts_is_refused() -> None:
     session_of(document, "m2")["end"] = "2021-04-08T10:00"
 
     assert problems(document) == ['sessions[2].end: session "m2" does not end after it starts']
+
+
+def test_a_session_that_would_last_ten_years_is_refused_naming_the_limit() -> None:
+    """One such session would hold a room, and a host of the shared Zoom pool, for ten years."""
+    document = small_program()
+    session_of(document, "m1")["end"] = "2031-04-08T11:00"
+
+    assert problems(document) == [
+        'sessions[1].end: session "m1" lasts 3652 days; a session may last at most 1 day '
+        "(RDV_MAX_SESSION_LENGTH)"
+    ]
+
+
+def test_a_session_longer_than_a_day_passes_where_the_service_allows_it() -> None:
+    document = small_program()
+    session_of(document, "m1")["end"] = "2021-04-09T22:30"  # a day and a half
+
+    [problem] = problems(document)
+    assert "lasts 1.5 days; a session may last at most 1 day" in problem
+    program = validated(document, max_session_length=timedelta(days=2))
+    assert next(s for s in program.sessions if s.key == "m1").ends_at.day == 9
 
 
 def test_a_session_that_ends_the_moment_it_starts_is_refused() -> None:
