@@ -26,6 +26,7 @@ from .commands import (
     login_link,
     migrated_engine,
     outcomes,
+    readd_person,
     replay_counts,
     upgrade_database,
 )
@@ -87,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     forget = commands.add_parser("forget", help="erase one person's personal data")
     forget.add_argument("email", metavar="EMAIL")
     forget.add_argument("--event", required=True, metavar="SLUG")
+    back = commands.add_parser(
+        "readd", help="let an import invite an erased person again (they asked to come back)"
+    )
+    back.add_argument("email", metavar="EMAIL")
+    back.add_argument("--event", required=True, metavar="SLUG")
     plan = commands.add_parser("schedule", help="turn meeting requests into scheduled meetings")
     plan.add_argument("slug", metavar="SLUG")
     plan.add_argument(
@@ -187,7 +193,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"nobody with the email {args.email} in {args.event}")
         print(
             f"erased {done.person}: {done.events} provider events, {done.deliveries} raw "
-            f"deliveries and {done.messages} mail messages no longer name them"
+            f"deliveries and {done.messages} mail messages no longer name them; their links no "
+            "longer work, and an import that names them is refused (rdv readd lifts that)"
+        )
+        return 0
+    if args.command == "readd":
+        if not asyncio.run(readd_person(settings, args.event, args.email)):
+            raise CommandError(f"nobody with the email {args.email} was erased from {args.event}")
+        print(
+            f"{args.email} may be invited again: the next import that names them adds them as a "
+            "new participant"
         )
         return 0
     if args.command == "schedule":

@@ -14,12 +14,12 @@ from calendars.i18n import Catalogues
 from calendars.text import Writer
 
 from .attendance.log import Outcome, event_attendance
-from .attendance.retention import Forgotten, forget
 from .clock import SystemClock
 from .db import models as m
 from .db.engine import create_engine, session_factory
 from .db.migrate import upgrade
 from .mail.invites import InviteComposer
+from .participants.erasure import Forgotten, forget, readd
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
@@ -68,7 +68,18 @@ async def replay_counts(settings: Settings, event_id: int) -> dict[str, Any]:
 
 async def forget_person(settings: Settings, slug: str, email: str) -> Forgotten | None:
     async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
-        return await forget(db, slug=slug, email=email, now=SystemClock().now())
+        return await forget(
+            db,
+            slug=slug,
+            email=email,
+            now=SystemClock().now(),
+            secret=settings.require_secret_key(),
+        )
+
+
+async def readd_person(settings: Settings, slug: str, email: str) -> bool:
+    async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
+        return await readd(db, slug=slug, email=email, secret=settings.require_secret_key())
 
 
 async def login_link(settings: Settings, slug: str, role: str) -> str:

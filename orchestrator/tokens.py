@@ -1,4 +1,5 @@
-"""API bearer tokens: HS256 JWTs scoped to one event and one role, with a pinned algorithm."""
+"""Tokens: API bearer tokens (HS256 JWTs scoped to one event and one role, with a pinned
+algorithm), personal link tokens, and keys derived from the service's secret for each use."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ ROLES = ("organiser", "followup")
 ALGORITHM = "HS256"
 ISSUER = "rdv-orchestrator"
 API_AUDIENCE = "rdv-api"
+
+
+def new_link_token() -> str:
+    """A personal link token: 144 random bits, URL-safe."""
+    return secrets.token_urlsafe(18)
 
 
 class TokenRejected(Exception):

@@ -67,6 +67,8 @@ class Person(Timestamped, Base):
     # The personal calendar feed and agenda token; unguessable, dead once the person is removed.
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     removed_at: Mapped[datetime | None]
+    # `rdv forget`: name and email replaced, links revoked, no mail; the row stays for the counts.
+    erased_at: Mapped[datetime | None]
 
 
 class Session(Timestamped, Base):
@@ -156,3 +158,16 @@ class LinkClick(Base):
     )
     clicked_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+class Erasure(Base):
+    """That someone was erased from an event (`rdv forget`), kept without naming them: a keyed
+    hash of their email, so that an import naming them again is recognised and refused."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (UniqueConstraint("event_id", "email_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    email_hash: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime]

@@ -37,7 +37,8 @@ def session_uid(event: m.Event, session: m.Session, public_url: str) -> str:
 
 
 async def load_seats(db: AsyncSession, session_ids: list[int]) -> dict[int, list[Seat]]:
-    """Every attendee row (removed ones too) of the sessions, with the person's details."""
+    """Every attendee row (removed ones too) of the sessions, with the person's details; not
+    those of erased people: nothing is sent to them, and nobody's invite lists them."""
     rows = await db.execute(
         select(
             m.Attendee.session_id,
@@ -54,7 +55,7 @@ async def load_seats(db: AsyncSession, session_ids: list[int]) -> dict[int, list
         )
         .join(m.Person, m.Person.id == m.Attendee.person_id)
         .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
-        .where(m.Attendee.session_id.in_(session_ids))
+        .where(m.Attendee.session_id.in_(session_ids), m.Person.erased_at.is_(None))
         .order_by(m.Attendee.id)
     )
     seats: dict[int, list[Seat]] = defaultdict(list)

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
+from ..tokens import new_link_token
 from . import sections
 from .changes import INVITE_FIELDS, ChangeSet, SessionChange
 from .model import EventSpec, Program, SessionSpec
@@ -51,11 +52,6 @@ STORED_COLUMNS = (
 TokenFactory = Callable[[], str]
 
 
-def new_token() -> str:
-    """A personal link token: 144 random bits, URL-safe."""
-    return secrets.token_urlsafe(18)
-
-
 def room_key(event_slug: str, session_key: str) -> str:
     """Our own room name: readable prefix, unguessable suffix, `[a-z0-9-]` only."""
     readable = re.sub(r"[^a-z0-9]+", "-", f"{event_slug}-{session_key}".lower()).strip("-")
@@ -68,7 +64,7 @@ async def apply_program(
     *,
     default_provider: str,
     now: datetime,
-    tokens: TokenFactory = new_token,
+    tokens: TokenFactory = new_link_token,
 ) -> ChangeSet:
     """Brings the event to what `program` says, in the caller's transaction."""
     event, created, event_changed = await _upsert_event(db, program.event)

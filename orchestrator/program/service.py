@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import models as m
 from ..db.updates import note
+from ..participants.erasure import erased_among
 from ..providers import unavailable
 from ..settings import Settings
 from . import sections, zoom_hosts
@@ -23,7 +24,7 @@ from .changes import ChangeSet
 from .export import export_document
 from .load import RawProgram
 from .model import Program
-from .problems import Place, ProgramError
+from .problems import Collector, Place, ProgramError
 from .validate import ProviderCheck, validate
 
 EDITABLE = ("start", "end", "title", "attendees", "provider")
@@ -62,7 +63,7 @@ async def import_program(
     program = checked(raw, settings, slug)
     async with db_factory() as db, db.begin():
         program = await sections.carry_meetings(db, program, raw)
-        await _check_pools(db, program, settings)
+        await _check_stored(db, program, raw, settings)
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
         )
@@ -108,8 +109,9 @@ async def edit_session(
                 else:
                     session[name] = value
             places["sessions"][index] = Place("")
-        program = checked(RawProgram(document, places), settings, slug)
-        await _check_pools(db, program, settings)
+        raw = RawProgram(document, places)
+        program = checked(raw, settings, slug)
+        await _check_stored(db, program, raw, settings)
         changes = await apply_program(
             db, program, default_provider=settings.default_provider, now=now
         )
@@ -128,8 +130,9 @@ async def apply_document(
 ) -> ChangeSet:
     """An edited export of the event (the scheduler's meetings added or moved) validated and
     applied in the caller's transaction, exactly as an import would be."""
-    program = checked(RawProgram(document), settings, slug)
-    await _check_pools(db, program, settings)
+    raw = RawProgram(document)
+    program = checked(raw, settings, slug)
+    await _check_stored(db, program, raw, settings)
     changes = await apply_program(db, program, default_provider=settings.default_provider, now=now)
     await _changed(db, changes, now, on_change)
     return changes
@@ -150,11 +153,34 @@ async def _changed(
     await note(db, [(event_id, None)], "program", now)
 
 
-async def _check_pools(db: AsyncSession, program: Program, settings: Settings) -> None:
-    """Providers with a pool of host accounts (Zoom) must have a host for every meeting at once."""
+async def _check_stored(
+    db: AsyncSession, program: Program, raw: RawProgram, settings: Settings
+) -> None:
+    """What a program cannot be checked for without the database: a Zoom host for every meeting
+    at once (the pool is shared with other events), and nobody erased from the event."""
     problem = await zoom_hosts.check_program(db, program, settings)
     if problem:
         raise ProgramError.single("sessions", problem)
+    event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == program.event.slug))
+    if event_id is None:
+        return
+    emails = [person.email for person in program.people]
+    erased = await erased_among(db, event_id, emails, secret=settings.secret_key)
+    if not erased:
+        return
+    problems = Collector()
+    people = raw.data.get("people") if isinstance(raw.data, dict) else None
+    for index, item in enumerate(people if isinstance(people, list) else []):
+        email = item.get("email") if isinstance(item, dict) else None
+        when = erased.get(email.strip().lower()) if isinstance(email, str) else None
+        if email and when:
+            problems.add(
+                raw.place("people", index) / "email",
+                f'"{email}" was erased from this event on {when:%Y-%m-%d} (rdv forget): leave '
+                f"them out of the program, or, if they asked to come back, run "
+                f'"rdv readd {email} --event {program.event.slug}" first',
+            )
+    problems.raise_if_any()
 
 
 async def _was_cancelled(db: AsyncSession, slug: str, key: str) -> bool:

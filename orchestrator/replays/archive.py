@@ -152,6 +152,7 @@ async def _replay_mail(
                 m.Attendee.session_id == session.id,
                 m.Attendee.removed_at.is_(None),
                 m.Person.removed_at.is_(None),
+                m.Person.erased_at.is_(None),
             )
             .order_by(m.Attendee.id)
         )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ from support.deliveries import JITSI_SECRET, headers, occupant, seat
 from support.service import TEST_SECRET, Api, ManualClock, small_program
 
 from orchestrator import appkeys
-from orchestrator.attendance.retention import forget, purge_raw
+from orchestrator.attendance.retention import purge_raw
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow, WebhookDelivery
+from orchestrator.db.mail import MailMessage
+from orchestrator.participants.erasure import forget, readd
 
 SLUG = "meet-the-buyers"
 M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
@@ -109,10 +112,12 @@ async def test_after_forget_nothing_stored_names_the_person(
     met: Api, db: Any, clock: ManualClock
 ) -> None:
     async with db() as session, session.begin():
-        done = await forget(session, slug=SLUG, email="chloe@acme.example", now=clock.now())
+        done = await forget(
+            session, slug=SLUG, email="chloe@acme.example", now=clock.now(), secret=TEST_SECRET
+        )
     assert done is not None
     async with db() as session:
-        person = await session.scalar(select(m.Person).where(m.Person.key == "chloe"))
+        person = await session.scalar(select(m.Person).where(m.Person.erased_at.is_not(None)))
         named = await session.scalar(
             select(func.count()).where(WebhookDelivery.body.contains(b"Chlo"))
         )
@@ -125,6 +130,131 @@ async def test_after_forget_nothing_stored_names_the_person(
         ).all()
     assert person is not None
     assert (person.name, person.email.startswith("erased-")) == ("(erased)", True)
+    assert person.key == f"erased-{person.id}"  # a key like "chloe" names them too
     assert named == 0
     assert events
     assert set(events) == {None}
+
+
+# -- erasure holds: nothing names them, nothing reaches them, nothing brings them back ------------
+async def erase_chloe(db: Any, clock: ManualClock) -> None:
+    async with db() as session, session.begin():
+        done = await forget(
+            session, slug=SLUG, email="chloe@acme.example", now=clock.now(), secret=TEST_SECRET
+        )
+    assert done is not None
+
+
+async def links_of(db: Any, key: str) -> list[str]:
+    async with db() as session:
+        person = await session.scalar(select(m.Person).where(m.Person.key == key))
+        assert person is not None
+        tokens = (
+            await session.scalars(select(m.Attendee.token).where(m.Attendee.person_id == person.id))
+        ).all()
+    return [f"/j/{token}" for token in tokens] + [
+        f"/me/{person.feed_token}",
+        f"/calendar/{person.feed_token}.ics",
+    ]
+
+
+def readable(body: bytes) -> str:
+    """A stored message as its reader sees it: headers and every text part, decoded."""
+    message = message_from_bytes(body, policy=policy.default)
+    parts = [str(message.get("To", ""))]
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            parts.append(part.get_content())
+    return "\n".join(parts)
+
+
+async def test_the_invites_sent_to_others_no_longer_name_the_erased_person(
+    met: Api, db: Any, clock: ManualClock
+) -> None:
+    """Ana's invite to meet Chloé listed Chloé's name and address: it is stored no more."""
+    assert met.client.app is not None
+    await met.client.app[appkeys.OUTBOX].deliver_due()
+    async with db() as session:
+        anas = (
+            await session.scalars(
+                select(MailMessage.body).where(MailMessage.recipient == "ana@water.example")
+            )
+        ).all()
+    assert any("chloe@acme.example" in readable(body) for body in anas)
+
+    await erase_chloe(db, clock)
+
+    async with db() as session:
+        bodies = (await session.scalars(select(MailMessage.body))).all()
+    texts = [readable(body) for body in bodies]
+    assert not [text for text in texts if "chloe@acme.example" in text or "Chloé" in text]
+
+
+async def test_the_erased_persons_links_no_longer_open_anything(
+    met: Api, db: Any, clock: ManualClock
+) -> None:
+    links = await links_of(db, "chloe")
+    for link in links:
+        assert (await met.client.get(link, allow_redirects=False)).status != 404, link
+
+    await erase_chloe(db, clock)
+
+    for link in links:
+        assert (await met.client.get(link, allow_redirects=False)).status == 404, link
+
+
+async def test_nothing_is_sent_to_an_erased_person_and_nobody_is_told_of_them(
+    met: Api, db: Any, clock: ManualClock
+) -> None:
+    await erase_chloe(db, clock)
+    async with db() as session:
+        before = set((await session.scalars(select(MailMessage.id))).all())
+
+    moved = await met.patch(SLUG, "m1", {"title": "Acme × Water, moved"})
+    assert moved.status == 200
+
+    async with db() as session:
+        queued = (
+            await session.scalars(select(MailMessage).where(MailMessage.id.not_in(before)))
+        ).all()
+    assert [message.recipient for message in queued] == ["ana@water.example"]
+    assert "Chloé" not in readable(queued[0].body)
+    assert "erased" not in readable(queued[0].body)
+
+
+async def test_an_import_that_names_an_erased_person_is_refused_until_an_organiser_readds_them(
+    met: Api, db: Any, clock: ManualClock
+) -> None:
+    await erase_chloe(db, clock)
+    async with db() as session:
+        before = set((await session.scalars(select(MailMessage.id))).all())
+
+    refused = await met.put_program(small_program())
+
+    assert refused.status == 422
+    [problem] = (await refused.json())["error"]["details"]
+    assert problem["place"] == "people[2].email"
+    assert problem["message"].startswith(
+        '"chloe@acme.example" was erased from this event on 2021-04-08 (rdv forget)'
+    )
+    assert "rdv readd chloe@acme.example --event meet-the-buyers" in problem["message"]
+    async with db() as session:
+        assert set((await session.scalars(select(MailMessage.id))).all()) == before
+        assert await session.scalar(select(m.Person).where(m.Person.key == "chloe")) is None
+
+    async with db() as session, session.begin():
+        assert await readd(session, slug=SLUG, email="CHLOE@acme.example ", secret=TEST_SECRET)
+    await met.import_ok(small_program())
+
+    async with db() as session:
+        back = await session.scalar(select(m.Person).where(m.Person.key == "chloe"))
+        invited = (
+            await session.scalars(
+                select(MailMessage.kind).where(
+                    MailMessage.recipient == "chloe@acme.example", MailMessage.id.not_in(before)
+                )
+            )
+        ).all()
+    assert back is not None
+    assert back.erased_at is None
+    assert "invitation" in invited

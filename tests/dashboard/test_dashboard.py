@@ -14,13 +14,13 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from support.deliveries import JITSI_SECRET, headers, occupant, seat
-from support.service import ManualClock, session_of, small_program
+from support.service import TEST_SECRET, ManualClock, session_of, small_program
 
 from orchestrator import appkeys
-from orchestrator.attendance.retention import forget
 from orchestrator.dashboard.view import build
 from orchestrator.db import models as m
 from orchestrator.db.updates import DashboardUpdate, note
+from orchestrator.participants.erasure import forget
 from orchestrator.program.export import export_document
 from orchestrator.signin import create_link
 
@@ -399,7 +399,9 @@ async def test_clicks_the_clock_and_an_erasure_reach_the_stream_as_well_as_webho
     assert after.counters.people_in_rooms == before.counters.people_in_rooms + 1
 
     async with db() as session, session.begin():
-        assert await forget(session, slug=SLUG, email="ana@water.example", now=clock.now())
+        assert await forget(
+            session, slug=SLUG, email="ana@water.example", now=clock.now(), secret=TEST_SECRET
+        )
     erased = (await agreeing_snapshot(app, db, clock)).dashboard
     names = [seat.name for card in erased.cards for seat in card.seats]
     assert "Ana Lopez" not in names

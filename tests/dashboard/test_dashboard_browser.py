@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from support.browser import screenshot_path
 from support.deliveries import JITSI_SECRET, headers, occupant, seat
-from support.service import ManualClock, small_program
+from support.service import TEST_SECRET, ManualClock, small_program
 
 from orchestrator import appkeys
-from orchestrator.attendance.retention import forget
+from orchestrator.participants.erasure import forget
 from orchestrator.signin import create_link
 
 SLUG = "meet-the-buyers"
@@ -145,5 +145,7 @@ async def test_an_erased_person_leaves_an_open_dashboard(
     assert "Ana Lopez" in await board.inner_text()
 
     async with db() as session, session.begin():
-        assert await forget(session, slug=SLUG, email="ana@water.example", now=clock.now())
+        assert await forget(
+            session, slug=SLUG, email="ana@water.example", now=clock.now(), secret=TEST_SECRET
+        )
     await page.locator("#dashboard", has_not_text="Ana Lopez").wait_for(timeout=5000)
