@@ -152,6 +152,9 @@ class VideoProvider(ABC):
     has_own_client: ClassVar[bool] = True
     # Set by a provider once it has what it needs to check deliveries (a secret).
     can_receive_webhooks: bool = False
+    # Where a provider with `can_record` keeps its recordings: the only hosts whose links rdv
+    # stores as replays and downloads from. Each is a name, or `*.name` for the names under it.
+    recording_hosts: tuple[str, ...] = ()
 
     @abstractmethod
     async def create_room(self, request: RoomRequest) -> Room:

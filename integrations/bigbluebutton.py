@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from .base import (
     JoinRequest,
@@ -48,6 +49,9 @@ class BigBlueButtonProvider(VideoProvider):
     def __init__(self, client: BigBlueButtonClient, *, lead: timedelta = timedelta(0)) -> None:
         self.client = client
         self.lead = lead
+        # BBB publishes playback pages on its own server, the one its API answers on.
+        own = urlsplit(client.base_url).hostname
+        self.recording_hosts = (own,) if own else ()
 
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
         """bbb-webhooks at `/webhooks/bigbluebutton`; recording-ready callbacks at `…/recording`."""

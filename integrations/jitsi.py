@@ -36,6 +36,10 @@ from .jitsi_events import verify_event_sync, verify_jaas
 
 AUDIENCE = "jitsi"
 SKEW = timedelta(seconds=10)
+# The domains JaaS itself runs on, as 8x8 lists them for firewalls ("Core Operation",
+# https://developer.8x8.com/jaas/docs/technical-requirements-whitelists). Only JaaS announces
+# recordings (`RECORDING_UPLOADED`); a self-hosted Jitsi sends none.
+JAAS_HOSTS = ("8x8.vc", "*.8x8.vc", "8x8.com", "*.8x8.com", "jitsi.net", "*.jitsi.net")
 
 
 class JitsiProvider(VideoProvider):
@@ -99,6 +103,7 @@ class JitsiProvider(VideoProvider):
         return jwt.encode(claims, self.app_secret, algorithm="HS256", headers={"typ": "JWT"})
 
     can_record = True
+    recording_hosts = JAAS_HOSTS
 
     async def recording(
         self, room: Room, details: Mapping[str, str], *, at: datetime

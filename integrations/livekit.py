@@ -44,9 +44,17 @@ class LiveKitProvider(VideoProvider):
     can_receive_webhooks = True  # signed with the API secret we already have
 
     def __init__(
-        self, client: LiveKitClient, *, join_page: str, lead: timedelta = timedelta(0)
+        self,
+        client: LiveKitClient,
+        *,
+        join_page: str,
+        lead: timedelta = timedelta(0),
+        recording_hosts: Sequence[str] = (),
     ) -> None:
         self.client, self.join_page, self.lead = client, join_page, lead
+        # An egress uploads to the storage its operator chose (S3, GCP, Azure, Ali OSS): LiveKit
+        # has none of its own, so the operator names it.
+        self.recording_hosts = tuple(recording_hosts)
 
     async def create_room(self, request: RoomRequest) -> Room:
         """The room lives until `close_room`: LiveKit would close an empty room after

@@ -45,6 +45,9 @@ class ZoomProvider(VideoProvider):
     name = "zoom"
     can_record = True
     hosted_by_pool = True
+    # Zoom's own domain: its OAuth (https://zoom.us) and API (https://api.zoom.us/v2) are there,
+    # and the share pages of cloud recordings under it.
+    recording_hosts = ("zoom.us", "*.zoom.us")
 
     def __init__(
         self, client: ZoomClient, hosts: Sequence[str], *, webhook_secret: str | None = None

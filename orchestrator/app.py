@@ -142,7 +142,6 @@ def create_app(
             app[appkeys.ARCHIVER] = RecordingArchiver(
                 app[appkeys.DB],
                 app[appkeys.PROVIDERS],
-                http,
                 app[appkeys.CLOCK],
                 settings,
                 app[appkeys.WRITER],

@@ -98,6 +98,7 @@ class Measured(VideoProvider):
         self.hosted_by_pool = inner.hosted_by_pool  # type: ignore[misc]
         self.has_own_client = inner.has_own_client  # type: ignore[misc]
         self.can_receive_webhooks = inner.can_receive_webhooks
+        self.recording_hosts = inner.recording_hosts
 
     async def create_room(self, request: RoomRequest) -> Room:
         return await self.metrics.timed(self.name, "create", self.inner.create_room(request))

@@ -69,6 +69,7 @@ def _livekit(settings: Settings, session: aiohttp.ClientSession) -> VideoProvide
         LiveKitClient(session, url, key, secret),
         join_page=settings.livekit_join_page,
         lead=settings.room_lead,
+        recording_hosts=settings.livekit_recording_hosts,
     )
 
 

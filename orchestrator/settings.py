@@ -99,6 +99,7 @@ class Settings:
     livekit_api_key: str | None = None
     livekit_api_secret: str | None = field(default=None, repr=False)
     livekit_join_page: str = LIVEKIT_MEET_CUSTOM
+    livekit_recording_hosts: tuple[str, ...] = ()
     zoom_account_id: str | None = None
     zoom_client_id: str | None = None
     zoom_client_secret: str | None = field(default=None, repr=False)
@@ -194,7 +195,7 @@ def _convert(name: str, raw: Any) -> Any:
             return int(raw)
         except (TypeError, ValueError):
             raise SettingsError(f"{label}: expected a port number, got {raw!r}") from None
-    if name == "zoom_hosts":
+    if name in {"zoom_hosts", "livekit_recording_hosts"}:
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return tuple(str(item).strip() for item in items if str(item).strip())
     if name == "archive_dir":

@@ -91,7 +91,7 @@ async def add_replay(
 ) -> tuple[Replay, int]:
     """Archives the replay (ReplayRefused when the link is not acceptable or already there) and
     returns it with the number of replay mails queued."""
-    url = new.url if new.kind == "recording" and new.source != "manual" else canonical(new.url)
+    url = canonical(new.url)  # every link, a provider's too: it is sent to people as it is
     if new.kind not in REPLAY_KINDS:
         raise ReplayRefused(f"kind must be one of {', '.join(REPLAY_KINDS)}")
     title = (new.title or "").strip() or session.title

@@ -1,8 +1,10 @@
-"""Replay links: only https, YouTube links in their one canonical form."""
+"""Replay links: only https, YouTube links in their one canonical form; a provider's recording
+link also on one of the hosts the provider declares as its own."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 YOUTUBE = frozenset(
@@ -55,6 +57,26 @@ def canonical(url: str) -> str:
         return _youtube(parts.path, parts.query, host)
     netloc = host + (f":{port}" if port else "")
     return urlunsplit(("https", netloc, parts.path or "/", parts.query, parts.fragment))
+
+
+def provider_link(url: str, hosts: Iterable[str], provider: str) -> str:
+    """A provider's recording link as it will be stored: the rule of `canonical`, and a host the
+    provider declares (`VideoProvider.recording_hosts`); ReplayRefused otherwise."""
+    link = canonical(url)
+    host = urlsplit(url.strip()).hostname or ""
+    if not on_hosts(host, hosts):
+        raise ReplayRefused(f"{host[:100]} is not one of {provider}'s recording hosts")
+    return link
+
+
+def on_hosts(host: str, hosts: Iterable[str]) -> bool:
+    """Whether `host` is one of `hosts`: a name, or `*.name` for every name under it."""
+    name = host.lower().rstrip(".")
+    for pattern in hosts:
+        wanted = pattern.lower().rstrip(".")
+        if name == wanted or (wanted.startswith("*.") and name.endswith(wanted[1:])):
+            return True
+    return False
 
 
 def _youtube(path: str, query: str, host: str) -> str:

@@ -1,21 +1,21 @@
 """Provider recordings into the replay archive: each recording-ready event becomes a replay once
-the provider shows the recording; links that expire (JaaS: 24 h) are copied into
-`RDV_ARCHIVE_DIR` while they are valid, streamed to disk with a size limit."""
+the provider shows the recording and its link passes the rule of `links.provider_link` (a link
+that does not is refused once, with a warning that names the provider and the reason, never the
+link); links that expire (JaaS: 24 h) are copied into `RDV_ARCHIVE_DIR` while they are valid, from
+the provider's own hosts only (`download`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars.text import Writer
-from integrations.base import ProviderError, Recording, Room
+from integrations.base import ProviderError, Recording, Room, VideoProvider
 
 from ..clock import Clock
 from ..db import models as m
@@ -24,7 +24,8 @@ from ..db.replays import Replay
 from ..providers import ProviderRegistry
 from ..settings import Settings
 from .archive import NewReplay, add_replay
-from .links import ReplayRefused
+from .download import DownloadFailed, LoopbackForTests, download
+from .links import ReplayExists, ReplayRefused, provider_link
 
 log = logging.getLogger("rdv.replays")
 MAX_DOWNLOAD = 8 * 1024**3
@@ -33,17 +34,21 @@ ARCHIVE_EVERY = timedelta(seconds=30)
 
 
 class RecordingArchiver:
+    """`testing` lets downloads reach a test's fake provider on loopback; the app passes none."""
+
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
         registry: ProviderRegistry,
-        http: aiohttp.ClientSession,
         clock: Clock,
         settings: Settings,
         writer: Writer,
+        *,
+        testing: LoopbackForTests | None = None,
     ) -> None:
-        self.db, self.registry, self.http = db, registry, http
-        self.clock, self.settings, self.writer = clock, settings, writer
+        self.db, self.registry, self.clock = db, registry, clock
+        self.settings, self.writer, self.testing = settings, writer, testing
+        self.refused: set[str] = set()  # events whose link was refused (warned about once)
 
     async def run_once(self) -> int:
         """Archives every announced recording not archived yet; returns how many."""
@@ -61,7 +66,7 @@ class RecordingArchiver:
         archived = 0
         for event, room, session in pending:
             source = f"{event.provider}:{event.dedupe_key}"
-            if source in done:
+            if source in done or source in self.refused:
                 continue
             try:
                 provider = self.registry.get(event.provider)
@@ -73,7 +78,13 @@ class RecordingArchiver:
                 continue
             if found is None:
                 continue
-            path = await self._copy(found, session, event.id)
+            try:
+                url = provider_link(found.url, provider.recording_hosts, provider.name)
+            except ReplayRefused as error:
+                self.refused.add(source)
+                log.warning("%s recording of %s refused: %s", provider.name, session.key, error)
+                continue
+            path = await self._copy(provider, found, url, session, event.id)
             async with self.db() as db, db.begin():
                 live = await db.get_one(m.Session, session.id)
                 try:
@@ -81,7 +92,7 @@ class RecordingArchiver:
                         db,
                         live,
                         NewReplay(
-                            url=found.url,
+                            url=url,
                             kind="recording",
                             duration_seconds=found.duration_seconds,
                             source=source,
@@ -92,37 +103,36 @@ class RecordingArchiver:
                         settings=self.settings,
                         writer=self.writer,
                     )
-                except ReplayRefused:
+                except ReplayExists:
                     continue  # the same link came through another event
             archived += 1
         return archived
 
-    async def _copy(self, found: Recording, session: m.Session, event_id: int) -> str | None:
+    async def _copy(
+        self,
+        provider: VideoProvider,
+        found: Recording,
+        url: str,
+        session: m.Session,
+        event_id: int,
+    ) -> str | None:
         """A copy of a temporary recording, when an archive folder is configured."""
         folder = self.settings.archive_dir
         if folder is None or not found.download:
             return None
         name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{session.key}-{event_id}.mp4")
         target = Path(folder) / name
-        partial = target.with_suffix(".part")
-        size = 0
         try:
-            async with asyncio.timeout(DOWNLOAD_TIMEOUT), self.http.get(found.url) as response:
-                if response.status != 200:
-                    log.warning(
-                        "recording download for %s answered %s", session.key, response.status
-                    )
-                    return None
-                await asyncio.to_thread(partial.parent.mkdir, parents=True, exist_ok=True)
-                with partial.open("wb") as out:
-                    async for chunk in response.content.iter_chunked(1 << 20):
-                        size += len(chunk)
-                        if size > MAX_DOWNLOAD:
-                            raise ValueError("recording larger than the download limit")
-                        out.write(chunk)
-            await asyncio.to_thread(partial.replace, target)
-        except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as error:
-            log.warning("recording of %s not copied: %s", session.key, error)
-            await asyncio.to_thread(partial.unlink, missing_ok=True)
+            await download(
+                url,
+                target,
+                hosts=provider.recording_hosts,
+                provider=provider.name,
+                limit=MAX_DOWNLOAD,
+                timeout=DOWNLOAD_TIMEOUT,
+                testing=self.testing,
+            )
+        except DownloadFailed as error:
+            log.warning("%s recording of %s not copied: %s", provider.name, session.key, error)
             return None
         return str(target)
