@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import models as m
 from ..db.base import names_nothing
 from ..db.replays import Replay
+from ..replays.links import followable
 from ..settings import Settings
 from .seats import Seat, load_seats
 
@@ -88,15 +89,15 @@ async def sessions_of(
     sessions = (await db.scalars(query)).all()
     ids = [session.id for session in sessions]
     seats = await load_seats(db, ids)
-    replays = dict(
-        (
-            await db.execute(
-                select(Replay.session_id, Replay.url)
-                .where(Replay.session_id.in_(ids), Replay.valid_until.is_(None))
-                .order_by(Replay.added_at)
-            )
-        ).all()
-    )  # the newest replay of a session wins
+    replays = {
+        session_id: url
+        for session_id, url in await db.execute(
+            select(Replay.session_id, Replay.url)
+            .where(Replay.session_id.in_(ids), Replay.valid_until.is_(None))
+            .order_by(Replay.added_at)
+        )
+        if followable(url)
+    }  # the newest replay of a session wins
     return [
         Mine(
             session,

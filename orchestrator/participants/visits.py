@@ -15,6 +15,7 @@ from ..db import models as m
 from ..db.base import names_nothing
 from ..db.replays import Replay
 from ..db.updates import note
+from ..replays.links import followable
 
 MODERATOR_KINDS = ("buyer", "organiser")
 
@@ -90,14 +91,13 @@ async def record_click(db: AsyncSession, visit: Visit, outcome: str, now: dateti
 
 
 async def replay_url(db: AsyncSession, session_id: int, now: datetime) -> str | None:
-    """The session's replay to send people to: the newest one still valid."""
-    found: str | None = await db.scalar(
+    """The session's replay to send people to: the newest one still valid that may be followed."""
+    found = await db.scalars(
         select(Replay.url)
         .where(
             Replay.session_id == session_id,
             or_(Replay.valid_until.is_(None), Replay.valid_until > now),
         )
         .order_by(Replay.valid_until.is_(None).desc(), Replay.added_at.desc())
-        .limit(1)
     )
-    return found
+    return next((url for url in found if followable(url)), None)

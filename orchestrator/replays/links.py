@@ -59,6 +59,16 @@ def canonical(url: str) -> str:
     return urlunsplit(("https", netloc, parts.path or "/", parts.query, parts.fragment))
 
 
+def followable(url: str) -> bool:
+    """Whether a stored link may be offered to people: links stored before every link was
+    checked (a provider's `javascript:` or loopback link) are passed over, not followed."""
+    try:
+        canonical(url)
+    except ReplayRefused:
+        return False
+    return True
+
+
 def provider_link(url: str, hosts: Iterable[str], provider: str) -> str:
     """A provider's recording link as it will be stored: the rule of `canonical`, and a host the
     provider declares (`VideoProvider.recording_hosts`); ReplayRefused otherwise."""

@@ -21,6 +21,7 @@ from support.service import Api, ManualClock, small_program
 from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.db.mail import MailMessage
+from orchestrator.db.replays import Replay
 
 SLUG = "meet-the-buyers"
 PLENARY_START = datetime(2021, 4, 8, 7, 0, tzinfo=UTC)
@@ -197,3 +198,32 @@ async def test_a_zoom_share_page_on_zoom_is_stored_and_mailed_as_before(
     assert personal.status == 302
     assert personal.headers["Location"] == share
     assert mails == 6
+
+
+async def test_a_bad_link_stored_before_links_were_checked_is_never_followed(
+    api: Api, clock: ManualClock, db: Any
+) -> None:
+    """A database from before this rule may hold a provider's `javascript:` link: a personal link
+    after the plenary no longer redirects there, and the agenda offers no replay."""
+    await api.import_ok(small_program())
+    async with db() as session, session.begin():
+        plenary = await session.scalar(select(m.Session).where(m.Session.key == "plenary"))
+        assert plenary is not None
+        session.add(
+            Replay(
+                session_id=plenary.id,
+                url="javascript:alert(document.cookie)",
+                kind="recording",
+                title="Plenary",
+                source="jitsi",
+                added_at=PLENARY_START + timedelta(hours=1),
+            )
+        )
+    _, personal, _ = await after_the_plenary(api, clock, db)
+
+    assert personal.status == 410
+    assert "Location" not in personal.headers
+    async with db() as session:
+        feed = await session.scalar(select(m.Person.feed_token).where(m.Person.key == "ben"))
+    agenda = await (await api.client.get(f"/me/{feed}")).text()
+    assert "javascript:" not in agenda
