@@ -104,6 +104,10 @@ async def test_a_running_service_sends_the_invites_of_an_import_right_away(
     app = create_app(make_settings(mail_url=sink.url), clock=SystemClock(), migrate=False)
     client = await aiohttp_client(app)
     program = small_program()
+    tomorrow = (SystemClock().now() + timedelta(days=1)).date().isoformat()
+    for session in program["sessions"]:  # still to come, or nobody would be invited
+        session["start"] = session["start"].replace("2021-04-08", tomorrow)
+        session["end"] = session["end"].replace("2021-04-08", tomorrow)
     headers = {
         "Authorization": "Bearer "
         + mint_api_token(
