@@ -11,15 +11,66 @@ multipart/mixed
 from __future__ import annotations
 
 import re
+import string
 from datetime import datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, Policy, default
 from email.utils import format_datetime, make_msgid
 
 from .model import Method, Party
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# RFC 2047: a line holding encoded words is at most 76 characters; "Subject: " takes 9.
+_LONGEST_WORD = 76 - len("Subject: ")
+_OPEN, _CLOSE = "=?utf-8?q?", "?="
+# What "Q" encoding may leave as it is (RFC 2047, 5 (3)); a space is "_", the rest "=XX".
+_PLAIN = frozenset(string.ascii_letters + string.digits + "!*+-/")
+
+
+def _q(character: str) -> str:
+    if character in _PLAIN:
+        return character
+    if character == " ":
+        return "_"
+    return "".join(f"={byte:02X}" for byte in character.encode())
+
+
+def encoded_words(text: str) -> list[str]:
+    """`text` as UTF-8 encoded words, each short enough for a header line, every space inside one.
+
+    The standard library folds a long subject between two encoded words at a space it leaves
+    outside them, and readers drop such a space (RFC 2047: whitespace between encoded words is
+    not text): "Numérique & Systèmes" read back as "Numérique &Systèmes".
+    """
+    room = _LONGEST_WORD - len(_OPEN) - len(_CLOSE)
+    words: list[str] = []
+    pieces: list[str] = []
+    used = 0
+    for piece in map(_q, text):
+        if used + len(piece) > room:
+            words.append(_OPEN + "".join(pieces) + _CLOSE)
+            pieces, used = [], 0
+        pieces.append(piece)
+        used += len(piece)
+    words.append(_OPEN + "".join(pieces) + _CLOSE)
+    return words
+
+
+class _Subject(UnstructuredHeader, BaseHeader):
+    """A Subject folded only between encoded words that carry their own spaces."""
+
+    def fold(self, *, policy: Policy) -> str:
+        if str(self).isascii():
+            return super().fold(policy=policy)
+        return (
+            f"{self.name}: " + f"{policy.linesep} ".join(encoded_words(str(self))) + policy.linesep
+        )
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("subject", _Subject)
+_POLICY = default.clone(header_factory=_HEADERS)
 
 
 def header_name(name: str) -> str:
@@ -50,7 +101,7 @@ def build(
 ) -> bytes:
     """The complete message, CRLF line endings, 7-bit clean. Without a calendar it is a plain
     text-and-HTML message (the replay mail)."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["From"] = address(sender)
     message["To"] = address(recipient)
     message["Reply-To"] = address(reply_to)

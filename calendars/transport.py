@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,11 +27,15 @@ from aiosmtplib import (
 )
 from aiosmtplib.protocol import SMTPProtocol
 
+log = logging.getLogger("rdv.outbox")
+
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 # Refusals of this message (sender, recipient, content): 4xx transient, 5xx permanent.
 _ABOUT_THE_MESSAGE = (SMTPSenderRefused, SMTPRecipientRefused, SMTPDataError)
 # Errors after which the server has answered and reset the envelope: the connection stays usable.
 _ANSWERED = (SMTPResponseException, SMTPRecipientsRefused, SMTPNotSupported)
+# The file transport writes a message to a hidden `.XXXXXXXX.tmp` beside it, then renames it.
+_TEMPORARY = re.compile(r"\.[a-z0-9_]+\.tmp")
 
 
 class MailError(Exception):
@@ -277,10 +283,30 @@ class _Connection(aiosmtplib.SMTP):
 
 class FileTransport:
     """Writes one `.eml` per message, named from its ident, so a re-send replaces the earlier copy
-    and a crash mid-write leaves only a hidden temporary file."""
+    and a crash mid-write leaves only a hidden temporary file, which the next start removes."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, stale_after: float = 60.0) -> None:
         self.directory = directory.absolute()
+        if removed := self.sweep(stale_after):
+            log.info("mail: removed %d unfinished message files from %s", removed, self.directory)
+
+    def sweep(self, stale_after: float) -> int:
+        """Removes the temporary files of writes a crash cut short, older than `stale_after`
+        seconds (a younger one may be another instance's write in progress); returns how many."""
+        limit = time.time() - stale_after
+        removed = 0
+        try:
+            leftovers = [p for p in self.directory.iterdir() if _TEMPORARY.fullmatch(p.name)]
+        except OSError:
+            return 0  # no folder yet, or not one: the first send says what is wrong
+        for leftover in leftovers:
+            try:
+                if leftover.is_file() and leftover.stat().st_mtime < limit:
+                    leftover.unlink()
+                    removed += 1
+            except OSError:
+                continue  # gone meanwhile, or not ours to remove
+        return removed
 
     def path_for(self, ident: str) -> Path:
         """The file for an ident; idents that needed cleaning get a hash so two never collide."""

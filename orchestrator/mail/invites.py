@@ -4,7 +4,7 @@ Who gets what (README, "Calendar invites and mail"): a new session invites its a
 change that alters what an attendee's invite shows updates them; an added attendee is invited, a
 removed one gets a CANCEL for themselves only; a cancelled session sends CANCEL to everyone still
 expected. A plenary's invite lists only its recipient, so people joining or leaving it concern
-only themselves.
+only themselves. A session that has already ended gets no mail at all.
 """
 
 from __future__ import annotations
@@ -48,9 +48,14 @@ class InviteComposer:
             return 0
         event = await db.scalar(select(m.Event).where(m.Event.slug == changes.event))
         assert event is not None
+        # Mail about a session that has ended is noise: too late to join, nothing to cancel.
         sessions = (
             await db.scalars(
-                select(m.Session).where(m.Session.event_id == event.id, m.Session.key.in_(keys))
+                select(m.Session).where(
+                    m.Session.event_id == event.id,
+                    m.Session.key.in_(keys),
+                    m.Session.ends_at > now,
+                )
             )
         ).all()
         seats = await load_seats(db, [session.id for session in sessions])

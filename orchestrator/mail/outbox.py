@@ -2,8 +2,10 @@
 claims due ones, delivers them and records the outcome.
 
 A message marked sent is never sent again; one not yet sent is never lost: a sender that dies
-mid-delivery leaves a lease that expires, and the message is claimed again. With PostgreSQL the
-claim skips rows another instance holds, so several instances share the work.
+mid-delivery leaves a lease that expires, and the message is claimed again. Each outcome is
+committed before its worker takes another message, so a death sends again only the messages in
+flight. With PostgreSQL the claim skips rows another instance holds, so several instances share
+the work.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +29,7 @@ from ..db.mail import MailMessage
 from ..db.updates import note
 
 log = logging.getLogger("rdv.outbox")
+CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ class OutboxSender:
         clock: Clock,
         *,
         batch: int = 200,
-        concurrency: int = 8,
+        concurrency: int = CONCURRENCY,
         lease: timedelta = timedelta(minutes=5),
         give_up_after: timedelta = timedelta(hours=24),
         first_retry: timedelta = timedelta(seconds=30),
@@ -115,28 +119,78 @@ class OutboxSender:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
 
     async def deliver_due(self) -> Delivery:
-        """One pass: claim up to `batch` due messages, deliver them, record each outcome."""
-        now = self.clock.now()
-        claimed = await self._claim(now)
+        """One pass: claim up to `batch` due messages, deliver them, record each outcome.
+
+        Each of `concurrency` workers delivers a message, then waits until its outcome is
+        committed before it takes the next: a crash can only send again the messages in flight,
+        never more than `concurrency`. Outcomes that arrive together share a commit.
+        """
+        claimed = await self._claim(self.clock.now())
         if not claimed:
             return Delivery()
-        gate = asyncio.Semaphore(self.concurrency)
+        recorder = _Recorder(self)
+        queue = iter(claimed)
 
-        async def attempt(message: _Claimed) -> tuple[_Claimed, Exception | None]:
-            async with gate:
-                try:
-                    await self.transport.send(
-                        ident=f"{message.id:010d}",
-                        sender=message.sender,
-                        recipient=message.recipient,
-                        message=message.body,
-                    )
-                except (TransientMailError, PermanentMailError) as error:
-                    return message, error
-                return message, None
+        async def work() -> None:
+            for message in queue:  # shared: each worker takes the next message left
+                await recorder.record(message, await self._attempt(message))
 
-        outcomes = await asyncio.gather(*(attempt(message) for message in claimed))
-        return await self._record(outcomes, self.clock.now())
+        try:
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(min(self.concurrency, len(claimed))):
+                    workers.create_task(work())
+        except BaseExceptionGroup as failures:
+            raise failures.exceptions[0] from None  # the first cause, as the loop logs it
+        finally:
+            await recorder.finish()  # what is known is written, even when the pass is cut short
+        done = recorder.done
+        if done.failed or done.retrying:
+            log.warning(
+                "mail: %d sent, %d to retry, %d failed", done.sent, done.retrying, done.failed
+            )
+        return done
+
+    async def _attempt(self, message: _Claimed) -> Exception | None:
+        try:
+            await self.transport.send(
+                ident=f"{message.id:010d}",
+                sender=message.sender,
+                recipient=message.recipient,
+                message=message.body,
+            )
+        except (TransientMailError, PermanentMailError) as error:
+            return error
+        return None
+
+    def outcome(self, message: _Claimed, error: Exception | None, now: datetime) -> dict[str, Any]:
+        """The row update that records one delivery attempt."""
+        if error is None:
+            return {
+                "id": message.id,
+                "status": "sent",
+                "sent_at": now,
+                "lease_until": None,
+                "last_error": None,
+            }
+        reason = str(getattr(error, "reason", error))[:900]
+        retry_at = now + self.backoff(message.attempts)
+        if isinstance(error, PermanentMailError):
+            return {"id": message.id, "status": "failed", "lease_until": None, "last_error": reason}
+        if retry_at - message.created_at > self.give_up_after:
+            hours = self.give_up_after.total_seconds() / 3600
+            return {
+                "id": message.id,
+                "status": "failed",
+                "lease_until": None,
+                "last_error": f"gave up after {hours:.0f} h: {reason}",
+            }
+        return {
+            "id": message.id,
+            "status": "pending",
+            "lease_until": None,
+            "next_attempt_at": retry_at,
+            "last_error": reason,
+        }
 
     async def _claim(self, now: datetime) -> list[_Claimed]:
         async with self.db() as db, db.begin():
@@ -172,67 +226,64 @@ class OutboxSender:
             )
             return [_Claimed(*row) for row in rows]
 
-    async def _record(
-        self, outcomes: list[tuple[_Claimed, Exception | None]], now: datetime
-    ) -> Delivery:
-        changes: list[dict[str, Any]] = []
-        sent = retrying = failed = 0
-        for message, error in outcomes:
-            if error is None:
-                sent += 1
-                changes.append(
-                    {
-                        "id": message.id,
-                        "status": "sent",
-                        "sent_at": now,
-                        "lease_until": None,
-                        "last_error": None,
-                    }
-                )
-                continue
-            reason = str(getattr(error, "reason", error))[:900]
-            retry_at = now + self.backoff(message.attempts)
-            if isinstance(error, PermanentMailError):
-                failed += 1
-                changes.append(
-                    {
-                        "id": message.id,
-                        "status": "failed",
-                        "lease_until": None,
-                        "last_error": reason,
-                    }
-                )
-            elif retry_at - message.created_at > self.give_up_after:
-                failed += 1
-                hours = self.give_up_after.total_seconds() / 3600
-                changes.append(
-                    {
-                        "id": message.id,
-                        "status": "failed",
-                        "lease_until": None,
-                        "last_error": f"gave up after {hours:.0f} h: {reason}",
-                    }
-                )
-            else:
-                retrying += 1
-                changes.append(
-                    {
-                        "id": message.id,
-                        "status": "pending",
-                        "lease_until": None,
-                        "next_attempt_at": retry_at,
-                        "last_error": reason,
-                    }
-                )
-        failed_events = {
-            message.event_id
-            for message, error in outcomes
-            if error is not None
-            and any(c["id"] == message.id and c["status"] == "failed" for c in changes)
-        }
-        async with self.db() as db, db.begin():
-            await db.execute(update(MailMessage), changes)
+
+@dataclass
+class _Outcome:
+    change: dict[str, Any]
+    event_id: int
+    written: asyncio.Future[Exception | None]  # what kept it from being written, if anything
+
+
+class _Recorder:
+    """Writes the outcomes of one pass as they come (group commit, as the webhook inbox does):
+    while one transaction runs the next outcomes queue, and the queue is written in one
+    transaction when it ends. Each worker waits for its own outcome's commit."""
+
+    def __init__(self, sender: OutboxSender) -> None:
+        self.sender = sender
+        self.done = Delivery()
+        self._queue: list[_Outcome] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, message: _Claimed, error: Exception | None) -> None:
+        """Returns once the outcome is committed; raises what kept it from being written."""
+        change = self.sender.outcome(message, error, self.sender.clock.now())
+        written: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Outcome(change, message.event_id, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        # Shielded: a worker cancelled by another's failure must not cancel the others' write.
+        failure = await asyncio.shield(written)
+        if failure is not None:
+            raise failure
+
+    async def finish(self) -> None:
+        """Waits until every outcome handed over is written (or has failed to be)."""
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            failure: Exception | None = None
+            try:
+                await self._store(batch)
+            except Exception as error:  # the messages stay leased, and go out again
+                failure = error
+            for outcome in batch:
+                outcome.written.set_result(failure)
+
+    async def _store(self, batch: list[_Outcome]) -> None:
+        now = self.sender.clock.now()
+        failed_events = {o.event_id for o in batch if o.change["status"] == "failed"}
+        async with self.sender.db() as db, db.begin():
+            await db.execute(update(MailMessage), [outcome.change for outcome in batch])
             await note(db, [(event_id, None) for event_id in failed_events], "mail", now)
-        if failed or retrying:
-            log.warning("mail: %d sent, %d to retry, %d failed", sent, retrying, failed)
-        return Delivery(claimed=len(outcomes), sent=sent, retrying=retrying, failed=failed)
+        states = Counter(outcome.change["status"] for outcome in batch)
+        done = self.done
+        self.done = Delivery(
+            claimed=done.claimed + len(batch),
+            sent=done.sent + states["sent"],
+            retrying=done.retrying + states["pending"],
+            failed=done.failed + states["failed"],
+        )

@@ -76,6 +76,11 @@ async def apply_program(
     sessions = _SessionSync(db, event, default_provider, now, tokens, people, detail_changed)
     invite_wide = tuple(sorted(EVENT_INVITE_FIELDS.intersection(event_changed)))
     await sessions.run(program.sessions, invite_wide)
+    mailed = [
+        *sessions.created,
+        *(change.key for change in sessions.changed if change.touches_invites),
+        *sessions.cancelled,
+    ]
     return ChangeSet(
         event=event.slug,
         event_created=created,
@@ -85,6 +90,7 @@ async def apply_program(
         sessions_created=tuple(sessions.created),
         sessions_changed=tuple(sessions.changed),
         sessions_cancelled=tuple(sessions.cancelled),
+        sessions_over=tuple(sorted(key for key in mailed if sessions.ends[key] <= now)),
     )
 
 
@@ -127,6 +133,7 @@ class _SessionSync:
         self.created: list[str] = []
         self.changed: list[SessionChange] = []
         self.cancelled: list[str] = []
+        self.ends: dict[str, datetime] = {}  # when each session above ends, after the change
         self.session_updates: list[dict[str, Any]] = []
         self.room_updates: list[dict[str, Any]] = []
         self.attendee_inserts: list[dict[str, Any]] = []
@@ -214,6 +221,7 @@ class _SessionSync:
         if row.provider != spec.provider or room.provider != provider:
             fields.append("provider")
         reinstated = row.cancelled_at is not None
+        self.ends[spec.key] = spec.ends_at
         room_values: dict[str, Any] = {}
         if room.provider != provider:
             room_values["provider"] = provider
@@ -289,6 +297,7 @@ class _SessionSync:
         if room.state not in ("ended", "cancelled"):
             self.room_updates.append({"id": room.id, "state": "cancelled"})
         self.cancelled.append(row.key)
+        self.ends[row.key] = row.ends_at
 
     async def insert(self, specs: list[SessionSpec]) -> None:
         if not specs:
@@ -327,4 +336,5 @@ class _SessionSync:
             for person_id, role in self.desired(spec).items():
                 self.attendee_inserts.append(self.attendee_row(session_id, person_id, role))
             self.created.append(spec.key)
+            self.ends[spec.key] = spec.ends_at
         await self.db.execute(insert(m.Room), room_rows)

@@ -66,6 +66,8 @@ class ChangeSet:
     sessions_created: tuple[str, ...] = ()
     sessions_changed: tuple[SessionChange, ...] = ()
     sessions_cancelled: tuple[str, ...] = ()
+    # Sessions above that had already ended when the change was made: nobody gets mail about them.
+    sessions_over: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -93,6 +95,7 @@ class ChangeSet:
                 "created": list(self.sessions_created),
                 "changed": [change.as_dict() for change in self.sessions_changed],
                 "cancelled": list(self.sessions_cancelled),
+                "over": list(self.sessions_over),
             },
             "empty": self.empty,
         }
@@ -127,6 +130,12 @@ class ChangeSet:
             lines.append(
                 f"  sessions cancelled ({len(self.sessions_cancelled)}): "
                 f"{_short(self.sessions_cancelled)}"
+            )
+        if self.sessions_over:
+            count = len(self.sessions_over)
+            lines.append(
+                f"  {count} session{'s' if count > 1 else ''} already over: no invitations sent "
+                f"({_short(self.sessions_over)})"
             )
         return lines
 

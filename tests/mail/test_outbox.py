@@ -1,5 +1,6 @@
 """The outbox survives restarts: what was sent stays sent, what was being sent when the process
-died goes out once the dead sender's lease runs out, and a running service sends without help."""
+died goes out once the dead sender's lease runs out, what the server accepted is marked sent
+before the sender takes more, and a running service sends without help."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from support.mailsink import MailSink
-from support.service import Api, ManualClock, small_program
+from support.service import Api, ManualClock, example_program, small_program
 
-from calendars.transport import parse_mail_url, transport_for
+from calendars.transport import MailTransport, parse_mail_url, transport_for
 from orchestrator import appkeys
 from orchestrator.app import create_app
 from orchestrator.clock import SystemClock
-from orchestrator.mail.outbox import Delivery, OutboxSender
+from orchestrator.db.mail import MailMessage
+from orchestrator.mail.outbox import CONCURRENCY, Delivery, OutboxSender
 from orchestrator.settings import Settings
 from orchestrator.tokens import mint_api_token
 
@@ -58,6 +61,40 @@ async def test_a_sender_that_dies_mid_delivery_is_replaced_without_losing_or_dou
     assert len({(m.recipient, m.subject) for m in sink.received}) == 12
 
 
+class Watched:
+    """The real transport, and before each message a look at what a crash would resend: the
+    messages the server has accepted that the outbox does not show as sent."""
+
+    def __init__(self, inner: MailTransport, sink: MailSink, db: Any) -> None:
+        self.inner, self.sink, self.db = inner, sink, db
+        self.unrecorded: list[int] = []
+
+    async def send(self, *, ident: str, sender: str, recipient: str, message: bytes) -> None:
+        async with self.db() as session:
+            marked = await session.scalar(select(func.count()).where(MailMessage.status == "sent"))
+        self.unrecorded.append(len(self.sink.received) - (marked or 0))
+        await self.inner.send(ident=ident, sender=sender, recipient=recipient, message=message)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_what_the_server_accepted_is_marked_sent_before_the_sender_takes_much_more(
+    make_api: Callable[..., Any], sink: MailSink, db: Any
+) -> None:
+    api: Api = await make_api(mail_url=sink.url)
+    await api.import_ok(example_program())
+    transport = Watched(transport_for(parse_mail_url(sink.url)), sink, db)
+    try:
+        sent = await OutboxSender(db, transport, api.client.app[appkeys.CLOCK]).deliver_due()
+    finally:
+        await transport.aclose()
+
+    assert sent == Delivery(claimed=198, sent=198)
+    # A kill at any moment would send again only the messages in flight.
+    assert max(transport.unrecorded) <= CONCURRENCY
+
+
 async def test_a_running_service_sends_the_invites_of_an_import_right_away(
     aiohttp_client: Any,
     make_settings: Callable[..., Settings],
@@ -67,6 +104,10 @@ async def test_a_running_service_sends_the_invites_of_an_import_right_away(
     app = create_app(make_settings(mail_url=sink.url), clock=SystemClock(), migrate=False)
     client = await aiohttp_client(app)
     program = small_program()
+    tomorrow = (SystemClock().now() + timedelta(days=1)).date().isoformat()
+    for session in program["sessions"]:  # still to come, or nobody would be invited
+        session["start"] = session["start"].replace("2021-04-08", tomorrow)
+        session["end"] = session["end"].replace("2021-04-08", tomorrow)
     headers = {
         "Authorization": "Bearer "
         + mint_api_token(

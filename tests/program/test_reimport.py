@@ -20,7 +20,7 @@ async def test_unchanged_reimport_gives_an_empty_change_set(api: Api) -> None:
     await api.import_ok(program)
     changes = await api.import_ok(program)
     assert changes["empty"] is True
-    assert changes["sessions"] == {"created": [], "changed": [], "cancelled": []}
+    assert changes["sessions"] == {"created": [], "changed": [], "cancelled": [], "over": []}
 
 
 async def test_moving_a_meeting_changes_only_that_meeting_and_raises_its_sequence(api: Api) -> None:

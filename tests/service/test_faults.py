@@ -1,6 +1,6 @@
 """Fault injection against real parts: `rdv serve` killed at random moments of an import with
-provisioning and mail, and PostgreSQL restarted in the middle of a webhook burst. Nothing is
-lost, nothing is done twice."""
+provisioning and mail, or in the middle of a batch of mail, and PostgreSQL restarted in the middle
+of a webhook burst. Nothing is lost; nothing is done twice, but for the mail in flight at a kill."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow
 from orchestrator.db.engine import create_engine
 from orchestrator.db.mail import MailMessage
+from orchestrator.mail.outbox import CONCURRENCY
 
 pytestmark = pytest.mark.slow
 SLUG = "faults"
@@ -169,6 +170,51 @@ async def test_killing_serve_at_random_moments_ten_times_leaves_a_consistent_dat
     assert found["unsent"] == 0
     assert len(sink.received) >= found["mail"]  # a kill between send and record may resend
     assert len({(m.recipient, m.subject) for m in sink.received}) == found["mail"]
+
+
+async def wait_for_mail(sink: MailSink, count: int) -> int:
+    for _ in range(3000):
+        if len(sink.received) >= count:
+            break
+        await asyncio.sleep(0.01)
+    return len(sink.received)
+
+
+@pytest.mark.parametrize("delivered_before_the_kill", [60, 152])
+async def test_killing_serve_mid_batch_sends_again_at_most_the_mail_that_was_in_flight(
+    sink: MailSink, tmp_path: Path, delivered_before_the_kill: int
+) -> None:
+    # A slow mail server, so that the kill falls well inside the first batch of 200.
+    sink.delay = 0.02
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'faults.sqlite3'}"
+    env = environment(database_url, sink.url)
+    path = tmp_path / "program.json"
+    meetings = 120  # 240 invitations; the sender claims 200 at a time
+    tomorrow = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    path.write_text(json.dumps(program(tomorrow, meetings)))
+    assert await (await rdv(env, "import", str(path))).wait() == 0
+
+    process, _base = await serve(env)
+    at_the_kill = await wait_for_mail(sink, delivered_before_the_kill)
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+    process, _base = await serve(env)
+    try:
+        for _ in range(600):
+            found = await counts(database_url)
+            if found["unsent"] == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+
+    assert delivered_before_the_kill <= at_the_kill < 200, "the kill missed the first batch"
+    assert found["unsent"] == 0
+    message_ids = [str(message.message["Message-ID"]) for message in sink.received]
+    assert len(set(message_ids)) == 2 * meetings  # every invitation arrived
+    sent_twice = len(message_ids) - len(set(message_ids))
+    assert sent_twice <= CONCURRENCY, f"{sent_twice} invitations were sent twice"
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""A real SMTP server (aiosmtpd) that keeps what it receives, can refuse chosen recipients, and can
-be taken down and brought back on the same port."""
+"""A real SMTP server (aiosmtpd) that keeps what it receives, can refuse chosen recipients, can
+take its time over each message, and can be taken down and brought back on the same port."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 from dataclasses import dataclass, field
@@ -79,6 +80,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)  # a slow server: the message counts once accepted
         raw = envelope.original_content or b""
         parsed = email.message_from_bytes(raw, policy=default)
         assert isinstance(parsed, EmailMessage)
@@ -89,11 +92,13 @@ class _Handler:
 
 @dataclass
 class MailSink:
-    """The server; `refuse` maps an address to the reply its RCPT gets (e.g. a 550)."""
+    """The server; `refuse` maps an address to the reply its RCPT gets (e.g. a 550), `delay` is how
+    long it thinks over each message before accepting it (seconds)."""
 
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
     controller: Controller | None = None
 
     @property

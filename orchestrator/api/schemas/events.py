@@ -70,6 +70,13 @@ class SessionChanges(Model):
     created: list[str]
     changed: list[SessionChange]
     cancelled: list[str]
+    over: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="sessions above that had already ended: no invitation, update or "
+            "cancellation was sent for them"
+        ),
+    ]
 
 
 class ChangeSet(Model):
