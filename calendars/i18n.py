@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gettext
 import io
 from dataclasses import dataclass
@@ -42,16 +43,24 @@ class Language:
     def when(self, starts_at: datetime, ends_at: datetime, zone: str) -> str:
         """The day, the hours and the zone, e.g. `Thursday, April 8, 2021, 10:30 AM–11:00 AM
         (Europe/Paris, UTC+02:00)`; a session that ends another day says both days."""
-        offset = starts_at.astimezone(ZoneInfo(zone)).strftime("%z")
-        zone_label = f"{zone}, UTC{offset[:3]}:{offset[3:]}"
-        start_day, end_day = self.date(starts_at, zone), self.date(ends_at, zone)
-        if start_day == end_day:
-            span = f"{self.time(starts_at, zone)}–{self.time(ends_at, zone)}"
-            return f"{start_day}, {span} ({zone_label})"
-        return (
-            f"{start_day}, {self.time(starts_at, zone)} – {end_day}, "
-            f"{self.time(ends_at, zone)} ({zone_label})"
-        )
+        return _when(self.locale, starts_at, ends_at, zone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _when(locale: str, starts_at: datetime, ends_at: datetime, zone: str) -> str:
+    """`Language.when`, remembered: every invite, reminder and page of a session says it again,
+    and formatting dates is most of the cost of a mail's text."""
+    language = Language(locale, gettext.NullTranslations())
+    offset = starts_at.astimezone(ZoneInfo(zone)).strftime("%z")
+    zone_label = f"{zone}, UTC{offset[:3]}:{offset[3:]}"
+    start_day, end_day = language.date(starts_at, zone), language.date(ends_at, zone)
+    if start_day == end_day:
+        span = f"{language.time(starts_at, zone)}–{language.time(ends_at, zone)}"
+        return f"{start_day}, {span} ({zone_label})"
+    return (
+        f"{start_day}, {language.time(starts_at, zone)} – {end_day}, "
+        f"{language.time(ends_at, zone)} ({zone_label})"
+    )
 
 
 class Catalogues:

@@ -44,6 +44,7 @@ from .dashboard.feed import PRUNE_EVERY, TICK_EVERY, Feed
 from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
+from .mail.compose import Composers
 from .mail.invites import InviteComposer
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
@@ -119,7 +120,13 @@ def create_app(
 
     async def outbox(app: web.Application) -> AsyncIterator[None]:
         transport = transport_for(mail_target)
-        sender = OutboxSender(app[appkeys.DB], transport, app[appkeys.CLOCK])
+        app[appkeys.REMINDERS] = Reminders(
+            app[appkeys.DB], app[appkeys.CLOCK], settings, app[appkeys.WRITER]
+        )
+        app[appkeys.COMPOSERS] = Composers([app[appkeys.INVITES], app[appkeys.REMINDERS]])
+        sender = OutboxSender(
+            app[appkeys.DB], transport, app[appkeys.CLOCK], app[appkeys.COMPOSERS]
+        )
         app[appkeys.OUTBOX] = sender
         if background and is_sqlite(app[appkeys.ENGINE]):  # the only instance: nothing is sending
             await sender.recover()
@@ -148,9 +155,6 @@ def create_app(
             )
             app[appkeys.POLLER] = RoomPoller(
                 app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK], settings
-            )
-            app[appkeys.REMINDERS] = Reminders(
-                app[appkeys.DB], app[appkeys.CLOCK], settings, app[appkeys.WRITER]
             )
             yield
 

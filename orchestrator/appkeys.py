@@ -12,6 +12,7 @@ from .attendance.polling import RoomPoller
 from .clock import Clock
 from .dashboard.feed import Feed
 from .dashboard.snapshots import Snapshots
+from .mail.compose import Composers
 from .mail.invites import InviteComposer
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
@@ -39,5 +40,6 @@ FEED = web.AppKey("feed", Feed)
 SNAPSHOTS = web.AppKey("snapshots", Snapshots)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 REMINDERS = web.AppKey("reminders", Reminders)
+COMPOSERS = web.AppKey("composers", Composers)
 METRICS = web.AppKey("metrics", Metrics)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

@@ -18,7 +18,8 @@ MAIL_STATES = ("pending", "sending", "sent", "failed")
 
 
 class MailMessage(Base):
-    """One message to one recipient. `body` is the complete message as sent; `dedupe_key` makes
+    """One message to one recipient. `body` is the complete message as sent, None until the
+    sender composes it (a change only records what must be sent); `dedupe_key` makes
     queuing the same notice twice a no-op (a retried step, a second instance)."""
 
     __tablename__ = "mail_messages"
@@ -33,7 +34,7 @@ class MailMessage(Base):
     sender: Mapped[str] = mapped_column(String(254))
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(500))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
@@ -46,7 +47,8 @@ class MailMessage(Base):
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A message to queue."""
+    """A message to queue: composed already (`body`), or to be composed when it is sent, from
+    what is true then (`body` None, `subject` empty)."""
 
     event_id: int
     session_id: int | None
@@ -56,7 +58,7 @@ class Outgoing:
     sender: str
     recipient: str
     subject: str
-    body: bytes
+    body: bytes | None
     created_at: datetime
 
 

@@ -1,4 +1,5 @@
-"""Turns a change set into calendar mail in the outbox, in the transaction of the change.
+"""Turns a change set into calendar mail: who gets what is recorded in the outbox in the
+transaction of the change, and each message is composed when the sender sends it (`compose.py`).
 
 Who gets what (README, "Calendar invites and mail"): a new session invites its attendees; a
 change that alters what an attendee's invite shows updates them; an added attendee is invited, a
@@ -23,6 +24,7 @@ from ..db.mail import Outgoing, enqueue
 from ..participants.seats import Seat, build_entry, load_seats
 from ..program.changes import ChangeSet, SessionChange
 from ..settings import Settings
+from .compose import Composed, Context, Pending
 
 QUEUE_CHUNK = 500
 # Session changes a plenary invite shows (it lists no other attendee).
@@ -30,7 +32,9 @@ PLENARY_SHOWN = frozenset({"start", "end", "title", "kind", "event"})
 
 
 class InviteComposer:
-    """Builds the outbox rows of one change set."""
+    """Records the outbox rows of one change set, and composes them when they are sent."""
+
+    kinds = frozenset(notice.value for notice in Notice)
 
     def __init__(self, settings: Settings, writer: Writer) -> None:
         self.settings = settings
@@ -69,7 +73,7 @@ class InviteComposer:
                 notice = wanted[session.key]
                 plan = [(seat, notice) for seat in session_seats if not seat.removed]
             for seat, notice in plan:
-                outgoing.append(self._message(event, session, session_seats, seat, notice, now))
+                outgoing.append(self._notice(session, seat, notice, now))
                 if len(outgoing) >= QUEUE_CHUNK:  # bounded memory for very large events
                     queued += await enqueue(db, outgoing)
                     outgoing.clear()
@@ -94,17 +98,12 @@ class InviteComposer:
                 plan.append((seat, Notice.UPDATE))
         return plan
 
-    def _message(
-        self,
-        event: m.Event,
-        session: m.Session,
-        seats: list[Seat],
-        seat: Seat,
-        notice: Notice,
-        now: datetime,
-    ) -> Outgoing:
-        locale = seat.locale or event.locale
-        organiser = Party(event.organiser_name, event.organiser_email)
+    def build(self, pending: Pending, context: Context, now: datetime) -> Composed:
+        """The invite (or update, or cancellation) as the session stands now."""
+        event, session, seats = context.event, context.session, context.seats
+        seat = context.seat_of(pending.person_id)
+        assert seat is not None  # `Composers.compose` checked it
+        kind = Notice(pending.kind)
         entry = build_entry(
             self.writer,
             self.settings.base_url,
@@ -112,15 +111,15 @@ class InviteComposer:
             session,
             seats,
             seat,
-            cancelled=notice == Notice.CANCELLED,
-            alone=notice == Notice.UNINVITED,
+            cancelled=kind == Notice.CANCELLED,
+            alone=kind == Notice.UNINVITED,
         )
-        cancelling = notice in (Notice.CANCELLED, Notice.UNINVITED)
+        cancelling = kind in (Notice.CANCELLED, Notice.UNINVITED)
         calendar = ics.cancel(entry, now=now) if cancelling else ics.request(entry, now=now)
-        text = self.writer.mail(entry, notice, locale)
-        sender = Party(event.organiser_name, self.settings.mail_from)
+        text = self.writer.mail(entry, kind, seat.locale or event.locale)
+        organiser = Party(event.organiser_name, event.organiser_email)
         body = imip.build(
-            sender=sender,
+            sender=Party(event.organiser_name, self.settings.mail_from),
             reply_to=organiser,
             recipient=seat.party,
             subject=text.subject,
@@ -130,15 +129,19 @@ class InviteComposer:
             method=Method.CANCEL if cancelling else Method.REQUEST,
             now=now,
         )
+        return Composed(text.subject, seat.party.email, body)
+
+    def _notice(self, session: m.Session, seat: Seat, notice: Notice, now: datetime) -> Outgoing:
+        """What must be sent, composed later (`build`)."""
         return Outgoing(
-            event_id=event.id,
+            event_id=session.event_id,
             session_id=session.id,
             person_id=seat.person_id,
             kind=notice.value,
             dedupe_key=f"{notice.value}:{session.id}:{seat.person_id}:{session.sequence}",
             sender=self.settings.mail_from,
             recipient=seat.party.email,
-            subject=text.subject,
-            body=body,
+            subject="",
+            body=None,
             created_at=now,
         )

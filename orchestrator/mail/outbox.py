@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from calendars.transport import MailTransport, PermanentMailError, TransientMail
 from ..clock import Clock
 from ..db.mail import MailMessage
 from ..db.updates import note
+from .compose import Composed, Composers, Pending
 
 log = logging.getLogger("rdv.outbox")
 CONCURRENCY = 8
@@ -47,10 +48,13 @@ class _Claimed:
     id: int
     sender: str
     recipient: str
-    body: bytes
+    body: bytes | None  # None: still to be composed
     attempts: int
     created_at: datetime
     event_id: int
+    kind: str
+    session_id: int | None
+    person_id: int | None
 
 
 class OutboxSender:
@@ -61,6 +65,7 @@ class OutboxSender:
         db: async_sessionmaker[AsyncSession],
         transport: MailTransport,
         clock: Clock,
+        composers: Composers | None = None,
         *,
         batch: int = 200,
         concurrency: int = CONCURRENCY,
@@ -72,6 +77,7 @@ class OutboxSender:
         rng: random.Random | None = None,
     ) -> None:
         self.db, self.transport, self.clock = db, transport, clock
+        self.composers = composers or Composers([])
         self.batch, self.concurrency, self.lease = batch, concurrency, lease
         self.give_up_after, self.first_retry, self.longest_wait = (
             give_up_after,
@@ -128,7 +134,8 @@ class OutboxSender:
         claimed = await self._claim(self.clock.now())
         if not claimed:
             return Delivery()
-        recorder = _Recorder(self)
+        claimed, unfit = await self._compose(claimed)
+        recorder = _Recorder(self, unfit)
         queue = iter(claimed)
 
         async def work() -> None:
@@ -150,7 +157,49 @@ class OutboxSender:
             )
         return done
 
+    async def _compose(self, claimed: list[_Claimed]) -> tuple[list[_Claimed], int]:
+        """The claimed messages, each with its body: those queued without one are composed now
+        (`compose.py`) and stored before they are sent, so a message sent again after a crash is
+        the same message; one that cannot be composed fails with the reason. Returns the
+        messages to send, and how many failed."""
+        waiting = [
+            Pending(c.id, c.kind, c.event_id, c.session_id, c.person_id)
+            for c in claimed
+            if c.body is None
+        ]
+        if not waiting:
+            return claimed, 0
+        now = self.clock.now()
+        async with self.db() as db:
+            results = await self.composers.compose(db, waiting, now)
+        changes: list[dict[str, Any]] = []
+        for pending in waiting:
+            found = results[pending.id]
+            if isinstance(found, Composed):
+                changes.append(
+                    {"id": pending.id, "subject": found.subject, "recipient": found.recipient}
+                    | {"body": found.body}
+                )
+            else:
+                changes.append(
+                    {"id": pending.id, "status": "failed", "lease_until": None}
+                    | {"last_error": found}
+                )
+        failed = {p.event_id for p in waiting if not isinstance(results[p.id], Composed)}
+        async with self.db() as db, db.begin():
+            await db.execute(update(MailMessage), changes)
+            await note(db, [(event_id, None) for event_id in failed], "mail", now)
+        ready = [
+            replace(c, body=found.body, recipient=found.recipient)
+            if c.body is None and isinstance(found := results[c.id], Composed)
+            else c
+            for c in claimed
+        ]
+        sendable = [c for c in ready if c.body is not None]
+        return sendable, len(claimed) - len(sendable)
+
     async def _attempt(self, message: _Claimed) -> Exception | None:
+        assert message.body is not None  # composed by `_compose`
         try:
             await self.transport.send(
                 ident=f"{message.id:010d}",
@@ -221,10 +270,13 @@ class OutboxSender:
                     MailMessage.attempts,
                     MailMessage.created_at,
                     MailMessage.event_id,
+                    MailMessage.kind,
+                    MailMessage.session_id,
+                    MailMessage.person_id,
                 )
                 .execution_options(synchronize_session=False)
             )
-            return [_Claimed(*row) for row in rows]
+            return [_Claimed(**row._asdict()) for row in rows]
 
 
 @dataclass
@@ -239,9 +291,9 @@ class _Recorder:
     while one transaction runs the next outcomes queue, and the queue is written in one
     transaction when it ends. Each worker waits for its own outcome's commit."""
 
-    def __init__(self, sender: OutboxSender) -> None:
+    def __init__(self, sender: OutboxSender, unfit: int = 0) -> None:
         self.sender = sender
-        self.done = Delivery()
+        self.done = Delivery(claimed=unfit, failed=unfit)  # could not be composed
         self._queue: list[_Outcome] = []
         self._writer: asyncio.Task[None] | None = None
 

@@ -22,9 +22,12 @@ from ..db import models as m
 from ..db.mail import MailMessage, Outgoing, enqueue
 from ..participants.seats import Seat, load_seats
 from ..settings import Settings
+from .compose import Composed, Context, Pending
 
 
 class Reminders:
+    kinds = frozenset({"reminder"})
+
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
@@ -60,8 +63,8 @@ class Reminders:
                 return 0
             seats = await load_seats(db, [session.id for session, _ in rows])
             outgoing = [
-                self._message(event, session, seats[session.id], seat, now)
-                for session, event in rows
+                self._notice(session, seat, now)
+                for session, _ in rows
                 for seat in seats[session.id]
                 if not seat.removed
             ]
@@ -96,14 +99,16 @@ class Reminders:
             .values(status="failed", last_error="the session was cancelled")
         )
 
-    def _message(
-        self, event: m.Event, session: m.Session, seats: list[Seat], seat: Seat, now: datetime
-    ) -> Outgoing:
+    def build(self, pending: Pending, context: Context, now: datetime) -> Composed:
+        """The reminder as the session stands now."""
+        event, session = context.event, context.session
+        seat = context.seat_of(pending.person_id)
+        assert seat is not None  # `Composers.compose` checked it
         base = self.settings.base_url
         organiser = Party(event.organiser_name, event.organiser_email)
         others = tuple(
             other.party
-            for other in seats
+            for other in context.seats
             if not other.removed and other.person_id != seat.person_id
         )
         text = self.writer.reminder(
@@ -128,15 +133,19 @@ class Reminders:
             method=None,
             now=now,
         )
+        return Composed(text.subject, seat.party.email, body)
+
+    def _notice(self, session: m.Session, seat: Seat, now: datetime) -> Outgoing:
+        """A reminder to send, composed when it is sent (`build`)."""
         return Outgoing(
-            event_id=event.id,
+            event_id=session.event_id,
             session_id=session.id,
             person_id=seat.person_id,
             kind="reminder",
             dedupe_key=f"reminder:{session.id}:{seat.person_id}:{session.starts_at.isoformat()}",
             sender=self.settings.mail_from,
             recipient=seat.party.email,
-            subject=text.subject,
-            body=body,
+            subject="",
+            body=None,
             created_at=now,
         )

@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import vobject
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from icalendar.parser.string import _foldline
 from support.calendar_parsers import (
     Address,
     Read,
@@ -406,3 +409,12 @@ def test_feed_is_byte_identical_for_the_same_sessions_so_etags_hold() -> None:
         [entry(last_modified=datetime(2026, 3, 2, tzinfo=UTC)), plenary()], name="Chloé"
     )
     assert changed != first
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\r\n")))
+def test_our_folding_writes_the_lines_icalendar_writes(line: str) -> None:
+    """The calendar's lines are folded by our own code (the library's folding was most of the
+    time an invite took): octet for octet what icalendar writes, escapes never split."""
+    assert ics.fold(line) == _foldline(line).encode()
+    assert all(len(piece) <= 75 for piece in ics.fold(line).split(b"\r\n"))

@@ -41,20 +41,22 @@ async def test_a_sender_that_dies_mid_delivery_is_replaced_without_losing_or_dou
     db: Any,
 ) -> None:
     settings = make_settings(mail_url=sink.url)
-    await queued_event(aiohttp_client, settings, clock, token)
+    api = await queued_event(aiohttp_client, settings, clock, token)
+    assert api.client.app is not None
+    composers = api.client.app[appkeys.COMPOSERS]
     transport = transport_for(parse_mail_url(sink.url))
     try:
-        dead = OutboxSender(db, transport, clock, batch=5)
+        dead = OutboxSender(db, transport, clock, composers, batch=5)
         claimed = await dead._claim(clock.now())  # claims five, then the process is killed
         assert len(claimed) == 5
-        survivor = OutboxSender(db, transport, clock)
+        survivor = OutboxSender(db, transport, clock, composers)
 
         assert await survivor.deliver_due() == Delivery(claimed=7, sent=7)
         assert await survivor.deliver_due() == Delivery()  # the five are still leased
         clock.advance(timedelta(minutes=6))
         assert await survivor.deliver_due() == Delivery(claimed=5, sent=5)
         clock.advance(timedelta(days=2))
-        assert await OutboxSender(db, transport, clock).deliver_due() == Delivery()
+        assert await OutboxSender(db, transport, clock, composers).deliver_due() == Delivery()
     finally:
         await transport.aclose()
     assert len(sink.received) == 12
@@ -86,7 +88,10 @@ async def test_what_the_server_accepted_is_marked_sent_before_the_sender_takes_m
     await api.import_ok(example_program())
     transport = Watched(transport_for(parse_mail_url(sink.url)), sink, db)
     try:
-        sent = await OutboxSender(db, transport, api.client.app[appkeys.CLOCK]).deliver_due()
+        app = api.client.app
+        sent = await OutboxSender(
+            db, transport, app[appkeys.CLOCK], app[appkeys.COMPOSERS]
+        ).deliver_due()
     finally:
         await transport.aclose()
 

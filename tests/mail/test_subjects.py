@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from support.service import example_program
 
+from orchestrator import appkeys
 from orchestrator.db.mail import MailMessage
 
 
@@ -20,6 +21,7 @@ async def test_every_subject_of_the_seed_event_reads_back_word_for_word(
 ) -> None:
     api = await make_api()
     await api.import_ok(example_program())
+    assert (await api.client.app[appkeys.OUTBOX].deliver_due()).sent == 116 + 2 * 41
 
     async with db() as session:
         queued = (await session.execute(select(MailMessage.subject, MailMessage.body))).all()
