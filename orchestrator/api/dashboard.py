@@ -3,6 +3,7 @@ room. Followup viewers see the same page without the means to act."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from aiohttp import web
@@ -22,6 +23,7 @@ routes = web.RouteTableDef()
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 1.0
 FILTERS = ("directorate", "company", "state")
+_UPDATE_ID = re.compile(r"[0-9]{1,18}")
 
 
 @routes.get("/login/{token}")
@@ -116,7 +118,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     event = await _event(request, slug)
     feed = app[appkeys.FEED]
     after = request.headers.get("Last-Event-ID") or request.query.get("after") or ""
-    last = int(after) if after.isdigit() else await feed.latest(event.id)
+    last = _resume_after(after, await feed.latest(event.id))
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -131,6 +133,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return await _follow(request, event, viewer, response, last)
     finally:
         app[appkeys.METRICS].streams.dec()
+
+
+def _resume_after(after: str, latest: int) -> int:
+    """The update a reconnecting page saw last: an id this stream can have sent (ASCII digits,
+    not past the latest), else the latest, which starts a fresh stream. `str.isdigit` alone takes
+    "²" for a digit and lets through numbers no database column holds."""
+    if not _UPDATE_ID.fullmatch(after):
+        return latest
+    return min(int(after), latest)
 
 
 async def _follow(

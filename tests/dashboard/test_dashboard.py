@@ -251,6 +251,34 @@ async def test_a_reconnecting_stream_gets_exactly_what_it_missed(
     again.close()
 
 
+@pytest.mark.parametrize(
+    "where", [{"Last-Event-ID": "²"}, {"Last-Event-ID": "9" * 25}, {"Last-Event-ID": "-1"}, "²"]
+)
+async def test_a_stream_asked_to_resume_after_a_nonsense_id_starts_afresh(
+    board: Any, db: Any, clock: ManualClock, where: dict[str, str] | str
+) -> None:
+    """A page that comes back with an id the stream never sent (a proxy's, a typo, a superscript
+    two that str.isdigit takes for a digit) gets a fresh stream, not an error."""
+    await sign_in(board.client, db, clock)
+    clock.set(M1_START - timedelta(minutes=2))
+    room_key, seat_id, _ = await seat(db, "ana", "m1")
+    if isinstance(where, str):
+        stream = await board.client.get(f"/dashboard/{SLUG}/stream", params={"after": where})
+    else:
+        stream = await board.client.get(f"/dashboard/{SLUG}/stream", headers=where)
+    assert stream.status == 200
+    assert stream.headers["Content-Type"] == "text/event-stream"
+    posted = await board.client.post(
+        "/webhooks/jitsi",
+        headers=headers(),
+        data=occupant("joined", room_key, seat_id, "Ana Lopez", clock.now()),
+    )
+    assert posted.status == 200
+    _, update = await asyncio.wait_for(anext(events(stream)), timeout=2.0)
+    assert update["card"]["key"] == "m1"  # what happens from now on, and nothing older
+    stream.close()
+
+
 async def test_the_clock_passing_the_late_mark_raises_an_alert(
     board: Any, db: Any, clock: ManualClock
 ) -> None:
