@@ -33,17 +33,18 @@ def redact_path(path: str) -> str:
 def logged_path(request: web.BaseRequest) -> tuple[str, str]:
     """(route, path) for the log line. A path a token route took is written from the route
     itself, whatever spelling reached it; any other is redacted by `redact_path`."""
-    match_info = getattr(request, "match_info", None)
+    match_info = request.match_info if isinstance(request, web.Request) else None
     resource = match_info.route.resource if match_info is not None else None
-    if resource is None:
+    if match_info is None or resource is None:
         return "?", redact_path(request.path)
     route = resource.canonical
     if "token" not in match_info:
         return route, request.path
+    values = dict(match_info)
 
     def value(found: re.Match[str]) -> str:
         name = found.group(1)
-        return "[token]" if name == "token" else str(match_info.get(name, ""))
+        return "[token]" if name == "token" else values.get(name, "")
 
     return route, _VARIABLE.sub(value, route)
 
