@@ -16,7 +16,7 @@ from calendars.text import Writer
 from calendars.transport import parse_mail_url, transport_for
 from integrations.base import NotConfigured
 from integrations.events import Delivery
-from webhooks.door import Door, Verifier
+from webhooks.door import Closed, Door, Verifier
 from webhooks.door import routes as webhook_routes
 
 from . import appkeys
@@ -50,7 +50,7 @@ from .mail.reminders import Reminders
 from .metrics import Metrics
 from .pages import Pages
 from .periodic import Periodic
-from .providers import ProviderRegistry
+from .providers import ProviderRegistry, halfway, no_webhooks
 from .replays.recordings import ARCHIVE_EVERY, RecordingArchiver
 from .rooms.entry import organisers_can_open
 from .rooms.lifecycle import RoomLifecycle
@@ -64,13 +64,16 @@ STATIC = Path(__file__).with_name("static")
 JANUS_JS = Path("/usr/share/javascript/janus-gateway")
 
 
-def verifier(app: web.Application, name: str) -> Verifier | None:
-    """The webhook check of a configured provider that sends webhooks, or None."""
+def verifier(app: web.Application, name: str) -> Verifier | Closed:
+    """The webhook check of a configured provider that takes webhooks, or why there is none."""
+    settings = app[appkeys.SETTINGS]
     try:
         provider = app[appkeys.PROVIDERS].get(name)
     except NotConfigured:
-        return None
-    return provider.verify_webhook if provider.can_receive_webhooks else None
+        return Closed(no_webhooks(settings, name))
+    if not provider.can_receive_webhooks:
+        return Closed(no_webhooks(settings, name))
+    return provider.verify_webhook
 
 
 def accepted_webhook(app: web.Application, provider: str, delivery: Delivery) -> None:
@@ -132,6 +135,8 @@ def create_app(
         await transport.aclose()
 
     async def rooms_lifecycle(app: web.Application) -> AsyncIterator[None]:
+        for reason in halfway(settings).values():
+            log.warning("%s", reason)
         async with aiohttp.ClientSession() as http:
             app[appkeys.HTTP] = http
             app[appkeys.PROVIDERS] = ProviderRegistry(settings, http, app[appkeys.METRICS])
