@@ -35,6 +35,7 @@ from .api import (
     rooms,
     schedule,
 )
+from .api.crosssite import same_site_only
 from .api.errors import error_middleware
 from .attendance.inbox import EventInbox
 from .attendance.polling import REGISTER_EVERY, RoomPoller
@@ -92,13 +93,21 @@ def create_app(
 ) -> web.Application:
     """The service; `background=False` leaves the loops (mail sender, timers) to the caller,
     which tests use to drive them step by step."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    clock = clock or SystemClock()
+    metrics, catalogues = Metrics(), Catalogues()
+    pages = Pages(catalogues)
+    app = web.Application(
+        middlewares=[
+            error_middleware,
+            same_site_only(settings.base_url, pages),
+        ],
+        client_max_size=MAX_BODY,
+    )
     app[appkeys.SETTINGS] = settings
-    app[appkeys.CLOCK] = clock or SystemClock()
-    app[appkeys.METRICS] = Metrics()
-    catalogues = Catalogues()
+    app[appkeys.CLOCK] = clock
+    app[appkeys.METRICS] = metrics
     app[appkeys.WRITER] = Writer(catalogues)
-    app[appkeys.PAGES] = Pages(catalogues)
+    app[appkeys.PAGES] = pages
     app[appkeys.INVITES] = InviteComposer(settings, app[appkeys.WRITER])
     mail_target = parse_mail_url(settings.mail_url)
 
