@@ -37,6 +37,7 @@ from .api import (
 )
 from .api.crosssite import same_site_only
 from .api.errors import error_middleware
+from .api.ratelimit import RateLimiter, rate_limited
 from .attendance.inbox import EventInbox
 from .attendance.polling import REGISTER_EVERY, RoomPoller
 from .attendance.retention import PURGE_EVERY, purge_once
@@ -96,16 +97,19 @@ def create_app(
     clock = clock or SystemClock()
     metrics, catalogues = Metrics(), Catalogues()
     pages = Pages(catalogues)
+    limiter = RateLimiter(clock.now)
     app = web.Application(
         middlewares=[
             error_middleware,
             same_site_only(settings.base_url, pages),
+            rate_limited(limiter, metrics, pages),
         ],
         client_max_size=MAX_BODY,
     )
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock
     app[appkeys.METRICS] = metrics
+    app[appkeys.LIMITER] = limiter
     app[appkeys.WRITER] = Writer(catalogues)
     app[appkeys.PAGES] = pages
     app[appkeys.INVITES] = InviteComposer(settings, app[appkeys.WRITER])

@@ -115,9 +115,11 @@ async def test_a_form_on_another_site_neither_signs_out_nor_opens_rooms(
     assert "state-scheduled" in (await page.locator("#card-m1").get_attribute("class") or "")
 
 
-async def test_a_room_not_open_yet_says_so_in_the_events_language(
+async def test_a_room_not_open_yet_and_a_hammered_link_say_so_in_french(
     browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock
 ) -> None:
+    """The room's page speaks the event's language; a refusal, which knows nobody yet, the
+    browser's."""
     api, base = service
     program = small_program()
     program["event"]["locale"] = "fr"
@@ -126,4 +128,13 @@ async def test_a_room_not_open_yet_says_so_in_the_events_language(
     await signed_in(page, base, db, clock)
     await page.goto(f"{base}/dashboard/{SLUG}/rooms/m1/join")
     assert "Cette salle s'ouvre d'elle-même le" in await page.locator("main").inner_text()
+    await assert_usable(page)
+
+    async with db() as session:
+        feed = await session.scalar(select(m.Person.feed_token).where(m.Person.key == "ana"))
+    for _ in range(60):  # a reload loop gone wrong, all in the same minute
+        assert (await api.client.get(f"/me/{feed}")).status == 200
+    response = await page.goto(f"{base}/me/{feed}")
+    assert response.status == 429
+    assert await page.locator("h1").inner_text() == "Trop de demandes"
     await assert_usable(page)
