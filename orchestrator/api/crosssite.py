@@ -41,11 +41,9 @@ def origin_of(url: str) -> str:
         return ""
     scheme = parts.scheme.lower()
     host = f"[{host}]" if ":" in host else host
-    return (
-        f"{scheme}://{host}"
-        if port in (None, _DEFAULT_PORTS.get(scheme))
-        else (f"{scheme}://{host}:{port}")
-    )
+    if port not in (None, _DEFAULT_PORTS.get(scheme)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
 
 
 def from_another_site(method: str, headers: Mapping[str, str], own_origin: str) -> str | None:
@@ -59,7 +57,7 @@ def from_another_site(method: str, headers: Mapping[str, str], own_origin: str) 
         header = "Sec-Fetch-Site"
     else:
         origin = headers.get("Origin")
-        if origin is None or origin_of(origin) == own_origin:
+        if origin is None or (own_origin and origin_of(origin) == own_origin):
             return None
         header = "Origin"
     return (
