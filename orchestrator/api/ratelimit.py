@@ -54,6 +54,8 @@ class Windows:
             count = self._counts[key] = _Count(start=now)
             if len(self._counts) > 2 * self._swept_at_size:
                 self._sweep(now)
+        if now < count.start:  # the clock was set back: the minute restarts from here
+            count.start = now
         passed = int((now - count.start) // self.length)
         if passed > 0:
             count.previous = count.current if passed == 1 else 0
@@ -70,9 +72,9 @@ class Windows:
             return 0.0
         if room >= 0:  # later in this minute, once enough of the previous one has slid out
             return self.length * (1 - room / count.previous) - (now - count.start)
-        # in the next minute, this one's requests weighted down as it slides out
-        share = 1 - (self.limit - 1) / count.current if count.current else 0.0
-        return (count.start + self.length - now) + self.length * max(share, 0.0)
+        # in the next minute, as this one's requests (more than the limit) slide out
+        share = 1 - (self.limit - 1) / count.current
+        return (count.start + self.length - now) + self.length * share
 
     def add(self, key: str, now: float) -> None:
         self._count(key, now).current += 1

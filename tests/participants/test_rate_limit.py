@@ -132,3 +132,13 @@ def test_the_window_slides_the_previous_minute_out_instead_of_starting_afresh() 
     assert window.wait("link", 61.0) == 0
     window.add("link", 61.0)
     assert window.wait("link", 61.0) == pytest.approx(1.0)  # one a second, not 59 more
+
+
+def test_a_clock_set_back_does_not_lock_a_link_out() -> None:
+    """The wall clock stepped back (an NTP correction): the minute restarts there, it does not
+    make a client wait for the time to catch up."""
+    window = Windows(limit=60, length=60.0)
+    for _ in range(60):
+        window.add("link", 3600.0)
+    assert window.wait("link", 3600.0) == pytest.approx(61.0)
+    assert window.wait("link", 0.0) <= 61.0
