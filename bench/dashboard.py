@@ -232,7 +232,7 @@ async def ready(ctx: dict[str, Any], env: dict[str, str], server: Any) -> list[R
             await asyncio.sleep(1)
         else:
             raise SystemExit(f"rooms not ready after 300 s: {states.count('ready')} of {MEETINGS}")
-        async with http.get(cli(env, "login-link", "--event", SLUG), allow_redirects=False) as got:
+        async with http.post(cli(env, "login-link", "--event", SLUG), allow_redirects=False) as got:
             ctx["cookie"] = f"rdv_session={got.cookies['rdv_session'].value}"
     found: dict[tuple[str, str], list[int]] = defaultdict(list)
     async with ctx["engine"].connect() as db:

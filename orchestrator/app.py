@@ -16,7 +16,7 @@ from calendars.text import Writer
 from calendars.transport import parse_mail_url, transport_for
 from integrations.base import NotConfigured
 from integrations.events import Delivery
-from webhooks.door import Door, Verifier
+from webhooks.door import Closed, Door, Verifier
 from webhooks.door import routes as webhook_routes
 
 from . import appkeys
@@ -35,7 +35,9 @@ from .api import (
     rooms,
     schedule,
 )
+from .api.crosssite import same_site_only
 from .api.errors import error_middleware
+from .api.ratelimit import RateLimiter, rate_limited
 from .attendance.inbox import EventInbox
 from .attendance.polling import REGISTER_EVERY, RoomPoller
 from .attendance.retention import PURGE_EVERY, purge_once
@@ -51,7 +53,7 @@ from .mail.reminders import Reminders
 from .metrics import Metrics
 from .pages import Pages
 from .periodic import Periodic
-from .providers import ProviderRegistry
+from .providers import ProviderRegistry, halfway, no_webhooks
 from .replays.recordings import ARCHIVE_EVERY, RecordingArchiver
 from .rooms.entry import organisers_can_open
 from .rooms.lifecycle import RoomLifecycle
@@ -65,13 +67,16 @@ STATIC = Path(__file__).with_name("static")
 JANUS_JS = Path("/usr/share/javascript/janus-gateway")
 
 
-def verifier(app: web.Application, name: str) -> Verifier | None:
-    """The webhook check of a configured provider that sends webhooks, or None."""
+def verifier(app: web.Application, name: str) -> Verifier | Closed:
+    """The webhook check of a configured provider that takes webhooks, or why there is none."""
+    settings = app[appkeys.SETTINGS]
     try:
         provider = app[appkeys.PROVIDERS].get(name)
     except NotConfigured:
-        return None
-    return provider.verify_webhook if provider.can_receive_webhooks else None
+        return Closed(no_webhooks(settings, name))
+    if not provider.can_receive_webhooks:
+        return Closed(no_webhooks(settings, name))
+    return provider.verify_webhook
 
 
 def accepted_webhook(app: web.Application, provider: str, delivery: Delivery) -> None:
@@ -90,13 +95,24 @@ def create_app(
 ) -> web.Application:
     """The service; `background=False` leaves the loops (mail sender, timers) to the caller,
     which tests use to drive them step by step."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    clock = clock or SystemClock()
+    metrics, catalogues = Metrics(), Catalogues()
+    pages = Pages(catalogues)
+    limiter = RateLimiter(clock.now)
+    app = web.Application(
+        middlewares=[
+            error_middleware,
+            same_site_only(settings.base_url, pages),
+            rate_limited(limiter, metrics, pages),
+        ],
+        client_max_size=MAX_BODY,
+    )
     app[appkeys.SETTINGS] = settings
-    app[appkeys.CLOCK] = clock or SystemClock()
-    app[appkeys.METRICS] = Metrics()
-    catalogues = Catalogues()
+    app[appkeys.CLOCK] = clock
+    app[appkeys.METRICS] = metrics
+    app[appkeys.LIMITER] = limiter
     app[appkeys.WRITER] = Writer(catalogues)
-    app[appkeys.PAGES] = Pages(catalogues)
+    app[appkeys.PAGES] = pages
     app[appkeys.INVITES] = InviteComposer(settings, app[appkeys.WRITER])
     mail_target = parse_mail_url(settings.mail_url)
 
@@ -139,6 +155,8 @@ def create_app(
         await transport.aclose()
 
     async def rooms_lifecycle(app: web.Application) -> AsyncIterator[None]:
+        for reason in halfway(settings).values():
+            log.warning("%s", reason)
         async with aiohttp.ClientSession() as http:
             app[appkeys.HTTP] = http
             app[appkeys.PROVIDERS] = ProviderRegistry(settings, http, app[appkeys.METRICS])

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from calendars.text import Writer
 
+from .api.ratelimit import RateLimiter
 from .attendance.polling import RoomPoller
 from .clock import Clock
 from .dashboard.feed import Feed
@@ -42,4 +43,5 @@ ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 REMINDERS = web.AppKey("reminders", Reminders)
 COMPOSERS = web.AppKey("composers", Composers)
 METRICS = web.AppKey("metrics", Metrics)
+LIMITER = web.AppKey("limiter", RateLimiter)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

@@ -1,6 +1,6 @@
 """Prometheus metrics (`GET /metrics`), on a registry of the app's own (no global state): webhooks
 accepted and rejected, how late events arrive, the outbox, rooms by state, provider calls, open
-dashboard streams, and background tasks that failed."""
+dashboard streams, requests the rate limit refused, and background tasks that failed."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ class Metrics:
         )
         self.streams = Gauge(
             "rdv_dashboard_streams", "Open dashboard event streams", registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "rdv_rate_limited",
+            "Requests for personal and sign-in links refused by the rate limit, by route",
+            ["route"],
+            registry=self.registry,
         )
         self.task_failures = Counter(
             "rdv_task_failures",

@@ -17,7 +17,7 @@ from integrations.livekit import LiveKitClient, LiveKitProvider
 from integrations.zoom import ZoomClient, ZoomProvider
 
 from .metrics import Measured, Metrics
-from .settings import PREFIX, PROVIDERS, Settings
+from .settings import PREFIX, PROVIDER_REQUIREMENTS, PROVIDERS, Settings
 from .tokens import derive_key
 
 Factory = Callable[[Settings, aiohttp.ClientSession], VideoProvider]
@@ -85,6 +85,14 @@ def _zoom(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
     return ZoomProvider(client, settings.zoom_hosts, webhook_secret=settings.zoom_webhook_secret)
 
 
+# The settings that check a provider's webhooks (BigBlueButton and LiveKit sign theirs with the
+# API secret the provider needs anyway).
+WEBHOOK_SETTINGS: dict[str, tuple[str, ...]] = {
+    "jitsi": ("jitsi_webhook_secret",),
+    "janus": ("janus_webhook_user", "janus_webhook_password"),
+    "zoom": ("zoom_webhook_secret",),
+}
+
 FACTORIES: dict[str, Factory] = {
     "jitsi": _jitsi,
     "bigbluebutton": _bigbluebutton,
@@ -104,6 +112,43 @@ def unavailable(settings: Settings, name: str) -> str | None:
     if name not in FACTORIES:
         return f'provider "{name}" is not available in this version of rdv-orchestrator'
     return None
+
+
+def _unset(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    return [PREFIX + name.upper() for name in names if not getattr(settings, name)]
+
+
+def no_webhooks(settings: Settings, name: str) -> str:
+    """Why `name`'s webhooks are refused here: unknown, not configured, or without the settings
+    that check them. Names settings, never their values."""
+    reason = unavailable(settings, name)
+    if reason:
+        return reason
+    missing = _unset(settings, WEBHOOK_SETTINGS.get(name, ()))
+    if missing:
+        return f'provider "{name}" takes no webhooks here: set {", ".join(missing)}'
+    return f'provider "{name}" sends no webhooks'
+
+
+def halfway(settings: Settings) -> dict[str, str]:
+    """What each provider set up halfway still lacks, in a sentence, by provider: off for want
+    of a setting it needs, or refusing its webhooks for want of one that checks them. A
+    provider nobody set up is not in it."""
+    found = {}
+    for name in PROVIDERS:
+        wanted = PROVIDER_REQUIREMENTS[name] + WEBHOOK_SETTINGS.get(name, ())
+        missing = _unset(settings, wanted)
+        if not missing or len(missing) == len(wanted):
+            continue
+        needed = settings.missing_for(name)
+        hooks = [variable for variable in missing if variable not in needed]
+        if not needed:
+            found[name] = no_webhooks(settings, name)
+            continue
+        found[name] = f'provider "{name}" is off: set {", ".join(needed)}' + (
+            f" (and {', '.join(hooks)} for its webhooks)" if hooks else ""
+        )
+    return found
 
 
 class ProviderRegistry:

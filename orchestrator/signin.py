@@ -1,10 +1,12 @@
-"""One-time sign-in links (`rdv login-link`) for the organisers' and follow-up pages: made, then
-used once. The cookie they lead to is the web layer's (`api/viewers.py`)."""
+"""One-time sign-in links (`rdv login-link`) for the organisers' and follow-up pages: made, looked
+at (a mail scanner fetching the link must not use it up), then used once. The cookie they lead to
+is the web layer's (`api/viewers.py`)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -15,6 +17,16 @@ from .db.signin import LoginLink
 from .tokens import ROLES
 
 LINK_LIFETIME = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An unused sign-in link: the event it signs in to, and as whom."""
+
+    slug: str
+    title: str
+    locale: str
+    role: str
 
 
 def _hash(token: str) -> str:
@@ -48,6 +60,23 @@ async def create_link(
     )
     await db.flush()
     return f"{base_url}/login/{token}"
+
+
+async def pending(db: AsyncSession, token: str, now: datetime) -> Pending | None:
+    """What a link would sign in to, leaving it unused; None when it is unknown, used or
+    expired."""
+    row = (
+        await db.execute(
+            select(m.Event.slug, m.Event.title, m.Event.locale, LoginLink.role)
+            .join(m.Event, m.Event.id == LoginLink.event_id)
+            .where(
+                LoginLink.token_hash == _hash(token),
+                LoginLink.used_at.is_(None),
+                LoginLink.expires_at > now,
+            )
+        )
+    ).first()
+    return Pending(row.slug, row.title, row.locale, row.role) if row else None
 
 
 async def redeem(db: AsyncSession, token: str, now: datetime) -> tuple[str, str] | None:

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import jwt
@@ -38,6 +38,15 @@ class Grant:
     @property
     def can_write(self) -> bool:
         return self.role == "organiser"
+
+
+def moment(seconds: int, tz: tzinfo | None) -> datetime | None:
+    """A signed timestamp as a moment, or None when it lies outside the calendar (a year beyond
+    9999 or before 1): signed is not the same as sensible."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=tz)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def derive_key(secret_key: str, purpose: str) -> bytes:
@@ -83,7 +92,9 @@ def verify_api_token(secret_key: str, token: str, *, now: datetime) -> Grant:
     role, event, expires = claims.get("role"), claims.get("event"), claims.get("exp")
     if role not in ROLES or not isinstance(event, str) or not isinstance(expires, int):
         raise TokenRejected("the token is invalid")
-    expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
+    expires_at = moment(expires, now.tzinfo)
+    if expires_at is None:
+        raise TokenRejected("the token is invalid: its expiry is out of range")
     if expires_at <= now:
         raise TokenRejected("the token has expired")
     return Grant(role, event, expires_at)

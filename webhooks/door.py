@@ -3,7 +3,7 @@
 Limits the body, hands the raw bytes to the provider's verifier, stores every accepted delivery
 in the inbox before answering, and answers fast: 200 for accepted (and for redeliveries, which
 the inbox ignores), 401 for bad credentials, 400 for an unreadable body, 404 for a provider
-without webhooks, 503 while the inbox cannot store (providers retry), never a 500.
+without webhooks here (saying why), 503 while the inbox cannot store (providers retry), never a 500.
 """
 
 from __future__ import annotations
@@ -25,6 +25,14 @@ Verifier = Callable[[WebhookRequest], Delivery]
 
 
 @dataclass(frozen=True, slots=True)
+class Closed:
+    """Why a provider's deliveries are refused here (unknown, not configured, without the
+    settings that check them), in words fit to send back: it names settings, never values."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     new: int
     duplicates: int
@@ -42,7 +50,7 @@ class Inbox(Protocol):
 class Door:
     """Everything the door needs, given by the app factory."""
 
-    verifier_for: Callable[[str], Verifier | None]
+    verifier_for: Callable[[str], Verifier | Closed]
     inbox: Inbox
     now: Callable[[], datetime]
     public_url: str
@@ -81,8 +89,8 @@ def routes(door: Door) -> web.RouteTableDef:
     async def receive(request: web.Request) -> web.Response:
         provider = request.match_info["provider"]
         verify = door.verifier_for(provider)
-        if verify is None:
-            return _answer(404, f"no webhooks are configured for {provider!r}")
+        if isinstance(verify, Closed):
+            return _answer(404, verify.reason)
         body = await _read(request, door.limit)
         if body is None:
             return _answer(413, f"the body is larger than {door.limit} bytes")

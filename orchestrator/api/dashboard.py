@@ -3,6 +3,7 @@ room. Followup viewers see the same page without the means to act."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from aiohttp import web
@@ -14,26 +15,39 @@ from .. import appkeys
 from ..dashboard.view import Dashboard, build
 from ..db import models as m
 from ..db.states import RoomState
-from ..rooms.entry import CannotOpen, organiser_url
-from ..signin import redeem
+from ..rooms.entry import CannotOpen, NotYet, organiser_url
+from ..signin import pending, redeem
 from .viewers import COOKIE, Viewer, set_cookie, viewer_of
 
 routes = web.RouteTableDef()
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 1.0
 FILTERS = ("directorate", "company", "state")
+_UPDATE_ID = re.compile(r"[0-9]{1,18}")
 
 
 @routes.get("/login/{token}")
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """Says what the link signs in to, with a button that uses it: mail scanners fetch the links
+    in a mail, and a GET must not use one up (nor sign anyone in from another site)."""
+    app = request.app
+    async with app[appkeys.DB]() as db:
+        found = await pending(db, request.match_info["token"], app[appkeys.CLOCK].now())
+    if found is None:
+        return _unusable_link(request)
+    return app[appkeys.PAGES].render(
+        "signin.html", found.locale, title=found.title, state="confirm", link=found
+    )
+
+
+@routes.post("/login/{token}")
 async def login(request: web.Request) -> web.StreamResponse:
     app = request.app
     now = app[appkeys.CLOCK].now()
     async with app[appkeys.DB]() as db, db.begin():
         found = await redeem(db, request.match_info["token"], now)
     if found is None:
-        return app[appkeys.PAGES].render(
-            "signin.html", None, status=404, title="rdv", state="invalid"
-        )
+        return _unusable_link(request)
     slug, role = found
     target = (
         f"/events/{slug}/report"
@@ -43,6 +57,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(target)
     set_cookie(response, request, Viewer(slug, role, now + timedelta(hours=12)))
     raise response
+
+
+def _unusable_link(request: web.Request) -> web.Response:
+    return request.app[appkeys.PAGES].render(
+        "signin.html", None, status=404, title="rdv", state="invalid"
+    )
 
 
 def _has_report(app: web.Application) -> bool:
@@ -116,7 +136,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     event = await _event(request, slug)
     feed = app[appkeys.FEED]
     after = request.headers.get("Last-Event-ID") or request.query.get("after") or ""
-    last = int(after) if after.isdigit() else await feed.latest(event.id)
+    last = _resume_after(after, await feed.latest(event.id))
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -131,6 +151,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return await _follow(request, event, viewer, response, last)
     finally:
         app[appkeys.METRICS].streams.dec()
+
+
+def _resume_after(after: str, latest: int) -> int:
+    """The update a reconnecting page saw last: an id this stream can have sent (ASCII digits,
+    not past the latest), else the latest, which starts a fresh stream. `str.isdigit` alone takes
+    "²" for a digit and lets through numbers no database column holds."""
+    if not _UPDATE_ID.fullmatch(after):
+        return latest
+    return min(int(after), latest)
 
 
 async def _follow(
@@ -163,7 +192,18 @@ def _clock(request: web.Request) -> bytes:
 
 @routes.get("/dashboard/{slug}/rooms/{key}/join")
 async def join_as_organiser(request: web.Request) -> web.StreamResponse:
-    """Drops a signed-in organiser into the room as a moderator."""
+    """Drops a signed-in organiser into an open room; a room not open yet is only offered (a
+    link followed from another site must not create rooms hours early)."""
+    return await _enter(request, open_now=False)
+
+
+@routes.post("/dashboard/{slug}/rooms/{key}/join")
+async def open_as_organiser(request: web.Request) -> web.StreamResponse:
+    """The dashboard's button: opens the room now if it is not, and drops the organiser in."""
+    return await _enter(request, open_now=True)
+
+
+async def _enter(request: web.Request, *, open_now: bool) -> web.StreamResponse:
     slug, key = request.match_info["slug"], request.match_info["key"]
     viewer = viewer_of(request, slug)
     if viewer is None:
@@ -179,11 +219,32 @@ async def join_as_organiser(request: web.Request) -> web.StreamResponse:
             key,
             app[appkeys.SETTINGS],
             app[appkeys.CLOCK].now(),
+            open_now=open_now,
         )
+    except NotYet as early:
+        return await _offer_room(request, slug, key, early)
     except CannotOpen as error:
         raise web.HTTPConflict(text=str(error)) from None
     except ProviderError as error:
         raise web.HTTPBadGateway(text=str(error)) from None
     if url is None:
         raise web.HTTPNotFound(text=f"no session {key}")
-    raise web.HTTPFound(url, headers={"Cache-Control": "no-store"})
+    redirect = web.HTTPSeeOther if open_now else web.HTTPFound
+    raise redirect(url, headers={"Cache-Control": "no-store"})
+
+
+async def _offer_room(request: web.Request, slug: str, key: str, early: NotYet) -> web.Response:
+    """The page of a room not open yet: when it opens by itself, and a button to open it now."""
+    event = await _event(request, slug)
+    pages = request.app[appkeys.PAGES]
+    language = pages.language(event.locale)
+    zone = event.timezone
+    return pages.render(
+        "open_room.html",
+        event.locale,
+        title=early.title,
+        event_title=event.title,
+        action=f"/dashboard/{slug}/rooms/{key}/join",
+        back=f"/dashboard/{slug}",
+        opens=f"{language.date(early.opens_at, zone)} {language.time(early.opens_at, zone)}",
+    )

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from aiohttp import web
 
 from .. import appkeys
-from ..tokens import ROLES, derive_key
+from ..tokens import ROLES, derive_key, moment
 
 COOKIE = "rdv_session"
 SESSION_LIFETIME = timedelta(hours=12)
@@ -51,14 +51,12 @@ def read_cookie(secret: str, value: str, now: datetime) -> Viewer | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(payload.encode()))
-        viewer = Viewer(
-            str(data["e"]), str(data["r"]), datetime.fromtimestamp(int(data["x"]), tz=now.tzinfo)
-        )
+        event, role, expires_at = str(data["e"]), str(data["r"]), moment(int(data["x"]), now.tzinfo)
     except (ValueError, KeyError, TypeError):
         return None
-    if viewer.role not in ROLES or viewer.expires_at <= now:
+    if role not in ROLES or expires_at is None or expires_at <= now:
         return None
-    return viewer
+    return Viewer(event, role, expires_at)
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, viewer: Viewer) -> None:

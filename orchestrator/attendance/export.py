@@ -22,17 +22,24 @@ COLUMNS = (
     ("substitute_for", "substitute for"),
     ("sources", "sources"),
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's CSV injection guidance: a spreadsheet runs a cell whose first non-blank character is
+# one of these (blanks before it, a newline, a tab or spaces, hide nothing); a leading tab,
+# carriage return or NUL is quoted as well (ASVS 1.2.10).
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL_START = ("\t", "\r", "\0")
 
 
 def cell(value: Any) -> str:
-    """Text a spreadsheet shows as typed: a leading formula character is quoted away."""
+    """Text a spreadsheet shows as typed: a formula character first (after any blanks) is quoted
+    away."""
     if value is None:
         return ""
     if isinstance(value, list | tuple):
         value = " ".join(str(item) for item in value)
     text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
+    if isinstance(value, str) and (
+        text.lstrip().startswith(_FORMULA_START) or text.startswith(_CONTROL_START)
+    ):
         return "'" + text
     return text
 

@@ -13,6 +13,7 @@ from integrations.base import JoinPage, JoinRequest, ProviderError, Role, Room, 
 
 from ..db import models as m
 from ..db.base import names_nothing
+from ..db.states import RoomState
 from ..participants.visits import Visit
 from ..providers import ProviderRegistry
 from ..settings import Settings
@@ -21,6 +22,15 @@ from .lifecycle import RoomLifecycle, ensure_ready, seat_of
 
 class CannotOpen(Exception):
     """The room cannot be opened from the dashboard now; the message says why."""
+
+
+class NotYet(CannotOpen):
+    """The room is not open yet and would open on the organiser's word only (a POST from the
+    dashboard): a link followed from elsewhere must not create rooms hours early."""
+
+    def __init__(self, title: str, opens_at: datetime) -> None:
+        super().__init__("this room is not open yet: open it from the dashboard")
+        self.title, self.opens_at = title, opens_at
 
 
 def seat_request(visit: Visit, room: m.Room, settings: Settings) -> JoinRequest:
@@ -80,9 +90,13 @@ async def organiser_url(
     key: str,
     settings: Settings,
     now: datetime,
+    *,
+    open_now: bool,
 ) -> str | None:
     """The URL that drops the event's organiser into a session's room as a moderator; None when
-    the event has no such session. `CannotOpen` when the room cannot be opened now, and the
+    the event has no such session. A room not yet open is opened only `open_now` (the organiser
+    asked from the dashboard) or within its lead time (RDV_ROOM_LEAD), when the timers open it
+    anyway; `NotYet` otherwise. `CannotOpen` when the room cannot be opened now, and the
     provider's own error when it fails."""
     if names_nothing(key):
         return None
@@ -100,6 +114,9 @@ async def organiser_url(
     session, room, event = row
     if session.cancelled or not organisers_can_open(providers, room.provider):
         raise CannotOpen("this room cannot be opened from the dashboard now")
+    opens_at = session.starts_at - settings.room_lead
+    if not open_now and now < opens_at and room.state not in (RoomState.READY, RoomState.LIVE):
+        raise NotYet(session.title, opens_at)
     if not await ensure_ready(lifecycle, room.id):
         raise CannotOpen("this room cannot be opened from the dashboard now")
     async with lifecycle.db() as db:

@@ -98,6 +98,24 @@ async def _call(
             },
         ),
         (
+            "signed, expiring after the end of the calendar",
+            lambda clock, token: {
+                "Authorization": "Bearer "
+                + jwt.encode(
+                    _claims(clock, exp=10**20), derive_key(TEST_SECRET, "api"), algorithm="HS256"
+                )
+            },
+        ),
+        (
+            "signed, expiring before the start of the calendar",
+            lambda clock, token: {
+                "Authorization": "Bearer "
+                + jwt.encode(
+                    _claims(clock, exp=-(10**20)), derive_key(TEST_SECRET, "api"), algorithm="HS256"
+                )
+            },
+        ),
+        (
             "unknown role",
             lambda clock, token: {
                 "Authorization": "Bearer "

@@ -13,11 +13,12 @@ from typing import Any
 import jwt
 import pytest
 from sqlalchemy import select
+from support.deliveries import JITSI_SECRET, headers
 from support.service import TEST_SECRET, Api, ManualClock, small_program
+from support.signin import login_path
 
 from orchestrator.api.openapi import document
 from orchestrator.db import models as m
-from orchestrator.signin import create_link
 from orchestrator.tokens import derive_key
 
 PATHS = document()["paths"]
@@ -172,23 +173,62 @@ async def test_a_removed_persons_feed_and_agenda_stop_working(
     assert (await api.client.get(f"/me/{links['feed:eve']}")).status == 404
 
 
-LOGIN = [("fresh", 303), ("used", 404), ("expired", 404), ("guessed", 404)]
+# What a sign-in link answers to its page being fetched (GET) and to its button (POST).
+LOGIN = [("fresh", 200, 303), ("used", 404, 404), ("expired", 404, 404), ("guessed", 404, 404)]
 
 
-@pytest.mark.parametrize(("case", "expected"), LOGIN)
+@pytest.mark.parametrize(("case", "page", "button"), LOGIN)
 async def test_each_login_link_answers_as_the_table_says(
-    api: Api, db: Any, clock: ManualClock, case: str, expected: int
+    api: Api, db: Any, clock: ManualClock, case: str, page: int, button: int
 ) -> None:
     await api.import_ok(small_program())
-    async with db() as session, session.begin():
-        url = await create_link(
-            session, slug=SLUG, role="organiser", now=clock.now(), base_url="https://rdv.test"
-        )
-    path = url.removeprefix("https://rdv.test")
+    path = await login_path(db, clock, SLUG, base_url="https://rdv.test")
     if case == "used":
-        assert (await api.client.get(path, allow_redirects=False)).status == 303
+        assert (await api.client.post(path, allow_redirects=False)).status == 303
     elif case == "expired":
         clock.advance(timedelta(minutes=16))
     elif case == "guessed":
         path = "/login/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-    assert (await api.client.get(path, allow_redirects=False)).status == expected
+    assert (await api.client.get(path, allow_redirects=False)).status == page
+    assert (await api.client.post(path, allow_redirects=False)).status == button
+
+
+CHANGES = sorted(route for route in MATRIX if route[0] != "GET")
+
+
+@pytest.mark.parametrize(("method", "path"), CHANGES)
+async def test_a_page_on_another_site_cannot_change_anything_even_holding_a_token(
+    api: Api, clock: ManualClock, token: Callable[..., str], method: str, path: str
+) -> None:
+    """A script (curl, no browser headers) with an organiser's token changes things, and so does
+    a page of the service's own; a page elsewhere that got hold of a token does not."""
+    await api.import_ok(small_program())
+    clock.set(datetime(2021, 4, 8, 12, 0, tzinfo=UTC))
+    url = path.replace("{slug}", SLUG).replace("{key}", "plenary")
+    bearer = authorization("organiser", clock, token)
+    elsewhere = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    refused = await api.client.request(
+        method, url, json=BODIES.get(path), headers=bearer | elsewhere
+    )
+    assert refused.status == 403
+    error = (await refused.json())["error"]
+    assert error["code"] == "forbidden"
+    assert "another site" in error["message"]
+
+    ours = {"Sec-Fetch-Site": "same-origin", "Origin": "https://rdv.test"}
+    allowed = await api.client.request(method, url, json=BODIES.get(path), headers=bearer | ours)
+    assert allowed.status == MATRIX[(method, path)][-1], await allowed.text()
+
+
+async def test_a_providers_webhook_is_heard_whatever_origin_its_client_claims(
+    make_api: Callable[..., Any],
+) -> None:
+    """Deliveries carry the provider's signature, not a cookie: the cross-site check leaves the
+    webhook door alone."""
+    jitsi = await make_api(jitsi_webhook_secret=JITSI_SECRET)
+    response = await jitsi.client.post(
+        "/webhooks/jitsi",
+        data=b"{}",
+        headers={**headers(), "Origin": "https://meet.example.org", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status == 200

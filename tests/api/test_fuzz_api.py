@@ -256,7 +256,7 @@ async def test_an_organiser_joining_a_room_whose_key_holds_a_nul_is_told_not_fou
             now=clock.now(),
             base_url="http://rdv.test",
         )
-    signed_in = await api.client.get(link.removeprefix("http://rdv.test"), allow_redirects=False)
+    signed_in = await api.client.post(link.removeprefix("http://rdv.test"), allow_redirects=False)
     assert signed_in.status in (302, 303)
     response = await api.client.get(
         f"/dashboard/{EXAMPLE_SLUG}/rooms/b2b-01%00/join", allow_redirects=False

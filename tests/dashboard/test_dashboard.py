@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from support.deliveries import JITSI_SECRET, headers, occupant, seat
 from support.service import TEST_SECRET, ManualClock, session_of, small_program
+from support.signin import sign_in as signing_in
 
 from orchestrator import appkeys
 from orchestrator.dashboard.view import build
@@ -49,11 +50,7 @@ async def sign_in(
     role: str = "organiser",
     slug: str = SLUG,
 ) -> ClientResponse:
-    async with db() as session, session.begin():
-        url = await create_link(
-            session, slug=slug, role=role, now=clock.now(), base_url="http://rdv.test"
-        )
-    return await client.get(url.removeprefix("http://rdv.test"), allow_redirects=False)
+    return await signing_in(client, db, clock, slug, role)
 
 
 async def events(
@@ -120,8 +117,9 @@ async def test_a_login_link_works_once_and_sets_a_safe_cookie(
             session, slug=SLUG, role="organiser", now=clock.now(), base_url="http://rdv.test"
         )
     path = url.removeprefix("http://rdv.test")
-    assert (await client.get(path, allow_redirects=False)).status == 303
-    assert (await client.get(path, allow_redirects=False)).status == 404  # used
+    assert (await client.post(path, allow_redirects=False)).status == 303
+    assert (await client.post(path, allow_redirects=False)).status == 404  # used
+    assert (await client.get(path, allow_redirects=False)).status == 404
 
 
 async def test_behind_https_the_cookie_is_secure(
@@ -141,8 +139,9 @@ async def test_an_expired_link_and_no_cookie_are_refused(
             session, slug=SLUG, role="organiser", now=clock.now(), base_url="http://rdv.test"
         )
     clock.advance(timedelta(minutes=16))
-    expired = await board.client.get(url.removeprefix("http://rdv.test"), allow_redirects=False)
-    assert expired.status == 404
+    path = url.removeprefix("http://rdv.test")
+    assert (await board.client.get(path, allow_redirects=False)).status == 404
+    assert (await board.client.post(path, allow_redirects=False)).status == 404
     assert (await board.client.get(f"/dashboard/{SLUG}")).status == 401
     assert (await board.client.get(f"/dashboard/{SLUG}/stream")).status == 401
 
@@ -157,7 +156,7 @@ async def test_the_page_shows_every_room_and_escapes_every_name(
     assert "Acme × Water &lt;b&gt;bold&lt;/b&gt;" in text
     for key in ("m1", "m2", "m3", "plenary"):
         assert f'id="card-{key}"' in text
-    assert f'href="/dashboard/{SLUG}/rooms/m1/join"' in text
+    assert f'action="/dashboard/{SLUG}/rooms/m1/join"' in text
     assert "<script>" not in text
 
 
@@ -249,6 +248,34 @@ async def test_a_reconnecting_stream_gets_exactly_what_it_missed(
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(anext(replay), timeout=1.5)
     again.close()
+
+
+@pytest.mark.parametrize(
+    "where", [{"Last-Event-ID": "²"}, {"Last-Event-ID": "9" * 25}, {"Last-Event-ID": "-1"}, "²"]
+)
+async def test_a_stream_asked_to_resume_after_a_nonsense_id_starts_afresh(
+    board: Any, db: Any, clock: ManualClock, where: dict[str, str] | str
+) -> None:
+    """A page that comes back with an id the stream never sent (a proxy's, a typo, a superscript
+    two that str.isdigit takes for a digit) gets a fresh stream, not an error."""
+    await sign_in(board.client, db, clock)
+    clock.set(M1_START - timedelta(minutes=2))
+    room_key, seat_id, _ = await seat(db, "ana", "m1")
+    if isinstance(where, str):
+        stream = await board.client.get(f"/dashboard/{SLUG}/stream", params={"after": where})
+    else:
+        stream = await board.client.get(f"/dashboard/{SLUG}/stream", headers=where)
+    assert stream.status == 200
+    assert stream.headers["Content-Type"] == "text/event-stream"
+    posted = await board.client.post(
+        "/webhooks/jitsi",
+        headers=headers(),
+        data=occupant("joined", room_key, seat_id, "Ana Lopez", clock.now()),
+    )
+    assert posted.status == 200
+    _, update = await asyncio.wait_for(anext(events(stream)), timeout=2.0)
+    assert update["card"]["key"] == "m1"  # what happens from now on, and nothing older
+    stream.close()
 
 
 async def test_the_clock_passing_the_late_mark_raises_an_alert(

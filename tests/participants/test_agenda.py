@@ -7,18 +7,17 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support.accessibility import blocking_violations
 from support.browser import screenshot_path
 from support.service import Api, ManualClock, session_of, small_program
 
 from orchestrator.db import models as m
 
 SLUG = "meet-the-buyers"
-AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
 VIDEO = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
 
 
@@ -99,8 +98,6 @@ async def test_an_unknown_agenda_link_is_not_found(day: tuple[Api, str]) -> None
 async def test_the_agenda_in_a_browser_on_a_phone_passes_an_accessibility_check(
     browser: Any, day: tuple[Api, str]
 ) -> None:
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed: run `make test` or `npm ci --prefix tests/js`")
     api, path = day
     url = str(api.client.make_url(path))
     context = await browser.new_context(
@@ -117,14 +114,7 @@ async def test_the_agenda_in_a_browser_on_a_phone_passes_an_accessibility_check(
     assert "Opens in" in await countdown.inner_text()
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the agenda scrolls sideways on a phone"
-    await page.add_script_tag(path=str(AXE))
-    results = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    serious = [
-        (violation["id"], violation["impact"])
-        for violation in results["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert await blocking_violations(page) == []
     await page.keyboard.press("Tab")
     focused = await page.evaluate("document.activeElement.textContent")
     assert focused.strip()

@@ -186,7 +186,7 @@ async def test_two_instances_share_the_work_and_the_dashboard(
 
     link = (await rdv(env, "login-link", "--event", SLUG)).strip()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        async with http.get(
+        async with http.post(
             second + link.removeprefix("http://rdv.test"), allow_redirects=False
         ) as signed:
             assert signed.status == 303
