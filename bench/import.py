@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import output
+import probe
 from output import Row, widen
 from sqlalchemy.engine import make_url
 
@@ -207,12 +209,75 @@ async def run(url: str) -> list[Row]:
     return rows
 
 
+def next_week(program: dict[str, Any]) -> dict[str, Any]:
+    """The program with its days moved a week ahead of today: its invites are all due."""
+    first = datetime.fromisoformat(DAYS[0]).date()
+    shift = datetime.now(UTC).date() + timedelta(days=7) - first
+    moved = json.loads(json.dumps(program))
+    for session in moved["sessions"]:
+        for name in ("start", "end"):
+            session[name] = (datetime.fromisoformat(session[name]) + shift).isoformat()
+    moved["event"] = {**moved["event"], "slug": "bench-import-live"}
+    return moved
+
+
+async def import_while_serving(url: str, folder: Path) -> list[Row]:
+    """`rdv import` of the 10,000 people with their invites, while `rdv serve` answers the probe's
+    webhooks and personal links: no answer may wait more than 0.5 s on the import."""
+    program, _, _ = build_program(random.Random(SEED))
+    (folder / "live.json").write_bytes(to_bytes(next_week(program)))
+    answers = probe.Answers()
+    async with probe.serving(url, folder) as (port, env):
+        places = await probe.seats(url)
+        watching = asyncio.create_task(probe.probe(port, places, answers))
+        await asyncio.sleep(1.0)  # the answers before: the baseline
+        started = time.perf_counter()
+        job = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestrator", "import", str(folder / "live.json"),
+            env=env, cwd=probe.ROOT, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, errors = await job.communicate()
+        ended = time.perf_counter()
+        await asyncio.sleep(1.0)
+        watching.cancel()
+    if job.returncode:
+        raise SystemExit(f"rdv import failed: {errors.decode()[-500:]}")
+    during = sorted(answers.between(started, ended))
+    before = sorted(answers.between(0, started))
+    failed = sum(1 for _, status in during if status not in (200, 302))
+    slowest = during[-1][0] if during else 0.0
+
+    def p99(found: list[tuple[float, int]]) -> float:
+        return found[min(len(found) - 1, int(len(found) * 0.99))][0] * 1000 if found else 0.0
+
+    rows = [
+        widen(("rdv import with invites, while serving", f"{ended - started:.1f} s", "-", "-")),
+        (
+            "  probe answers during it: max; baseline: p99 before it",
+            f"{slowest * 1000:.0f} ms",
+            f"{p99(before):.0f} ms",
+            "-",
+            "< 500 ms",
+            output.holds(slowest < 0.5),
+        ),
+        widen(("  probe answers during it", f"{len(during)}, p99 {p99(during):.0f} ms", "-", "-")),
+        widen(("  probe answers not 200 or 302", str(failed), "0", output.holds(not failed))),
+    ]
+    return rows
+
+
 async def main(postgres: str | None) -> list[Row]:
     if postgres:
         async with postgres_database(postgres) as url:
-            return await run(url)
+            rows = await run(url)
+        async with postgres_database(postgres) as url:
+            with tempfile.TemporaryDirectory(prefix="rdv-bench-") as folder:
+                return rows + await import_while_serving(url, Path(folder))
     with tempfile.TemporaryDirectory(prefix="rdv-bench-") as folder:
-        return await run(f"sqlite+aiosqlite:///{folder}/bench.sqlite3")
+        rows = await run(f"sqlite+aiosqlite:///{folder}/bench.sqlite3")
+        url = f"sqlite+aiosqlite:///{folder}/live.sqlite3"
+        return rows + await import_while_serving(url, Path(folder))
 
 
 if __name__ == "__main__":

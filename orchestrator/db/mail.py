@@ -4,10 +4,11 @@ it (`enqueue`); the sender (`mail/outbox.py`) delivers them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +16,20 @@ from .base import Base
 from .upsert import dialect_insert
 
 MAIL_STATES = ("pending", "sending", "sent", "failed")
+
+
+class MailPlan(Base):
+    """What a change must tell people, recorded in the change's own transaction (a few rows,
+    whatever the size of the change): which sessions were created, changed or cancelled. The
+    sender turns it into messages afterwards, a part at a time (`done` sessions so far)."""
+
+    __tablename__ = "mail_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    done: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime]
 
 
 class MailMessage(Base):
@@ -68,7 +83,7 @@ async def enqueue(db: AsyncSession, messages: Sequence[Outgoing]) -> int:
         return 0
     rows = [
         {
-            **asdict(message),
+            **{name: getattr(message, name) for name in _OUTGOING},
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": message.created_at,
@@ -82,3 +97,6 @@ async def enqueue(db: AsyncSession, messages: Sequence[Outgoing]) -> int:
     )
     result = await db.execute(statement, rows)
     return len(result.all())
+
+
+_OUTGOING = tuple(f.name for f in fields(Outgoing))  # asdict would deep-copy every body

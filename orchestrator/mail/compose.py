@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import models as m
 from ..participants.seats import Seat, load_seats
@@ -56,10 +56,13 @@ class Context:
 
 
 class Composer(Protocol):
-    """Composes the messages of some kinds; `build` is pure (it runs in a worker thread)."""
+    """Composes the messages of some kinds; `build` is pure (it runs in a worker thread).
+    `prepare` turns what changes recorded into messages to compose (a mail plan), if anything."""
 
     @property
     def kinds(self) -> Collection[str]: ...
+
+    async def prepare(self, db: async_sessionmaker[AsyncSession]) -> int: ...
 
     def build(self, pending: Pending, context: Context, now: datetime) -> Composed: ...
 
@@ -84,6 +87,11 @@ class Composers:
         self.by_kind: Mapping[str, Composer] = {
             kind: composer for composer in composers for kind in composer.kinds
         }
+
+    async def prepare(self, db: async_sessionmaker[AsyncSession]) -> int:
+        """What changes recorded, turned into messages; returns how many."""
+        unique = {id(composer): composer for composer in self.by_kind.values()}
+        return sum([await composer.prepare(db) for composer in unique.values()])
 
     async def compose(
         self, db: AsyncSession, waiting: Sequence[Pending], now: datetime

@@ -11,22 +11,23 @@ only themselves. A session that has already ended gets no mail at all.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars import ics, imip
 from calendars.model import Method, Party
 from calendars.text import Notice, Writer
 
 from ..db import models as m
-from ..db.mail import Outgoing, enqueue
+from ..db.mail import MailPlan, Outgoing, enqueue
 from ..participants.seats import Seat, build_entry, load_seats
 from ..program.changes import ChangeSet, SessionChange
 from ..settings import Settings
 from .compose import Composed, Context, Pending
 
-QUEUE_CHUNK = 500
+PLAN_PART = 500  # sessions turned into messages per transaction
 # Session changes a plenary invite shows (it lists no other attendee).
 PLENARY_SHOWN = frozenset({"start", "end", "title", "kind", "event"})
 
@@ -41,22 +42,59 @@ class InviteComposer:
         self.writer = writer
 
     async def queue(self, db: AsyncSession, changes: ChangeSet, now: datetime) -> int:
-        """Queues every message the change set calls for; returns how many."""
-        wanted = {key: Notice.INVITATION for key in changes.sessions_created}
-        wanted.update({key: Notice.CANCELLED for key in changes.sessions_cancelled})
-        updates = {
-            change.key: change for change in changes.sessions_changed if change.touches_invites
+        """Records what the change set must tell people, in the transaction of the change: one
+        row whatever the size of the change (`MailPlan`). The sender turns it into messages
+        (`prepare`) and composes each when it sends it. Returns how many sessions it names."""
+        plan: dict[str, list[Any]] = {
+            "created": list(changes.sessions_created),
+            "cancelled": list(changes.sessions_cancelled),
+            "changed": [c.as_dict() for c in changes.sessions_changed if c.touches_invites],
         }
-        keys = set(wanted) | set(updates)
-        if not keys:
-            return 0
-        event = await db.scalar(select(m.Event).where(m.Event.slug == changes.event))
-        assert event is not None
+        named = sum(len(keys) for keys in plan.values())
+        if named:
+            event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == changes.event))
+            assert event_id is not None
+            db.add(MailPlan(event_id=event_id, plan=plan, created_at=now))
+        return named
+
+    async def prepare(self, db: async_sessionmaker[AsyncSession]) -> int:
+        """Turns the recorded plans into messages to compose, oldest first, PLAN_PART sessions
+        per transaction, so the database's write lock is held a moment each time; returns how
+        many messages. A part done twice (after a crash) queues nothing twice."""
+        queued = 0
+        while True:
+            async with db() as session, session.begin():
+                plan = await session.scalar(
+                    select(MailPlan)
+                    .order_by(MailPlan.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                if plan is None:
+                    return queued
+                keys = _keys(plan.plan)
+                part = keys[plan.done : plan.done + PLAN_PART]
+                queued += await self._queue(session, plan, set(part))
+                if plan.done + PLAN_PART >= len(keys):
+                    await session.delete(plan)
+                else:
+                    plan.done += PLAN_PART
+
+    async def _queue(self, db: AsyncSession, plan: MailPlan, keys: set[str]) -> int:
+        """The messages of one part of a plan: who gets what, for each of these sessions."""
+        now = plan.created_at
+        wanted = {key: Notice.INVITATION for key in plan.plan["created"] if key in keys}
+        wanted.update({key: Notice.CANCELLED for key in plan.plan["cancelled"] if key in keys})
+        updates = {
+            item["key"]: SessionChange.from_dict(item)
+            for item in plan.plan["changed"]
+            if item["key"] in keys
+        }
         # Mail about a session that has ended is noise: too late to join, nothing to cancel.
         sessions = (
             await db.scalars(
                 select(m.Session).where(
-                    m.Session.event_id == event.id,
+                    m.Session.event_id == plan.event_id,
                     m.Session.key.in_(keys),
                     m.Session.ends_at > now,
                 )
@@ -64,20 +102,15 @@ class InviteComposer:
         ).all()
         seats = await load_seats(db, [session.id for session in sessions])
         outgoing: list[Outgoing] = []
-        queued = 0
         for session in sessions:
             session_seats = seats[session.id]
             if session.key in updates:
-                plan = self._plan_update(session, updates[session.key], session_seats)
+                notices = self._plan_update(session, updates[session.key], session_seats)
             else:
                 notice = wanted[session.key]
-                plan = [(seat, notice) for seat in session_seats if not seat.removed]
-            for seat, notice in plan:
-                outgoing.append(self._notice(session, seat, notice, now))
-                if len(outgoing) >= QUEUE_CHUNK:  # bounded memory for very large events
-                    queued += await enqueue(db, outgoing)
-                    outgoing.clear()
-        return queued + await enqueue(db, outgoing)
+                notices = [(seat, notice) for seat in session_seats if not seat.removed]
+            outgoing += [self._notice(session, seat, notice, now) for seat, notice in notices]
+        return await enqueue(db, outgoing)
 
     def _plan_update(
         self, session: m.Session, change: SessionChange, seats: list[Seat]
@@ -145,3 +178,9 @@ class InviteComposer:
             body=None,
             created_at=now,
         )
+
+
+def _keys(plan: dict[str, Any]) -> list[str]:
+    """The sessions a plan names, in a stable order (its parts are taken by position)."""
+    changed = [item["key"] for item in plan["changed"]]
+    return [*plan["created"], *plan["cancelled"], *changed]

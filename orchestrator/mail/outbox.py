@@ -125,12 +125,15 @@ class OutboxSender:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
 
     async def deliver_due(self) -> Delivery:
-        """One pass: claim up to `batch` due messages, deliver them, record each outcome.
+        """One pass: turn what changes recorded into messages (`Composers.prepare`), claim up
+        to `batch` due messages, compose those still without a body, deliver them, record each
+        outcome.
 
         Each of `concurrency` workers delivers a message, then waits until its outcome is
         committed before it takes the next: a crash can only send again the messages in flight,
         never more than `concurrency`. Outcomes that arrive together share a commit.
         """
+        await self.composers.prepare(self.db)
         claimed = await self._claim(self.clock.now())
         if not claimed:
             return Delivery()

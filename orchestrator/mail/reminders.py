@@ -37,6 +37,10 @@ class Reminders:
     ) -> None:
         self.db, self.clock, self.settings, self.writer = db, clock, settings, writer
 
+    async def prepare(self, db: async_sessionmaker[AsyncSession]) -> int:
+        """Reminders are queued when they fall due (`queue_due`): nothing to prepare."""
+        return 0
+
     @property
     def enabled(self) -> bool:
         return self.settings.reminder_before.total_seconds() > 0

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
+from ..db.upsert import table
 from ..tokens import new_link_token
 from . import sections
 from .changes import INVITE_FIELDS, ChangeSet, SessionChange
@@ -191,7 +192,7 @@ class _SessionSync:
             if statement_rows:
                 await self.db.execute(update(model), statement_rows)
         if self.attendee_inserts:
-            await self.db.execute(insert(m.Attendee), self.attendee_inserts)
+            await self.db.execute(insert(table(m.Attendee)), self.attendee_inserts)
 
     def desired(self, spec: SessionSpec) -> dict[int, str]:
         speakers = set(spec.speakers)
@@ -318,7 +319,7 @@ class _SessionSync:
             for spec in specs
         ]
         result = await self.db.execute(
-            insert(m.Session).returning(m.Session.id, m.Session.key), rows
+            insert(table(m.Session)).returning(m.Session.id, m.Session.key), rows
         )
         ids = {key: session_id for session_id, key in result.all()}
         room_rows = []
@@ -337,4 +338,4 @@ class _SessionSync:
                 self.attendee_inserts.append(self.attendee_row(session_id, person_id, role))
             self.created.append(spec.key)
             self.ends[spec.key] = spec.ends_at
-        await self.db.execute(insert(m.Room), room_rows)
+        await self.db.execute(insert(table(m.Room)), room_rows)

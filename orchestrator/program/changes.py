@@ -25,6 +25,17 @@ class SessionChange:
     def touches_invites(self) -> bool:
         return not INVITE_FIELDS.isdisjoint(self.fields)
 
+    @classmethod
+    def from_dict(cls, item: dict[str, Any]) -> SessionChange:
+        """The change `as_dict` wrote (a mail plan keeps it as JSON)."""
+        return cls(
+            item["key"],
+            tuple(item["fields"]),
+            tuple(item["attendees_added"]),
+            tuple(item["attendees_removed"]),
+            tuple(item["roles_changed"]),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,

@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
+from ..db.upsert import table
 from .changes import KeyedChanges
 from .model import OrganisationSpec, PersonSpec
 
@@ -100,7 +101,7 @@ async def _sync_keyed(
     if updates:
         await db.execute(update(model), updates)
     if inserts:
-        result = await db.execute(insert(model).returning(model.id, model.key), inserts)
+        result = await db.execute(insert(table(model)).returning(model.id, model.key), inserts)
         ids.update({key: row_id for row_id, key in result.all()})
     changes = KeyedChanges(tuple(added), tuple(changed), tuple(row.key for row in removed))
     return ids, changes, changed_columns

@@ -46,6 +46,7 @@ async def test_a_sender_that_dies_mid_delivery_is_replaced_without_losing_or_dou
     composers = api.client.app[appkeys.COMPOSERS]
     transport = transport_for(parse_mail_url(sink.url))
     try:
+        await api.plan_mail()  # what the import recorded becomes twelve messages
         dead = OutboxSender(db, transport, clock, composers, batch=5)
         claimed = await dead._claim(clock.now())  # claims five, then the process is killed
         assert len(claimed) == 5

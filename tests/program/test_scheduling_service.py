@@ -93,6 +93,7 @@ async def test_scheduling_writes_meetings_and_queues_their_invites(api: Api, db:
     assert set(written) == {"acme-roads", "chloe.ana", "eve.ben"}
     assert written["chloe.ana"]["title"] == "Acme Sensors × Water and Waste"
     assert written["acme-roads"]["title"] == "Acme Sensors × Roads"
+    await api.plan_mail()
     async with db() as session:
         invited = set(
             await session.scalars(
@@ -177,6 +178,7 @@ async def test_when_availability_shrinks_only_that_meeting_moves(api: Api, db: A
     assert again["chloe.ana"]["start"] == first["chloe.ana"]["start"]
     changed = [change["key"] for change in outcome["changes"]["sessions"]["changed"]]
     assert changed == ["eve.ben"]
+    await api.plan_mail()
     async with db() as session:
         updated = set(
             await session.scalars(
@@ -194,6 +196,7 @@ async def test_a_meeting_whose_invites_went_out_stays_unless_moving_is_allowed(
     program = requests_day()
     await api.import_ok(program)
     first = by_key(await schedule(api))
+    await api.plan_mail()
     await mark_invites_sent(db, "chloe.ana")
     chloe_at = first["chloe.ana"]["start"]
     program["availability"] = {"chloe": [["2021-04-08T13:00", "2021-04-08T14:00"]]}

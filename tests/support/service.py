@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
+
+from orchestrator import appkeys
 from aiohttp.test_utils import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +79,13 @@ class Api:
         return await self.client.delete(
             f"/api/v1/events/{slug}/sessions/{key}", headers=self.headers(slug)
         )
+
+    async def plan_mail(self) -> int:
+        """Turns what the changes so far recorded into outbox messages, as the sender's next
+        pass does before it sends (an app built with background=False runs no sender)."""
+        app = self.client.app
+        assert app is not None
+        return await app[appkeys.COMPOSERS].prepare(app[appkeys.DB])
 
 
 def example_program() -> dict[str, Any]:
