@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
 
 from orchestrator import appkeys
-from aiohttp.test_utils import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DIR = ROOT / "examples" / "lyon-2021"
