@@ -45,6 +45,11 @@ class Metrics:
         self.outbox = Gauge(
             "rdv_outbox_messages", "Mail messages by state", ["state"], registry=self.registry
         )
+        self.mail_plans = Gauge(
+            "rdv_outbox_plans",
+            "Changes whose mail the sender has yet to turn into messages",
+            registry=self.registry,
+        )
         self.rooms = Gauge("rdv_rooms", "Rooms by state", ["state"], registry=self.registry)
         self.provider_calls = Histogram(
             "rdv_provider_call_seconds",

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 
 from .. import appkeys
 from ..db import models as m
-from ..db.mail import MAIL_STATES, MailMessage
+from ..db.mail import MAIL_STATES, MailMessage, MailPlan
 from ..db.states import RoomState
 
 routes = web.RouteTableDef()
@@ -47,8 +47,10 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         rooms = dict(
             (await db.execute(select(m.Room.state, func.count()).group_by(m.Room.state))).all()
         )
+        plans = await db.scalar(select(func.count()).select_from(MailPlan))
     for state in MAIL_STATES:
         metrics.outbox.labels(state).set(mail.get(state, 0))
+    metrics.mail_plans.set(plans or 0)
     for state in RoomState:
         metrics.rooms.labels(state).set(rooms.get(state, 0))
     return web.Response(

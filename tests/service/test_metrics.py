@@ -44,6 +44,9 @@ async def test_metrics_count_what_the_service_did(
     )
     assert forged.status == 401
 
+    planned = samples(await (await api.client.get("/metrics")).text())
+    assert planned[("rdv_outbox_plans", ())] == 1  # the import's, not yet turned into messages
+    await api.plan_mail()
     response = await api.client.get("/metrics")
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/plain")
