@@ -55,6 +55,7 @@ class _Claimed:
     kind: str
     session_id: int | None
     person_id: int | None
+    subject: str | None = None  # set when this pass composed it: written with its outcome
 
 
 class OutboxSender:
@@ -162,9 +163,9 @@ class OutboxSender:
 
     async def _compose(self, claimed: list[_Claimed]) -> tuple[list[_Claimed], int]:
         """The claimed messages, each with its body: those queued without one are composed now
-        (`compose.py`) and stored before they are sent, so a message sent again after a crash is
-        the same message; one that cannot be composed fails with the reason. Returns the
-        messages to send, and how many failed."""
+        (`compose.py`), and stored with the outcome of their delivery (one write for both: a
+        crash in between composes the message again, as it stands then); one that cannot be
+        composed fails with the reason. Returns the messages to send, and how many failed."""
         waiting = [
             Pending(c.id, c.kind, c.event_id, c.session_id, c.person_id)
             for c in claimed
@@ -175,25 +176,18 @@ class OutboxSender:
         now = self.clock.now()
         async with self.db() as db:
             results = await self.composers.compose(db, waiting, now)
-        changes: list[dict[str, Any]] = []
-        for pending in waiting:
-            found = results[pending.id]
-            if isinstance(found, Composed):
-                changes.append(
-                    {"id": pending.id, "subject": found.subject, "recipient": found.recipient}
-                    | {"body": found.body}
-                )
-            else:
-                changes.append(
-                    {"id": pending.id, "status": "failed", "lease_until": None}
-                    | {"last_error": found}
-                )
-        failed = {p.event_id for p in waiting if not isinstance(results[p.id], Composed)}
-        async with self.db() as db, db.begin():
-            await db.execute(update(MailMessage), changes)
-            await note(db, [(event_id, None) for event_id in failed], "mail", now)
+        unfit = [
+            {"id": p.id, "status": "failed", "lease_until": None, "last_error": results[p.id]}
+            for p in waiting
+            if not isinstance(results[p.id], Composed)
+        ]
+        if unfit:
+            failed = {p.event_id for p in waiting if not isinstance(results[p.id], Composed)}
+            async with self.db() as db, db.begin():
+                await db.execute(update(MailMessage), unfit)
+                await note(db, [(event_id, None) for event_id in failed], "mail", now)
         ready = [
-            replace(c, body=found.body, recipient=found.recipient)
+            replace(c, body=found.body, recipient=found.recipient, subject=found.subject)
             if c.body is None and isinstance(found := results[c.id], Composed)
             else c
             for c in claimed
@@ -215,7 +209,17 @@ class OutboxSender:
         return None
 
     def outcome(self, message: _Claimed, error: Exception | None, now: datetime) -> dict[str, Any]:
-        """The row update that records one delivery attempt."""
+        """The row update that records one delivery attempt (and the message, when this pass
+        composed it)."""
+        change = self._attempt_outcome(message, error, now)
+        if message.subject is not None:
+            change |= {"subject": message.subject, "recipient": message.recipient}
+            change["body"] = message.body
+        return change
+
+    def _attempt_outcome(
+        self, message: _Claimed, error: Exception | None, now: datetime
+    ) -> dict[str, Any]:
         if error is None:
             return {
                 "id": message.id,
