@@ -150,9 +150,12 @@ def build(
     calendar: bytes | None,
     method: Method | None,
     now: datetime,
+    message_id: str | None = None,
 ) -> bytes:
     """The complete message, CRLF line endings, 7-bit clean. Without a calendar it is a plain
-    text-and-HTML message (the replay mail).
+    text-and-HTML message (the replay mail). `message_id` is the left part of the Message-ID
+    when it must be the same at every attempt (a message sent again after a crash is then
+    recognisably the one sent before); without it the id is new.
 
     Written with the email library's message classes of the compat32 policy, which build a
     message several times faster than `EmailMessage` (no header is parsed back to be written):
@@ -173,7 +176,10 @@ def build(
     message["Reply-To"] = address(reply_to)
     message["Subject"] = header_text(subject)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("rdv", domain=message_domain(sender.email))
+    domain = message_domain(sender.email)
+    message["Message-ID"] = (
+        make_msgid("rdv", domain=domain) if message_id is None else f"<{message_id}@{domain}>"
+    )
     out = BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=_SMTP).flatten(message)
     return out.getvalue()

@@ -35,6 +35,13 @@ class Pending:
     session_id: int | None
     person_id: int | None
 
+    @property
+    def message_id(self) -> str:
+        """The left part of its Message-ID, the same however often it is composed: a message
+        the sender sends again after a crash (it was in flight) arrives with the id it had, and
+        mail clients that know the id show it once."""
+        return f"rdv.{self.event_id}.{self.id}"
+
 
 @dataclass(frozen=True, slots=True)
 class Composed:

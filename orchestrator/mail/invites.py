@@ -161,6 +161,7 @@ class InviteComposer:
             calendar=calendar,
             method=Method.CANCEL if cancelling else Method.REQUEST,
             now=now,
+            message_id=pending.message_id,
         )
         return Composed(text.subject, seat.party.email, body)
 

@@ -136,6 +136,7 @@ class Reminders:
             calendar=None,
             method=None,
             now=now,
+            message_id=pending.message_id,
         )
         return Composed(text.subject, seat.party.email, body)
 
