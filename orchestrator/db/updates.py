@@ -9,7 +9,7 @@ reconnects to, and on PostgreSQL a NOTIFY on `CHANNEL` at commit wakes the other
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -96,14 +96,12 @@ async def since(
     return [Update(*row) for row in rows]
 
 
-async def latest(db: AsyncSession, event_id: int) -> int:
-    """The id of the event's newest update, 0 when it has none."""
-    found = await db.scalar(
-        select(DashboardUpdate.id)
-        .where(DashboardUpdate.event_id == event_id)
-        .order_by(DashboardUpdate.id.desc())
-        .limit(1)
-    )
+async def latest(db: AsyncSession, event_id: int, reasons: Collection[str] = ()) -> int:
+    """The id of the event's newest update (of one of these reasons, if given), 0 when none."""
+    query = select(DashboardUpdate.id).where(DashboardUpdate.event_id == event_id)
+    if reasons:
+        query = query.where(DashboardUpdate.reason.in_(reasons))
+    found = await db.scalar(query.order_by(DashboardUpdate.id.desc()).limit(1))
     return found or 0
 
 
