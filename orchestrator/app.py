@@ -23,6 +23,7 @@ from . import appkeys
 from .api import (
     agenda,
     attendance,
+    audit,
     dashboard,
     events,
     feeds,
@@ -229,6 +230,7 @@ def create_app(
         openapi.routes,
         events.routes,
         mail.routes,
+        audit.routes,
         feeds.routes,
         agenda.routes,
         join.routes,

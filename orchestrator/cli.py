@@ -32,6 +32,7 @@ from .commands import (
 )
 from .db.engine import session_factory
 from .mail.invites import InviteComposer
+from .program.audit import Author, hooks, recorder
 from .program.problems import ProgramError
 from .program.schedule import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from .program.schedule_outcome import Outcome
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=ROLES, required=True)
     token.add_argument("--event", required=True, metavar="SLUG")
     token.add_argument("--ttl", default="8h", help="lifetime, e.g. 8h or 30m (default 8h)")
+    token.add_argument(
+        "--as",
+        dest="subject",
+        metavar="NAME",
+        help="who will use it, as the audit log names them (default: the role)",
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations")
@@ -152,7 +159,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         secret = settings.require_secret_key()
         try:
             token = mint_api_token(
-                secret, role=args.role, event=args.event, ttl=ttl, now=SystemClock().now()
+                secret,
+                role=args.role,
+                event=args.event,
+                ttl=ttl,
+                now=SystemClock().now(),
+                subject=args.subject,
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
@@ -247,5 +259,5 @@ async def _schedule(settings: Settings, args: argparse.Namespace) -> Outcome:
             move=args.move,
             dry_run=args.dry_run,
             time_limit=args.time_limit,
-            on_change=composer.queue,
+            on_change=hooks(composer.queue, recorder(Author.command("scheduler"), "schedule")),
         )

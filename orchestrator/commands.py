@@ -20,6 +20,7 @@ from .db.engine import create_engine, session_factory
 from .db.migrate import upgrade
 from .mail.invites import InviteComposer
 from .participants.erasure import Forgotten, forget, readd
+from .program.audit import Author, hooks, record_erasure, record_readd, recorder
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
@@ -48,7 +49,7 @@ async def import_file(settings: Settings, path: str | Path) -> ChangeSet:
             settings,
             raw,
             now=SystemClock().now(),
-            on_change=composer.queue,
+            on_change=hooks(composer.queue, recorder(Author.command(), "program.import")),
         )
 
 
@@ -67,19 +68,28 @@ async def replay_counts(settings: Settings, event_id: int) -> dict[str, Any]:
 
 
 async def forget_person(settings: Settings, slug: str, email: str) -> Forgotten | None:
+    now = SystemClock().now()
     async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
-        return await forget(
-            db,
-            slug=slug,
-            email=email,
-            now=SystemClock().now(),
-            secret=settings.require_secret_key(),
+        forgotten = await forget(
+            db, slug=slug, email=email, now=now, secret=settings.require_secret_key()
         )
+        if forgotten is not None:
+            await record_erasure(
+                db,
+                event_id=forgotten.event_id,
+                placeholder=forgotten.placeholder,
+                author=Author.command(),
+                now=now,
+            )
+        return forgotten
 
 
 async def readd_person(settings: Settings, slug: str, email: str) -> bool:
     async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
-        return await readd(db, slug=slug, email=email, secret=settings.require_secret_key())
+        lifted = await readd(db, slug=slug, email=email, secret=settings.require_secret_key())
+        if lifted:
+            await record_readd(db, slug, Author.command(), SystemClock().now())
+        return lifted
 
 
 async def login_link(settings: Settings, slug: str, role: str) -> str:

@@ -34,6 +34,7 @@ class Grant:
     role: str
     event: str
     expires_at: datetime
+    subject: str = ""  # who the token was made for, as the audit log names them
 
     @property
     def can_write(self) -> bool:
@@ -54,7 +55,15 @@ def derive_key(secret_key: str, purpose: str) -> bytes:
     return hmac.new(secret_key.encode(), f"rdv:{purpose}".encode(), hashlib.sha256).digest()
 
 
-def mint_api_token(secret_key: str, *, role: str, event: str, ttl: timedelta, now: datetime) -> str:
+def mint_api_token(
+    secret_key: str,
+    *,
+    role: str,
+    event: str,
+    ttl: timedelta,
+    now: datetime,
+    subject: str | None = None,
+) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if ttl <= timedelta(0):
@@ -62,7 +71,7 @@ def mint_api_token(secret_key: str, *, role: str, event: str, ttl: timedelta, no
     claims: dict[str, Any] = {
         "iss": ISSUER,
         "aud": API_AUDIENCE,
-        "sub": f"{role}@{event}",
+        "sub": subject or f"{role}@{event}",
         "role": role,
         "event": event,
         "iat": int(now.timestamp()),
@@ -97,4 +106,5 @@ def verify_api_token(secret_key: str, token: str, *, now: datetime) -> Grant:
         raise TokenRejected("the token is invalid: its expiry is out of range")
     if expires_at <= now:
         raise TokenRejected("the token has expired")
-    return Grant(role, event, expires_at)
+    subject = claims.get("sub")
+    return Grant(role, event, expires_at, subject if isinstance(subject, str) else "")

@@ -6,10 +6,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import appkeys
+from ..program.audit import Author
 from ..tokens import Grant, TokenRejected, verify_api_token
 from .errors import ApiError
 
 _CHALLENGE = 'Bearer realm="rdv"'
+
+
+def author(request: web.Request, source: str = "api") -> Author:
+    """Who is changing something through the API (the route checked the token already): the
+    subject the token was made for (`rdv token --as`, else "role@event")."""
+    grant = require_grant(request, request.match_info["slug"], write=True)
+    return Author(grant.subject or f"{grant.role}@{grant.event}", source)
 
 
 def require_grant(request: web.Request, slug: str, *, write: bool = False) -> Grant:

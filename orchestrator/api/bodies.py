@@ -67,12 +67,15 @@ async def read_struct(
 
 
 def read_query(request: web.Request, kind: type[S]) -> S:
-    """The query string as `kind`; a repeated parameter counts once (its first value)."""
+    """The query string as `kind`; a repeated parameter counts once (its first value). Values
+    are text, so a number is read from its digits."""
     given = {name: request.query.getone(name) for name in request.query}
-    return decode(given, kind, unknown="ignore")
+    return decode(given, kind, unknown="ignore", strict=False)
 
 
-def decode(value: dict[str, Any], kind: type[S], *, unknown: Unknown = "refuse") -> S:
+def decode(
+    value: dict[str, Any], kind: type[S], *, unknown: Unknown = "refuse", strict: bool = True
+) -> S:
     fields = {field.encode_name: field for field in msgspec.structs.fields(kind)}
     strangers = [name for name in value if name not in fields]
     if strangers and callable(unknown):
@@ -84,12 +87,14 @@ def decode(value: dict[str, Any], kind: type[S], *, unknown: Unknown = "refuse")
                 problems.append(f"{name} is required")
             continue
         try:
-            msgspec.convert(value[name], field.type)
+            msgspec.convert(value[name], field.type, strict=strict)
         except msgspec.ValidationError as error:
             problems.append(f"{name} must be {_expects(mi.type_info(field.type), error)}")
     if problems:
         raise ApiError(400, "; ".join(problems))
-    return msgspec.convert({name: value[name] for name in fields if name in value}, kind)
+    return msgspec.convert(
+        {name: value[name] for name in fields if name in value}, kind, strict=strict
+    )
 
 
 def _expects(info: mi.Type, error: msgspec.ValidationError) -> str:

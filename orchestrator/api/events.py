@@ -10,10 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import appkeys
 from ..db.base import names_nothing
+from ..program.audit import hooks, recorder
 from ..program.changes import ChangeSet
 from ..program.load import load_bytes
 from ..program.problems import ProgramError
 from ..program.service import EDITABLE, NotFound, edit_session, import_program
+from .auth import author
 from .bodies import read_body, read_struct
 from .errors import ApiError
 from .operations import Answer, Operations
@@ -69,7 +71,9 @@ async def put_program(request: web.Request) -> web.Response:
             raw,
             now=app[appkeys.CLOCK].now(),
             slug=slug,
-            on_change=app[appkeys.INVITES].queue,
+            on_change=hooks(
+                app[appkeys.INVITES].queue, recorder(author(request), "program.import")
+            ),
         )
     except IntegrityError:
         raise ApiError(409, "another import of this event ran at the same time; retry") from None
@@ -105,7 +109,12 @@ async def _edit(request: web.Request, patch: SessionPatch | None) -> web.Respons
             key,
             None if patch is None else msgspec.to_builtins(patch),
             now=app[appkeys.CLOCK].now(),
-            on_change=app[appkeys.INVITES].queue,
+            on_change=hooks(
+                app[appkeys.INVITES].queue,
+                recorder(
+                    author(request), "session.cancel" if patch is None else "session.edit", key
+                ),
+            ),
         )
     except NotFound as error:
         raise ApiError(404, str(error)) from None

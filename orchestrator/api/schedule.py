@@ -8,8 +8,10 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from .. import appkeys
+from ..program.audit import hooks, recorder
 from ..program.schedule import Changed, schedule_event
 from ..program.service import NotFound
+from .auth import author
 from .bodies import read_struct
 from .errors import ApiError
 from .operations import Answer, Operations
@@ -47,7 +49,9 @@ async def post_schedule(request: web.Request) -> web.Response:
             move=options.move,
             dry_run=options.dry_run,
             time_limit=options.time_limit,
-            on_change=app[appkeys.INVITES].queue,
+            on_change=hooks(
+                app[appkeys.INVITES].queue, recorder(author(request, "scheduler"), "schedule")
+            ),
         )
     except NotFound as error:
         raise ApiError(404, str(error)) from None

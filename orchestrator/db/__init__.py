@@ -1,5 +1,15 @@
 """The database: typed models on one base, the engine, migrations, and the change log."""
 
-from . import attendance, mail, models, replays, scheduling, signin, updates, zoom
+from . import attendance, audit, mail, models, replays, scheduling, signin, updates, zoom
 
-__all__ = ["attendance", "mail", "models", "replays", "scheduling", "signin", "updates", "zoom"]
+__all__ = [
+    "attendance",
+    "audit",
+    "mail",
+    "models",
+    "replays",
+    "scheduling",
+    "signin",
+    "updates",
+    "zoom",
+]

@@ -14,12 +14,14 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
+from ..db.audit import AuditEntry
 from ..db.mail import MailMessage
 from ..db.updates import note
 from ..settings import SettingsError
@@ -30,10 +32,12 @@ ERASED_NAME = "(erased)"
 
 @dataclass(frozen=True, slots=True)
 class Forgotten:
-    person: str
+    person: str  # their key before the erasure
     events: int
     deliveries: int
     messages: int
+    event_id: int = 0
+    placeholder: str = ""  # their key now
 
 
 def erased_email(person_id: int) -> str:
@@ -102,6 +106,7 @@ async def forget(
     )
     messages = await _erase_from_mail(db, person, placeholder)
     await _revoke_links(db, person)
+    await _erase_from_audit(db, person.event_id, key, f"erased-{person.id}")
     person.name, person.email, person.key = ERASED_NAME, placeholder, f"erased-{person.id}"
     person.erased_at = now
     db.add(
@@ -110,7 +115,32 @@ async def forget(
     await db.flush()
     # Open dashboards build again: the name must leave the screen too (see `note`: last).
     await note(db, [(person.event_id, None)], "forget", now)
-    return Forgotten(key, len(events.all()), len(deliveries.all()), messages)
+    return Forgotten(
+        key, len(events.all()), len(deliveries.all()), messages, person.event_id, person.key
+    )
+
+
+async def _erase_from_audit(db: AsyncSession, event_id: int, key: str, placeholder: str) -> None:
+    """The audit log names people by key, and a key may be a name ("mpoissard"): every entry of
+    the event that names this one names the placeholder instead."""
+    entries = await db.scalars(
+        select(AuditEntry).where(
+            AuditEntry.event_id == event_id,
+            or_(AuditEntry.subject == key, cast(AuditEntry.details, String).contains(key)),
+        )
+    )
+    for entry in entries:
+        if entry.subject == key:
+            entry.subject = placeholder
+        entry.details = _replaced(entry.details, key, placeholder)
+
+
+def _replaced(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, dict):
+        return {(new if k == old else k): _replaced(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item, old, new) for item in value]
+    return new if value == old else value
 
 
 async def _erase_from_mail(db: AsyncSession, person: m.Person, placeholder: str) -> int:

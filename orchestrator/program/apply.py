@@ -28,7 +28,7 @@ from ..db.bulk import ReadyRows, insert_ready, ready
 from ..db.updates import latest
 from ..tokens import new_link_token
 from . import sections
-from .changes import INVITE_FIELDS, ChangeSet, SessionChange
+from .changes import INVITE_FIELDS, ChangeSet, Move, SessionChange
 from .model import EventSpec, Program, SessionSpec
 from .people import (
     ORGANISATION_COLUMNS,
@@ -159,6 +159,7 @@ async def apply_program(
         sessions_changed=tuple(sessions.changed),
         sessions_cancelled=tuple(sessions.cancelled),
         sessions_over=tuple(sorted(key for key in mailed if sessions.ends[key] <= now)),
+        moves=tuple(sessions.moves),
     )
 
 
@@ -235,6 +236,7 @@ class _SessionSync:
         self.created: list[str] = []
         self.changed: list[SessionChange] = []
         self.cancelled: list[str] = []
+        self.moves: list[Move] = []
         self.ends: dict[str, datetime] = {}  # when each session above ends, after the change
         self.session_inserts: list[dict[str, Any]] = []  # without their event id
         self.session_updates: list[dict[str, Any]] = []
@@ -363,6 +365,9 @@ class _SessionSync:
             fields.append("provider")
         reinstated = row.cancelled_at is not None
         self.ends[spec.key] = spec.ends_at
+        if "start" in fields or "end" in fields:
+            moved = (row.starts_at, row.ends_at, spec.starts_at, spec.ends_at)
+            self.moves.append(Move(spec.key, *moved))
         room_values: dict[str, Any] = {}
         if room.provider != provider:
             room_values["provider"] = provider

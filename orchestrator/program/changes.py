@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 # Session fields whose change alters what an attendee's invite says (and so raises SEQUENCE).
@@ -47,6 +48,28 @@ class SessionChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Move:
+    """A session that changed time: when it was, when it is now (UTC)."""
+
+    key: str
+    starts_before: datetime
+    ends_before: datetime
+    starts_after: datetime
+    ends_after: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "before": {"start": utc(self.starts_before), "end": utc(self.ends_before)},
+            "after": {"start": utc(self.starts_after), "end": utc(self.ends_after)},
+        }
+
+
+def utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
 class KeyedChanges:
     """Organisations or people added, changed or removed, by key."""
 
@@ -79,6 +102,7 @@ class ChangeSet:
     sessions_cancelled: tuple[str, ...] = ()
     # Sessions above that had already ended when the change was made: nobody gets mail about them.
     sessions_over: tuple[str, ...] = ()
+    moves: tuple[Move, ...] = ()  # the changed sessions whose start or end moved (the audit log)
 
     @property
     def empty(self) -> bool:

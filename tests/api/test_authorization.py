@@ -39,6 +39,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/events/{slug}"): (401, 401, 401, 401, 403, 200, 200),
     ("PUT", "/api/v1/events/{slug}/program"): (401, 401, 401, 401, 403, 403, 200),
     ("GET", "/api/v1/events/{slug}/mail"): (401, 401, 401, 401, 403, 200, 200),
+    ("GET", "/api/v1/events/{slug}/audit"): (401, 401, 401, 401, 403, 200, 200),
     ("GET", "/api/v1/events/{slug}/attendance"): (401, 401, 401, 401, 403, 200, 200),
     ("GET", "/api/v1/events/{slug}/report"): (401, 401, 401, 401, 403, 200, 200),
     ("GET", "/api/v1/events/{slug}/replays"): (401, 401, 401, 401, 403, 200, 200),
