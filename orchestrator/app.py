@@ -35,6 +35,7 @@ from .api import (
     report,
     rooms,
     schedule,
+    workspace,
 )
 from .api.crosssite import same_site_only
 from .api.errors import error_middleware
@@ -60,6 +61,7 @@ from .rooms.entry import organisers_can_open
 from .rooms.lifecycle import RoomLifecycle
 from .rooms.timers import LifecycleTimers
 from .settings import Settings
+from .workspace.actions import Workspace
 
 log = logging.getLogger("rdv")
 # aiohttp's own cap; routes apply tighter limits of their own while reading.
@@ -123,6 +125,7 @@ def create_app(
             await upgrade(engine)
         app[appkeys.ENGINE] = engine
         app[appkeys.DB] = session_factory(engine)
+        app[appkeys.WORKSPACE] = Workspace(app[appkeys.DB], settings, app[appkeys.INVITES])
         app[appkeys.FEED] = Feed(app[appkeys.DB], app[appkeys.CLOCK], settings.marks)
         app[appkeys.SNAPSHOTS] = Snapshots(
             app[appkeys.DB],
@@ -240,6 +243,7 @@ def create_app(
         schedule.routes,
         dashboard.routes,
         report.routes,
+        workspace.routes,
         webhook_routes(door),
     ):
         app.router.add_routes(table)

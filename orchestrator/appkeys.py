@@ -24,6 +24,7 @@ from .replays.recordings import RecordingArchiver
 from .rooms.lifecycle import RoomLifecycle
 from .rooms.timers import LifecycleTimers
 from .settings import Settings
+from .workspace.actions import Workspace
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -32,6 +33,7 @@ DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 WRITER = web.AppKey("writer", Writer)
 INVITES = web.AppKey("invites", InviteComposer)
 OUTBOX = web.AppKey("outbox", OutboxSender)
+WORKSPACE = web.AppKey("workspace", Workspace)
 PAGES = web.AppKey("pages", Pages)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)

@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     link = commands.add_parser("login-link", help="print a one-time sign-in URL")
     link.add_argument("--event", required=True, metavar="SLUG")
     link.add_argument("--role", choices=ROLES, default="organiser")
+    link.add_argument(
+        "--as",
+        dest="subject",
+        default="",
+        metavar="NAME",
+        help="who will use it, as the audit log names them",
+    )
     replay = commands.add_parser("replay", help="the replay archive")
     replay_commands = replay.add_subparsers(dest="replay_command", required=True, metavar="ACTION")
     add = replay_commands.add_parser("add", help="archive a replay link")
@@ -181,7 +188,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "login-link":
         settings.require_secret_key()
         try:
-            print(asyncio.run(login_link(settings, args.event, args.role)))
+            print(asyncio.run(login_link(settings, args.event, args.role, args.subject)))
         except LookupError as error:
             raise CommandError(str(error)) from None
         return 0

@@ -92,10 +92,15 @@ async def readd_person(settings: Settings, slug: str, email: str) -> bool:
         return lifted
 
 
-async def login_link(settings: Settings, slug: str, role: str) -> str:
+async def login_link(settings: Settings, slug: str, role: str, subject: str = "") -> str:
     async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
         return await create_link(
-            db, slug=slug, role=role, now=SystemClock().now(), base_url=settings.base_url
+            db,
+            slug=slug,
+            role=role,
+            now=SystemClock().now(),
+            base_url=settings.base_url,
+            subject=subject,
         )
 
 

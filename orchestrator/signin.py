@@ -41,6 +41,7 @@ async def create_link(
     now: datetime,
     base_url: str,
     lifetime: timedelta = LINK_LIFETIME,
+    subject: str = "",
 ) -> str:
     """A new one-time sign-in URL; LookupError if there is no such event."""
     if role not in ROLES:
@@ -54,6 +55,7 @@ async def create_link(
             token_hash=_hash(token),
             event_id=event_id,
             role=role,
+            subject=subject.strip()[:120],
             created_at=now,
             expires_at=now + lifetime,
         )
@@ -79,8 +81,15 @@ async def pending(db: AsyncSession, token: str, now: datetime) -> Pending | None
     return Pending(row.slug, row.title, row.locale, row.role) if row else None
 
 
-async def redeem(db: AsyncSession, token: str, now: datetime) -> tuple[str, str] | None:
-    """Uses a link once: (event slug, role), or None when it is unknown, used or expired."""
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    slug: str
+    role: str
+    subject: str  # who the link was made for, "" when nobody was named
+
+
+async def redeem(db: AsyncSession, token: str, now: datetime) -> Redeemed | None:
+    """Uses a link once; None when it is unknown, used or expired."""
     used = await db.execute(
         update(LoginLink)
         .where(
@@ -89,10 +98,10 @@ async def redeem(db: AsyncSession, token: str, now: datetime) -> tuple[str, str]
             LoginLink.expires_at > now,
         )
         .values(used_at=now)
-        .returning(LoginLink.event_id, LoginLink.role)
+        .returning(LoginLink.event_id, LoginLink.role, LoginLink.subject)
     )
     row = used.first()
     if row is None:
         return None
     slug = await db.scalar(select(m.Event.slug).where(m.Event.id == row.event_id))
-    return (slug, row.role) if slug else None
+    return Redeemed(slug, row.role, row.subject) if slug else None

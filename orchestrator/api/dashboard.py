@@ -48,14 +48,14 @@ async def login(request: web.Request) -> web.StreamResponse:
         found = await redeem(db, request.match_info["token"], now)
     if found is None:
         return _unusable_link(request)
-    slug, role = found
+    slug, role = found.slug, found.role
     target = (
         f"/events/{slug}/report"
         if role == "followup" and _has_report(app)
         else (f"/dashboard/{slug}")
     )
     response = web.HTTPSeeOther(target)
-    set_cookie(response, request, Viewer(slug, role, now + timedelta(hours=12)))
+    set_cookie(response, request, Viewer(slug, role, now + timedelta(hours=12), found.subject))
     raise response
 
 

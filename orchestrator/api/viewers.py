@@ -26,6 +26,7 @@ class Viewer:
     event: str
     role: str
     expires_at: datetime
+    name: str = ""  # who the sign-in link was made for (the audit log names them)
 
     @property
     def can_act(self) -> bool:
@@ -39,7 +40,12 @@ def _sign(secret: str, payload: bytes) -> str:
 def cookie_value(secret: str, viewer: Viewer) -> str:
     payload = base64.urlsafe_b64encode(
         json.dumps(
-            {"e": viewer.event, "r": viewer.role, "x": int(viewer.expires_at.timestamp())}
+            {
+                "e": viewer.event,
+                "r": viewer.role,
+                "x": int(viewer.expires_at.timestamp()),
+                "n": viewer.name,
+            }
         ).encode()
     ).decode()
     return f"{payload}.{_sign(secret, payload.encode())}"
@@ -52,11 +58,12 @@ def read_cookie(secret: str, value: str, now: datetime) -> Viewer | None:
     try:
         data = json.loads(base64.urlsafe_b64decode(payload.encode()))
         event, role, expires_at = str(data["e"]), str(data["r"]), moment(int(data["x"]), now.tzinfo)
+        name = str(data.get("n", ""))
     except (ValueError, KeyError, TypeError):
         return None
     if role not in ROLES or expires_at is None or expires_at <= now:
         return None
-    return Viewer(event, role, expires_at)
+    return Viewer(event, role, expires_at, name)
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, viewer: Viewer) -> None:
@@ -82,3 +89,19 @@ def viewer_of(request: web.Request, slug: str) -> Viewer | None:
         app[appkeys.SETTINGS].require_secret_key(), value, app[appkeys.CLOCK].now()
     )
     return viewer if viewer is not None and viewer.event == slug else None
+
+
+def csrf_token(request: web.Request) -> str:
+    """The token every changing form of the workspace carries: bound to the sign-in cookie, so a
+    page of another site (which cannot read the cookie) cannot make one."""
+    value = request.cookies.get(COOKIE, "")
+    secret = request.app[appkeys.SETTINGS].require_secret_key()
+    return hmac.new(derive_key(secret, "csrf"), value.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(request: web.Request, given: object) -> bool:
+    return (
+        COOKIE in request.cookies
+        and isinstance(given, str)
+        and hmac.compare_digest(csrf_token(request), given)
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -100,3 +100,27 @@ async def enqueue(db: AsyncSession, messages: Sequence[Outgoing]) -> int:
 
 
 _OUTGOING = tuple(f.name for f in fields(Outgoing))  # asdict would deep-copy every body
+
+
+ERASED = "the recipient was erased"
+
+
+async def retry_failed(
+    db: AsyncSession, event_id: int, now: datetime, message_id: int | None = None
+) -> int:
+    """Failed messages of the event (or the one given) due again now, from a fresh count of
+    attempts (an organiser fixed the address, or the server is back); returns how many. Mail
+    for someone erased stays failed: it would name or reach them."""
+    query = (
+        update(MailMessage)
+        .where(
+            MailMessage.event_id == event_id,
+            MailMessage.status == "failed",
+            MailMessage.last_error.is_distinct_from(ERASED),
+        )
+        .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
+        .returning(MailMessage.id)
+    )
+    if message_id is not None:
+        query = query.where(MailMessage.id == message_id)
+    return len((await db.execute(query)).all())

@@ -19,6 +19,8 @@ class LoginLink(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16))
+    # Who it was made for (`rdv login-link --as`), as the audit log names what they change.
+    subject: Mapped[str] = mapped_column(String(120), default="", server_default="")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

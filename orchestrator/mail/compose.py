@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import models as m
+from ..db.mail import ERASED
 from ..participants.seats import Seat, load_seats
 
 CHUNK = 25  # messages composed in one go in the worker thread, between two turns of the loop
@@ -116,7 +117,7 @@ class Composers:
             elif context is None:
                 results[message.id] = "the session no longer exists"
             elif context.seat_of(message.person_id) is None:
-                results[message.id] = "the recipient was erased"
+                results[message.id] = ERASED
             else:
                 work.append((message, context, composer))
 

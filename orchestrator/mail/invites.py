@@ -165,14 +165,49 @@ class InviteComposer:
         )
         return Composed(text.subject, seat.party.email, body)
 
-    def _notice(self, session: m.Session, seat: Seat, notice: Notice, now: datetime) -> Outgoing:
-        """What must be sent, composed later (`build`)."""
+    async def resend(
+        self, db: AsyncSession, session_ids: list[int], person_id: int, now: datetime
+    ) -> int:
+        """The current invite of each of these live sessions, again, to one of its attendees (it
+        got lost, or went to spam): the same UID and SEQUENCE, so a calendar that has it keeps
+        one entry. Returns how many were queued (none for a session that is over, cancelled, or
+        where the person has no seat)."""
+        sessions = (
+            await db.scalars(
+                select(m.Session).where(
+                    m.Session.id.in_(session_ids),
+                    m.Session.cancelled_at.is_(None),
+                    m.Session.ends_at > now,
+                )
+            )
+        ).all()
+        seats = await load_seats(db, [session.id for session in sessions])
+        outgoing = [
+            self._notice(session, seat, Notice.INVITATION, now, again=now)
+            for session in sessions
+            for seat in seats[session.id]
+            if seat.person_id == person_id and not seat.removed
+        ]
+        return await enqueue(db, outgoing)
+
+    def _notice(
+        self,
+        session: m.Session,
+        seat: Seat,
+        notice: Notice,
+        now: datetime,
+        again: datetime | None = None,
+    ) -> Outgoing:
+        """What must be sent, composed later (`build`); `again` when an organiser resends it."""
+        dedupe = f"{notice.value}:{session.id}:{seat.person_id}:{session.sequence}"
+        if again is not None:
+            dedupe += f":again:{again.timestamp():.6f}"
         return Outgoing(
             event_id=session.event_id,
             session_id=session.id,
             person_id=seat.person_id,
             kind=notice.value,
-            dedupe_key=f"{notice.value}:{session.id}:{seat.person_id}:{session.sequence}",
+            dedupe_key=dedupe,
             sender=self.settings.mail_from,
             recipient=seat.party.email,
             subject="",

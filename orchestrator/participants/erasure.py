@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
 from ..db.audit import AuditEntry
-from ..db.mail import MailMessage
+from ..db.mail import ERASED, MailMessage
 from ..db.updates import note
 from ..settings import SettingsError
 from ..tokens import derive_key, new_link_token
@@ -151,7 +151,7 @@ async def _erase_from_mail(db: AsyncSession, person: m.Person, placeholder: str)
     await db.execute(
         update(MailMessage)
         .where(MailMessage.person_id == person.id, MailMessage.status != "sent")
-        .values(status="failed", last_error="the recipient was erased", lease_until=None)
+        .values(status="failed", last_error=ERASED, lease_until=None)
     )
     own = await db.execute(
         update(MailMessage)

@@ -18,7 +18,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
         "domain",
         ("program", "scheduling", "attendance", "participants", "replays", "report", "signin"),
     ),
-    ("services", ("rooms", "mail", "dashboard")),
+    ("services", ("rooms", "mail", "dashboard", "workspace")),
     ("http", ("api", "appkeys", "accesslog")),
     ("entry", ("app", "serve", "commands", "cli", "demo", "__main__")),
 ]

@@ -1,4 +1,4 @@
-"""audit log
+"""audit log, and who a sign-in link is for
 
 Revision ID: 0011
 Revises: 0010
@@ -33,8 +33,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_entries")),
     )
     op.create_index("ix_audit_entries_event_id_id", "audit_entries", ["event_id", "id"])
+    with op.batch_alter_table("login_links") as batch_op:
+        batch_op.add_column(
+            sa.Column("subject", sa.String(length=120), server_default="", nullable=False)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("login_links") as batch_op:
+        batch_op.drop_column("subject")
     op.drop_index("ix_audit_entries_event_id_id", table_name="audit_entries")
     op.drop_table("audit_entries")

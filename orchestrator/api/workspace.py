@@ -1,0 +1,418 @@
+"""`/admin/{slug}`: the organisers' workspace. Organisers read and change the event from the
+browser; a followup sign-in sees the same pages without a control that changes anything. Every
+changing form carries a CSRF token bound to the sign-in cookie; the handlers stay thin: the
+tables and the actions live in `orchestrator/workspace/`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy import select
+
+from .. import appkeys
+from ..db import models as m
+from ..db.mail import MAIL_STATES
+from ..db.states import RoomState
+from ..program.audit import Author
+from ..program.problems import ProgramError
+from ..program.service import NotFound
+from ..workspace.tables import (
+    Filters,
+    audit_page,
+    mail_page,
+    people_page,
+    sessions_page,
+)
+from .viewers import Viewer, csrf_ok, csrf_token, viewer_of
+
+routes = web.RouteTableDef()
+SECTIONS = ("sessions", "people", "mail", "audit")
+DONE = {
+    "moved": "The session was moved; its attendees get the updated invite.",
+    "cancelled": "The session was cancelled; its attendees get the cancellation.",
+    "provider": "The session's provider was changed.",
+    "resent": "The invite is on its way again.",
+    "erased": "The person was erased.",
+    "retried": "The mail is due again.",
+}
+
+
+# What the pages show for stored words (each one a message of the catalogues).
+LABELS = {
+    "program.import": "Program imported",
+    "session.edit": "Session changed",
+    "session.move": "Session moved",
+    "session.cancel": "Session cancelled",
+    "session.provider": "Provider changed",
+    "schedule": "Meetings scheduled",
+    "invite.resend": "Invite sent again",
+    "person.erase": "Person erased",
+    "person.readd": "Erased email allowed back",
+    "mail.retry": "Mail retried",
+    "workspace": "from the workspace",
+    "api": "through the API",
+    "cli": "from the command line",
+    "scheduler": "by the scheduler",
+    "scheduled": "scheduled",
+    "provisioning": "being prepared",
+    "ready": "ready",
+    "live": "live",
+    "ended": "ended",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "pending": "waiting",
+    "sending": "being sent",
+    "sent": "sent",
+    "plenary": "plenary",
+    "meeting": "meeting",
+    "invitation": "invitation",
+    "update": "update",
+    "uninvited": "no longer invited",
+    "reminder": "reminder",
+    "replay": "replay",
+}
+
+
+def _viewer(request: web.Request) -> Viewer | web.Response:
+    viewer = viewer_of(request, request.match_info["slug"])
+    if viewer is None:
+        return request.app[appkeys.PAGES].render(
+            "signin.html", None, status=401, title="rdv", state="needed"
+        )
+    return viewer
+
+
+async def _event(request: web.Request) -> m.Event:
+    async with request.app[appkeys.DB]() as db:
+        event = await db.scalar(select(m.Event).where(m.Event.slug == request.match_info["slug"]))
+    if event is None:
+        raise web.HTTPNotFound(text=f"no event {request.match_info['slug']}")
+    return event
+
+
+def _int(value: str | None, default: int = 1) -> int:
+    try:
+        return max(int(value or default), 1)
+    except ValueError:
+        return default
+
+
+def _render(
+    request: web.Request,
+    template: str,
+    event: m.Event,
+    viewer: Viewer,
+    section: str,
+    status: int = 200,
+    **context: Any,
+) -> web.Response:
+    pages = request.app[appkeys.PAGES]
+    language = pages.language(event.locale)
+    zone = event.timezone
+
+    def when(moment: datetime) -> str:
+        return f"{language.date(moment, zone)} {language.time(moment, zone)}"
+
+    done = request.query.get("done", "")
+    return pages.render(
+        template,
+        event.locale,
+        status=status,
+        title=event.title,
+        event=event,
+        viewer=viewer,
+        section=section,
+        sections=SECTIONS,
+        csrf=csrf_token(request) if viewer.can_act else "",
+        done=DONE.get(done, ""),
+        label=lambda word: LABELS.get(str(word), str(word)),
+        when=when,
+        hour=lambda moment: language.time(moment, zone),
+        here=_link(request.path, {k: v for k, v in request.query.items() if k != "done"}),
+        at_text=lambda text: when(datetime.fromisoformat(text.replace("Z", "+00:00"))),
+        local=lambda moment: moment.astimezone(ZoneInfo(zone)),
+        base=f"/admin/{event.slug}",
+        **context,
+    )
+
+
+def _link(base: str, query: dict[str, Any]) -> str:
+    kept = {name: value for name, value in query.items() if value not in ("", None, 1)}
+    return f"{base}?{urlencode(kept)}" if kept else base
+
+
+@routes.get("/admin/{slug}")
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(f"/admin/{request.match_info['slug']}/sessions")
+
+
+@routes.get("/admin/{slug}/sessions")
+async def sessions(request: web.Request) -> web.StreamResponse:
+    viewer = _viewer(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    event = await _event(request)
+    query = request.query
+    filters = Filters(
+        q=query.get("q", "").strip()[:100],
+        state=query.get("state", ""),
+        day=query.get("day", ""),
+        organisation=query.get("organisation", ""),
+        page=_int(query.get("page")),
+    )
+    async with request.app[appkeys.DB]() as db:
+        found = await sessions_page(db, event, filters)
+    base = f"/admin/{event.slug}/sessions"
+    shown = {"q": filters.q, "state": filters.state, "day": filters.day}
+    shown["organisation"] = filters.organisation
+    return _render(
+        request,
+        "admin_sessions.html",
+        event,
+        viewer,
+        "sessions",
+        table=found,
+        filters=filters,
+        states=[*RoomState, "cancelled"],
+        providers=sorted(request.app[appkeys.SETTINGS].configured_providers()),
+        previous=_link(base, {**shown, "page": found.page - 1}) if found.page > 1 else None,
+        following=(
+            _link(base, {**shown, "page": found.page + 1}) if found.page < found.pages else None
+        ),
+        problems=[],
+    )
+
+
+@routes.get("/admin/{slug}/people")
+async def people(request: web.Request) -> web.StreamResponse:
+    viewer = _viewer(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    event = await _event(request)
+    query = request.query
+    filters = Filters(
+        q=query.get("q", "").strip()[:100],
+        organisation=query.get("organisation", ""),
+        page=_int(query.get("page")),
+    )
+    async with request.app[appkeys.DB]() as db:
+        found = await people_page(db, event, filters)
+    base = f"/admin/{event.slug}/people"
+    shown = {"q": filters.q, "organisation": filters.organisation}
+    return _render(
+        request,
+        "admin_people.html",
+        event,
+        viewer,
+        "people",
+        table=found,
+        filters=filters,
+        previous=_link(base, {**shown, "page": found.page - 1}) if found.page > 1 else None,
+        following=(
+            _link(base, {**shown, "page": found.page + 1}) if found.page < found.pages else None
+        ),
+    )
+
+
+@routes.get("/admin/{slug}/mail")
+async def mail(request: web.Request) -> web.StreamResponse:
+    viewer = _viewer(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    event = await _event(request)
+    state = request.query.get("state", "failed")
+    async with request.app[appkeys.DB]() as db:
+        found = await mail_page(db, event, state, _int(request.query.get("page")))
+    base = f"/admin/{event.slug}/mail"
+    chosen = found.options["state"]
+    return _render(
+        request,
+        "admin_mail.html",
+        event,
+        viewer,
+        "mail",
+        table=found,
+        states=MAIL_STATES,
+        previous=_link(base, {"state": chosen, "page": found.page - 1}) if found.page > 1 else None,
+        following=(
+            _link(base, {"state": chosen, "page": found.page + 1})
+            if found.page < found.pages
+            else None
+        ),
+    )
+
+
+@routes.get("/admin/{slug}/audit")
+async def audit(request: web.Request) -> web.StreamResponse:
+    viewer = _viewer(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    event = await _event(request)
+    async with request.app[appkeys.DB]() as db:
+        found = await audit_page(db, event, _int(request.query.get("page")))
+    base = f"/admin/{event.slug}/audit"
+    return _render(
+        request,
+        "admin_audit.html",
+        event,
+        viewer,
+        "audit",
+        table=found,
+        previous=_link(base, {"page": found.page - 1}) if found.page > 1 else None,
+        following=_link(base, {"page": found.page + 1}) if found.page < found.pages else None,
+    )
+
+
+# -- changes -----------------------------------------------------------------------------------
+
+Change = Callable[[web.Request, dict[str, str], Author, datetime], Awaitable[str]]
+
+
+def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaitable[Any]]]:
+    """A POST of the workspace: signed in as an organiser, with the form's CSRF token; the change
+    says where to go back; a refused change shows its problems on the section's page."""
+
+    def wrap(change: Change) -> Callable[[web.Request], Awaitable[Any]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            viewer = _viewer(request)
+            if isinstance(viewer, web.Response):
+                return viewer
+            form = {name: str(value) for name, value in (await request.post()).items()}
+            if not csrf_ok(request, form.get("csrf")):
+                raise web.HTTPForbidden(
+                    text="this form is out of date or came from another page: reload and retry"
+                )
+            if not viewer.can_act:
+                raise web.HTTPForbidden(text="a followup sign-in can only read")
+            author = Author(viewer.name or f"{viewer.role} sign-in", "workspace")
+            now = request.app[appkeys.CLOCK].now()
+            slug = request.match_info["slug"]
+            try:
+                done = await change(request, form, author, now)
+            except NotFound as error:
+                raise web.HTTPNotFound(text=str(error)) from None
+            except ProgramError as error:
+                return await _refused(request, viewer, section, error)
+            _after_change(request.app)
+            back = form.get("back", "")
+            if not back.startswith(f"/admin/{slug}/") or "//" in back:
+                back = f"/admin/{slug}/{section}"
+            separator = "&" if "?" in back else "?"
+            raise web.HTTPSeeOther(f"{back}{separator}done={done}")
+
+        return handler
+
+    return wrap
+
+
+async def _refused(
+    request: web.Request, viewer: Viewer, section: str, error: ProgramError
+) -> web.Response:
+    event = await _event(request)
+    async with request.app[appkeys.DB]() as db:
+        found = await sessions_page(db, event, Filters(q=request.match_info.get("key", "")))
+    return _render(
+        request,
+        "admin_sessions.html",
+        event,
+        viewer,
+        section,
+        status=422,
+        table=found,
+        filters=Filters(q=request.match_info.get("key", "")),
+        states=[*RoomState, "cancelled"],
+        providers=sorted(request.app[appkeys.SETTINGS].configured_providers()),
+        previous=None,
+        following=None,
+        problems=[str(problem) for problem in error.problems],
+    )
+
+
+def _after_change(app: web.Application) -> None:
+    """The sender and the room timers look again now, as after an API change."""
+    app[appkeys.OUTBOX].wake()
+    timers = app[appkeys.TIMERS]
+    if timers is not None:
+        timers.poke()
+
+
+@routes.post("/admin/{slug}/sessions/{key}/move")
+@_changing("sessions")
+async def move(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
+    day, start, end = form.get("day", ""), form.get("start", ""), form.get("end", "")
+    patch = {"start": f"{day}T{start}", "end": f"{day}T{end}"}
+    await request.app[appkeys.WORKSPACE].edit(
+        request.match_info["slug"], request.match_info["key"], patch, author, now
+    )
+    return "moved"
+
+
+@routes.post("/admin/{slug}/sessions/{key}/cancel")
+@_changing("sessions")
+async def cancel(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
+    await request.app[appkeys.WORKSPACE].edit(
+        request.match_info["slug"], request.match_info["key"], None, author, now
+    )
+    return "cancelled"
+
+
+@routes.post("/admin/{slug}/sessions/{key}/provider")
+@_changing("sessions")
+async def provider(
+    request: web.Request, form: dict[str, str], author: Author, now: datetime
+) -> str:
+    chosen = form.get("provider", "") or None
+    await request.app[appkeys.WORKSPACE].edit(
+        request.match_info["slug"], request.match_info["key"], {"provider": chosen}, author, now
+    )
+    return "provider"
+
+
+@routes.post("/admin/{slug}/sessions/{key}/resend")
+@_changing("sessions")
+async def resend_invite(
+    request: web.Request, form: dict[str, str], author: Author, now: datetime
+) -> str:
+    await request.app[appkeys.WORKSPACE].resend(
+        request.match_info["slug"],
+        author,
+        now,
+        person=form.get("person", ""),
+        session=request.match_info["key"],
+    )
+    return "resent"
+
+
+@routes.post("/admin/{slug}/people/{key}/resend")
+@_changing("people")
+async def resend_links(
+    request: web.Request, form: dict[str, str], author: Author, now: datetime
+) -> str:
+    await request.app[appkeys.WORKSPACE].resend(
+        request.match_info["slug"], author, now, person=request.match_info["key"]
+    )
+    return "resent"
+
+
+@routes.post("/admin/{slug}/people/{key}/erase")
+@_changing("people")
+async def erase(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
+    await request.app[appkeys.WORKSPACE].erase(
+        request.match_info["slug"], request.match_info["key"], author, now
+    )
+    return "erased"
+
+
+@routes.post("/admin/{slug}/mail/retry")
+@_changing("mail")
+async def retry(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
+    message = form.get("message", "")
+    await request.app[appkeys.WORKSPACE].retry(
+        request.match_info["slug"], author, now, int(message) if message.isdigit() else None
+    )
+    return "retried"

@@ -1,0 +1,104 @@
+"""The workspace in Chromium: an organiser on a phone finds a meeting with the keyboard, moves it
+and reads the move in the audit log; every page passes axe-core and fits a phone, in English and
+in French; a follow-up reader finds nothing to press."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from support.accessibility import blocking_violations
+from support.browser import screenshot_path
+from support.service import Api, ManualClock, small_program
+from support.signin import login_path
+
+SLUG = "meet-the-buyers"
+SECTIONS = ("sessions", "people", "mail", "audit")
+
+
+@pytest.fixture
+async def service(make_api: Callable[..., Any]) -> tuple[Api, str]:
+    api: Api = await make_api(public_url="http://rdv.test")  # no Secure cookie over plain http
+    return api, str(api.client.make_url("/")).rstrip("/")
+
+
+async def phone(browser: Any, locale: str = "en-GB") -> Any:
+    """A page on a phone-sized screen; the CSP is bypassed for axe-core's injected script."""
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844}, bypass_csp=True, locale=locale
+    )
+    return await context.new_page()
+
+
+async def sign_in(page: Any, base: str, db: Any, clock: ManualClock, role: str) -> None:
+    await page.goto(base + await login_path(db, clock, SLUG, role=role, base_url=base))
+    await page.locator("main form button").click()
+    await page.wait_for_load_state()
+
+
+async def assert_usable(page: Any) -> None:
+    assert await blocking_violations(page) == [], page.url
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{page.url} scrolls sideways on a phone"
+
+
+async def test_an_organiser_moves_a_meeting_with_the_keyboard_on_a_phone(
+    browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock
+) -> None:
+    api, base = service
+    await api.import_ok(small_program())
+    page = await phone(browser)
+    await sign_in(page, base, db, clock, "organiser")
+    await page.goto(f"{base}/admin/{SLUG}/sessions")
+    await assert_usable(page)
+
+    search = page.get_by_label("Search", exact=True)
+    await search.focus()
+    await page.keyboard.type("Roads")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base}/admin/{SLUG}/sessions?q=Roads*")
+    meeting = page.locator("#session-m3")
+    assert await page.locator("#session-m1").count() == 0
+    await meeting.locator("summary").focus()
+    await page.keyboard.press("Enter")  # opens "Change this session"
+    await meeting.get_by_label("Start", exact=True).fill("11:30")
+    await meeting.get_by_label("End", exact=True).fill("12:00")
+    await meeting.get_by_role("button", name="Move", exact=True).press("Enter")
+    await page.wait_for_url(f"{base}/admin/{SLUG}/sessions?q=Roads&done=moved")
+    assert await page.locator("#session-m1").count() == 0  # still the meetings searched for
+
+    assert (
+        "its attendees get the updated invite" in await page.locator("[role=status]").inner_text()
+    )
+    await assert_usable(page)
+    await page.screenshot(path=str(screenshot_path("workspace-sessions.png")), full_page=True)
+    await page.get_by_role("link", name="Audit log").click()
+    entry = page.locator(".records li").first
+    assert "Session moved" in await entry.inner_text()
+    assert "m3" in await entry.inner_text()
+    for section in SECTIONS:
+        await page.goto(f"{base}/admin/{SLUG}/{section}")
+        await assert_usable(page)
+
+
+async def test_the_workspace_speaks_french_and_a_follow_up_reader_only_reads(
+    browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock
+) -> None:
+    api, base = service
+    program = small_program()
+    program["event"]["locale"] = "fr"
+    await api.import_ok(program)
+    page = await phone(browser, "fr-FR")
+    await sign_in(page, base, db, clock, "followup")
+
+    for section in SECTIONS:
+        await page.goto(f"{base}/admin/{SLUG}/{section}")
+        await assert_usable(page)
+        assert await page.locator("form[method=post][action^='/admin/']").count() == 0
+        assert await page.locator("html").get_attribute("lang") == "fr"
+    await page.goto(f"{base}/admin/{SLUG}/sessions")
+    text = await page.locator("main").inner_text()
+    assert "Connecté comme lecteur du suivi (lecture seule)" in text
+    assert "Rechercher" in text
+    assert "Modifier cette session" not in text

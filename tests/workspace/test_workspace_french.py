@@ -1,0 +1,32 @@
+"""Every word the workspace shows has its French: the templates' messages, the stored words it
+labels (states, actions, kinds) and what it says after a change."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+import orchestrator
+from orchestrator.api.workspace import DONE, LABELS
+
+TEMPLATES = Path(orchestrator.__file__).parent / "templates"
+CATALOGUE = Path(__file__).parents[2] / "calendars/locale/fr/LC_MESSAGES/rdv.po"
+MESSAGE = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')\)""")
+
+
+def test_every_message_of_the_workspace_has_a_french_translation() -> None:
+    with CATALOGUE.open("rb") as source:
+        french = {m.id: m.string for m in read_po(source, locale="fr") if m.id}
+    shown = {
+        double or single
+        for path in [*TEMPLATES.glob("admin*.html"), TEMPLATES / "_pager.html"]
+        for double, single in MESSAGE.findall(path.read_text(encoding="utf-8"))
+    }
+    shown |= set(LABELS.values()) | set(DONE.values())
+
+    missing = sorted(message for message in shown if not french.get(message))
+
+    assert len(shown) > 80
+    assert missing == []
