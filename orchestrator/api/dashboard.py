@@ -49,7 +49,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if found is None:
         return _unusable_link(request)
     slug, role = found.slug, found.role
-    target = (
+    target = _next(request.query.get("next", ""), slug) or (
         f"/events/{slug}/report"
         if role == "followup" and _has_report(app)
         else (f"/dashboard/{slug}")
@@ -57,6 +57,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(target)
     set_cookie(response, request, Viewer(slug, role, now + timedelta(hours=12), found.subject))
     raise response
+
+
+def _next(wanted: str, slug: str) -> str | None:
+    """Where a link made for one page leads (`?next=/admin/{slug}/sessions`): only to one of
+    this event's own pages, never elsewhere."""
+    own = (f"/admin/{slug}/", f"/dashboard/{slug}", f"/events/{slug}/")
+    if wanted.startswith(own) and "//" not in wanted and "\\" not in wanted:
+        return wanted
+    return None
 
 
 def _unusable_link(request: web.Request) -> web.Response:

@@ -111,16 +111,22 @@ async def _day(app: web.Application, http: aiohttp.ClientSession, clock: DemoClo
     plan = plan_day(day, late_after=settings.late_after)
     played = as_json(plan, slug=slug, speed=SPEED)
     await asyncio.to_thread(_write, PLAN, json.dumps(played, indent=1, ensure_ascii=False))
+    links = []
     async with app[appkeys.DB]() as db, db.begin():
-        link = await create_link(
-            db,
-            slug=slug,
-            role="organiser",
-            now=clock.now(),
-            base_url=settings.base_url,
-            lifetime=plan.ends_at - clock.now() + timedelta(hours=1),  # the day runs fast
-        )
-    _introduce(day, settings, link, token, await _mail_by_kind(app, slug))
+        for _ in range(2):  # one for the dashboard, one for the workspace: each works once
+            links.append(
+                await create_link(
+                    db,
+                    slug=slug,
+                    role="organiser",
+                    now=clock.now(),
+                    base_url=settings.base_url,
+                    lifetime=plan.ends_at - clock.now() + timedelta(hours=1),  # a fast day
+                    subject="demo organiser",
+                )
+            )
+    links[1] += f"?next=/admin/{slug}/sessions"
+    _introduce(day, settings, links, token, await _mail_by_kind(app, slug))
     jitsi = EventSync(http, "/webhooks/jitsi", settings.jitsi_webhook_secret or "")
     clock.set_speed(SPEED)
     waking = asyncio.create_task(_wake_lifecycle(app))
@@ -166,7 +172,9 @@ def local_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _introduce(day: Day, settings: Settings, link: str, token: str, mail: Counter[str]) -> None:
+def _introduce(
+    day: Day, settings: Settings, links: list[str], token: str, mail: Counter[str]
+) -> None:
     meetings = day.meetings
     slots = sorted({s.starts_at for s in meetings})
     base = f"{settings.base_url}/api/v1/events/{day.slug}"
@@ -178,7 +186,8 @@ def _introduce(day: Day, settings: Settings, link: str, token: str, mail: Counte
         f'rdv demo: "{day.title}" shifted to today, as event {day.slug}\n'
         f"  {len(day.sittings)} sessions and {len(day.people)} people imported over the API; "
         f"{mail['invitation']} invitations queued for {parse_mail_url(settings.mail_url)}\n"
-        f"  dashboard (one-time sign-in link): {link}\n"
+        f"  dashboard (one-time sign-in link): {links[0]}\n"
+        f"  workspace, to move, cancel, resend (one-time sign-in link): {links[1]}\n"
         f"  API: curl -H 'Authorization: Bearer {token}' {base}/rooms\n"
         f"  the plan (who comes, late or not at all): {PLAN}\n"
         f"The day plays at {SPEED:.0f}x: a second here is a minute of the day. Plenary at "

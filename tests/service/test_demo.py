@@ -90,6 +90,8 @@ def test_the_demo_tells_the_whole_day_in_under_three_minutes(
     _, printed, took = demo
     assert took < 180
     assert "/login/" in printed
+    assert "workspace, to move, cancel, resend (one-time sign-in link): " in printed
+    assert "?next=/admin/" in printed
     assert "a second time: acknowledged, 0 new events, 1 duplicate" in printed
     assert re.search(r"next slot at \d\d:\d\d \(in \d+ s\)", printed)
     assert "the day is over" in printed

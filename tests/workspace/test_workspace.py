@@ -251,3 +251,26 @@ async def test_the_pages_ask_to_sign_in_first(api: Api) -> None:
     for section in ("sessions", "people", "mail", "audit"):
         assert (await api.client.get(f"/admin/{SLUG}/{section}")).status == 401
     assert (await post(api.client, f"/admin/{SLUG}/sessions/m2/cancel")).status == 401
+
+
+@pytest.mark.parametrize(
+    ("wanted", "lands"),
+    [
+        (f"/admin/{SLUG}/people", f"/admin/{SLUG}/people"),
+        ("//elsewhere.example/admin", f"/dashboard/{SLUG}"),
+        ("/admin/another-event/sessions", f"/dashboard/{SLUG}"),
+        ("https://elsewhere.example/", f"/dashboard/{SLUG}"),
+    ],
+)
+async def test_a_sign_in_link_made_for_the_workspace_leads_there_and_nowhere_else(
+    api: Api, db: Any, clock: ManualClock, wanted: str, lands: str
+) -> None:
+    async with db() as session, session.begin():
+        url = await create_link(
+            session, slug=SLUG, role="organiser", now=clock.now(), base_url=BASE
+        )
+    response = await api.client.post(
+        url.removeprefix(BASE), params={"next": wanted}, allow_redirects=False
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == lands
