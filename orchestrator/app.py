@@ -36,6 +36,7 @@ from .api import (
     rooms,
     schedule,
     workspace,
+    workspace_program,
 )
 from .api.crosssite import same_site_only
 from .api.errors import error_middleware
@@ -62,6 +63,7 @@ from .rooms.lifecycle import RoomLifecycle
 from .rooms.timers import LifecycleTimers
 from .settings import Settings
 from .workspace.actions import Workspace
+from .workspace.program import Uploads
 
 log = logging.getLogger("rdv")
 # aiohttp's own cap; routes apply tighter limits of their own while reading.
@@ -126,6 +128,7 @@ def create_app(
         app[appkeys.ENGINE] = engine
         app[appkeys.DB] = session_factory(engine)
         app[appkeys.WORKSPACE] = Workspace(app[appkeys.DB], settings, app[appkeys.INVITES])
+        app[appkeys.UPLOADS] = Uploads(app[appkeys.DB], settings, app[appkeys.INVITES])
         app[appkeys.FEED] = Feed(app[appkeys.DB], app[appkeys.CLOCK], settings.marks)
         app[appkeys.SNAPSHOTS] = Snapshots(
             app[appkeys.DB],
@@ -243,6 +246,7 @@ def create_app(
         schedule.routes,
         dashboard.routes,
         report.routes,
+        workspace_program.routes,
         workspace.routes,
         webhook_routes(door),
     ):

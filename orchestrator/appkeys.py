@@ -25,6 +25,7 @@ from .rooms.lifecycle import RoomLifecycle
 from .rooms.timers import LifecycleTimers
 from .settings import Settings
 from .workspace.actions import Workspace
+from .workspace.program import Uploads
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -34,6 +35,7 @@ WRITER = web.AppKey("writer", Writer)
 INVITES = web.AppKey("invites", InviteComposer)
 OUTBOX = web.AppKey("outbox", OutboxSender)
 WORKSPACE = web.AppKey("workspace", Workspace)
+UPLOADS = web.AppKey("uploads", Uploads)
 PAGES = web.AppKey("pages", Pages)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)

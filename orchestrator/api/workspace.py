@@ -5,6 +5,7 @@ tables and the actions live in `orchestrator/workspace/`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from ..db import models as m
 from ..db.mail import MAIL_STATES
 from ..db.states import RoomState
 from ..program.audit import Author
+from ..program.export import export_document
 from ..program.problems import ProgramError
 from ..program.service import NotFound
 from ..workspace.tables import (
@@ -31,7 +33,7 @@ from ..workspace.tables import (
 from .viewers import Viewer, csrf_ok, csrf_token, viewer_of
 
 routes = web.RouteTableDef()
-SECTIONS = ("sessions", "people", "mail", "audit")
+SECTIONS = ("program", "sessions", "people", "mail", "audit")
 DONE = {
     "moved": "The session was moved; its attendees get the updated invite.",
     "cancelled": "The session was cancelled; its attendees get the cancellation.",
@@ -39,6 +41,8 @@ DONE = {
     "resent": "The invite is on its way again.",
     "erased": "The person was erased.",
     "retried": "The mail is due again.",
+    "applied": "The program was applied; the invites it changes are on their way.",
+    "discarded": "The upload was thrown away; nothing changed.",
 }
 
 
@@ -78,7 +82,7 @@ LABELS = {
 }
 
 
-def _viewer(request: web.Request) -> Viewer | web.Response:
+def signed_in(request: web.Request) -> Viewer | web.Response:
     viewer = viewer_of(request, request.match_info["slug"])
     if viewer is None:
         return request.app[appkeys.PAGES].render(
@@ -87,7 +91,7 @@ def _viewer(request: web.Request) -> Viewer | web.Response:
     return viewer
 
 
-async def _event(request: web.Request) -> m.Event:
+async def event_of(request: web.Request) -> m.Event:
     async with request.app[appkeys.DB]() as db:
         event = await db.scalar(select(m.Event).where(m.Event.slug == request.match_info["slug"]))
     if event is None:
@@ -95,14 +99,14 @@ async def _event(request: web.Request) -> m.Event:
     return event
 
 
-def _int(value: str | None, default: int = 1) -> int:
+def whole(value: str | None, default: int = 1) -> int:
     try:
         return max(int(value or default), 1)
     except ValueError:
         return default
 
 
-def _render(
+def render(
     request: web.Request,
     template: str,
     event: m.Event,
@@ -151,26 +155,44 @@ async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"/admin/{request.match_info['slug']}/sessions")
 
 
-@routes.get("/admin/{slug}/sessions")
-async def sessions(request: web.Request) -> web.StreamResponse:
-    viewer = _viewer(request)
+@routes.get("/admin/{slug}/program.json")
+async def program_json(request: web.Request) -> web.StreamResponse:
+    """The event as it stands, as a program file: to edit and upload again."""
+    viewer = signed_in(request)
     if isinstance(viewer, web.Response):
         return viewer
-    event = await _event(request)
+    slug = request.match_info["slug"]
+    async with request.app[appkeys.DB]() as db:
+        document = await export_document(db, slug)
+    if document is None:
+        raise web.HTTPNotFound(text=f"no event {slug}")
+    return web.json_response(
+        document,
+        dumps=lambda value: json.dumps(value, ensure_ascii=False, indent=1),
+        headers={"Content-Disposition": f'attachment; filename="{slug}.json"'},
+    )
+
+
+@routes.get("/admin/{slug}/sessions")
+async def sessions(request: web.Request) -> web.StreamResponse:
+    viewer = signed_in(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    event = await event_of(request)
     query = request.query
     filters = Filters(
         q=query.get("q", "").strip()[:100],
         state=query.get("state", ""),
         day=query.get("day", ""),
         organisation=query.get("organisation", ""),
-        page=_int(query.get("page")),
+        page=whole(query.get("page")),
     )
     async with request.app[appkeys.DB]() as db:
         found = await sessions_page(db, event, filters)
     base = f"/admin/{event.slug}/sessions"
     shown = {"q": filters.q, "state": filters.state, "day": filters.day}
     shown["organisation"] = filters.organisation
-    return _render(
+    return render(
         request,
         "admin_sessions.html",
         event,
@@ -190,21 +212,21 @@ async def sessions(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/admin/{slug}/people")
 async def people(request: web.Request) -> web.StreamResponse:
-    viewer = _viewer(request)
+    viewer = signed_in(request)
     if isinstance(viewer, web.Response):
         return viewer
-    event = await _event(request)
+    event = await event_of(request)
     query = request.query
     filters = Filters(
         q=query.get("q", "").strip()[:100],
         organisation=query.get("organisation", ""),
-        page=_int(query.get("page")),
+        page=whole(query.get("page")),
     )
     async with request.app[appkeys.DB]() as db:
         found = await people_page(db, event, filters)
     base = f"/admin/{event.slug}/people"
     shown = {"q": filters.q, "organisation": filters.organisation}
-    return _render(
+    return render(
         request,
         "admin_people.html",
         event,
@@ -221,16 +243,16 @@ async def people(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/admin/{slug}/mail")
 async def mail(request: web.Request) -> web.StreamResponse:
-    viewer = _viewer(request)
+    viewer = signed_in(request)
     if isinstance(viewer, web.Response):
         return viewer
-    event = await _event(request)
+    event = await event_of(request)
     state = request.query.get("state", "failed")
     async with request.app[appkeys.DB]() as db:
-        found = await mail_page(db, event, state, _int(request.query.get("page")))
+        found = await mail_page(db, event, state, whole(request.query.get("page")))
     base = f"/admin/{event.slug}/mail"
     chosen = found.options["state"]
-    return _render(
+    return render(
         request,
         "admin_mail.html",
         event,
@@ -249,14 +271,14 @@ async def mail(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/admin/{slug}/audit")
 async def audit(request: web.Request) -> web.StreamResponse:
-    viewer = _viewer(request)
+    viewer = signed_in(request)
     if isinstance(viewer, web.Response):
         return viewer
-    event = await _event(request)
+    event = await event_of(request)
     async with request.app[appkeys.DB]() as db:
-        found = await audit_page(db, event, _int(request.query.get("page")))
+        found = await audit_page(db, event, whole(request.query.get("page")))
     base = f"/admin/{event.slug}/audit"
-    return _render(
+    return render(
         request,
         "admin_audit.html",
         event,
@@ -279,7 +301,7 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
 
     def wrap(change: Change) -> Callable[[web.Request], Awaitable[Any]]:
         async def handler(request: web.Request) -> web.StreamResponse:
-            viewer = _viewer(request)
+            viewer = signed_in(request)
             if isinstance(viewer, web.Response):
                 return viewer
             form = {name: str(value) for name, value in (await request.post()).items()}
@@ -298,7 +320,7 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
                 raise web.HTTPNotFound(text=str(error)) from None
             except ProgramError as error:
                 return await _refused(request, viewer, section, error)
-            _after_change(request.app)
+            after_change(request.app)
             back = form.get("back", "")
             if not back.startswith(f"/admin/{slug}/") or "//" in back:
                 back = f"/admin/{slug}/{section}"
@@ -313,10 +335,10 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
 async def _refused(
     request: web.Request, viewer: Viewer, section: str, error: ProgramError
 ) -> web.Response:
-    event = await _event(request)
+    event = await event_of(request)
     async with request.app[appkeys.DB]() as db:
         found = await sessions_page(db, event, Filters(q=request.match_info.get("key", "")))
-    return _render(
+    return render(
         request,
         "admin_sessions.html",
         event,
@@ -333,7 +355,7 @@ async def _refused(
     )
 
 
-def _after_change(app: web.Application) -> None:
+def after_change(app: web.Application) -> None:
     """The sender and the room timers look again now, as after an API change."""
     app[appkeys.OUTBOX].wake()
     timers = app[appkeys.TIMERS]

@@ -1,12 +1,24 @@
 """The database: typed models on one base, the engine, migrations, and the change log."""
 
-from . import attendance, audit, mail, models, replays, scheduling, signin, updates, zoom
+from . import (
+    attendance,
+    audit,
+    mail,
+    models,
+    previews,
+    replays,
+    scheduling,
+    signin,
+    updates,
+    zoom,
+)
 
 __all__ = [
     "attendance",
     "audit",
     "mail",
     "models",
+    "previews",
     "replays",
     "scheduling",
     "signin",

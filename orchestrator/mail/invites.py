@@ -10,6 +10,7 @@ only themselves. A session that has already ended gets no mail at all.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -45,11 +46,7 @@ class InviteComposer:
         """Records what the change set must tell people, in the transaction of the change: one
         row whatever the size of the change (`MailPlan`). The sender turns it into messages
         (`prepare`) and composes each when it sends it. Returns how many sessions it names."""
-        plan: dict[str, list[Any]] = {
-            "created": list(changes.sessions_created),
-            "cancelled": list(changes.sessions_cancelled),
-            "changed": [c.as_dict() for c in changes.sessions_changed if c.touches_invites],
-        }
+        plan = _plan_of(changes)
         named = sum(len(keys) for keys in plan.values())
         if named:
             event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == changes.event))
@@ -82,19 +79,39 @@ class InviteComposer:
 
     async def _queue(self, db: AsyncSession, plan: MailPlan, keys: set[str]) -> int:
         """The messages of one part of a plan: who gets what, for each of these sessions."""
-        now = plan.created_at
-        wanted = {key: Notice.INVITATION for key in plan.plan["created"] if key in keys}
-        wanted.update({key: Notice.CANCELLED for key in plan.plan["cancelled"] if key in keys})
+        found = await self._messages(db, plan.event_id, plan.plan, keys, plan.created_at)
+        return await enqueue(db, found)
+
+    async def would_send(self, db: AsyncSession, changes: ChangeSet, now: datetime) -> Counter[str]:
+        """How many messages of each kind the change set would send (a preview, in the change's
+        transaction, before it is rolled back)."""
+        plan = _plan_of(changes)
+        event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == changes.event))
+        if event_id is None:
+            return Counter()
+        found = await self._messages(db, event_id, plan, set(_keys(plan)), now)
+        return Counter(message.kind for message in found)
+
+    async def _messages(
+        self,
+        db: AsyncSession,
+        event_id: int,
+        plan: dict[str, Any],
+        keys: set[str],
+        now: datetime,
+    ) -> list[Outgoing]:
+        wanted = {key: Notice.INVITATION for key in plan["created"] if key in keys}
+        wanted.update({key: Notice.CANCELLED for key in plan["cancelled"] if key in keys})
         updates = {
             item["key"]: SessionChange.from_dict(item)
-            for item in plan.plan["changed"]
+            for item in plan["changed"]
             if item["key"] in keys
         }
         # Mail about a session that has ended is noise: too late to join, nothing to cancel.
         sessions = (
             await db.scalars(
                 select(m.Session).where(
-                    m.Session.event_id == plan.event_id,
+                    m.Session.event_id == event_id,
                     m.Session.key.in_(keys),
                     m.Session.ends_at > now,
                 )
@@ -110,7 +127,7 @@ class InviteComposer:
                 notice = wanted[session.key]
                 notices = [(seat, notice) for seat in session_seats if not seat.removed]
             outgoing += [self._notice(session, seat, notice, now) for seat, notice in notices]
-        return await enqueue(db, outgoing)
+        return outgoing
 
     def _plan_update(
         self, session: m.Session, change: SessionChange, seats: list[Seat]
@@ -214,6 +231,15 @@ class InviteComposer:
             body=None,
             created_at=now,
         )
+
+
+def _plan_of(changes: ChangeSet) -> dict[str, list[Any]]:
+    """What a change set must tell people, as a mail plan keeps it."""
+    return {
+        "created": list(changes.sessions_created),
+        "cancelled": list(changes.sessions_cancelled),
+        "changed": [c.as_dict() for c in changes.sessions_changed if c.touches_invites],
+    }
 
 
 def _keys(plan: dict[str, Any]) -> list[str]:

@@ -6,7 +6,9 @@ import, so an edit can never produce what an import would refuse.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import models as m
-from ..db.updates import note
+from ..db.updates import latest, note
 from ..participants.erasure import erased_among
 from ..providers import unavailable
 from ..settings import Settings
 from . import sections, zoom_hosts
-from .apply import apply_program
+from .apply import PROGRAM_REASONS, apply_program
 from .changes import ChangeSet
 from .export import export_document
 from .load import RawProgram
@@ -51,6 +53,25 @@ def checked(raw: RawProgram, settings: Settings, slug: str | None = None) -> Pro
     )
 
 
+class Stale(Exception):
+    """The event changed since the preview this import was to apply."""
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What an import would change, and as of which change of the event (`seen`: an import
+    applying the preview is refused if the event changed since)."""
+
+    changes: ChangeSet
+    seen: int
+    mail: dict[str, int]  # messages by kind it would send
+
+
+class _Undo(Exception):
+    def __init__(self, preview: Preview) -> None:
+        self.preview = preview
+
+
 async def import_program(
     db_factory: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -59,16 +80,53 @@ async def import_program(
     now: datetime,
     slug: str | None = None,
     on_change: ChangeHook | None = None,
+    unchanged_since: int | None = None,
 ) -> ChangeSet:
+    """Validates and applies `raw`; with `unchanged_since` (a preview's `seen`), refuses with
+    Stale when another change of the event came in between."""
     program = checked(raw, settings, slug)
     async with db_factory() as db, db.begin():
-        program = await sections.carry_meetings(db, program, raw)
-        await _check_stored(db, program, raw, settings)
-        changes = await apply_program(
-            db, program, default_provider=settings.default_provider, now=now
-        )
+        changes, seen = await _apply(db, settings, program, raw, now)
+        if unchanged_since is not None and seen != unchanged_since:
+            raise Stale(
+                f'the event "{program.event.slug}" changed after this preview was made: '
+                "upload the file again to see what it would change now"
+            )
         await _changed(db, changes, now, on_change)
         return changes
+
+
+async def preview_import(
+    db_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    raw: RawProgram,
+    *,
+    now: datetime,
+    slug: str | None = None,
+    mail: Callable[[AsyncSession, ChangeSet, datetime], Awaitable[Counter[str]]] | None = None,
+) -> Preview:
+    """Exactly what `import_program` would change (it runs, then is rolled back), and the mail
+    it would send; nothing is kept."""
+    program = checked(raw, settings, slug)
+    try:
+        async with db_factory() as db, db.begin():
+            changes, seen = await _apply(db, settings, program, raw, now)
+            counted = await mail(db, changes, now) if mail is not None else Counter()
+            raise _Undo(Preview(changes, seen, dict(counted)))
+    except _Undo as undone:
+        return undone.preview
+
+
+async def _apply(
+    db: AsyncSession, settings: Settings, program: Program, raw: RawProgram, now: datetime
+) -> tuple[ChangeSet, int]:
+    """The change, and the event's newest program change before it (0 for a new event)."""
+    program = await sections.carry_meetings(db, program, raw)
+    await _check_stored(db, program, raw, settings)
+    changes = await apply_program(db, program, default_provider=settings.default_provider, now=now)
+    event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == program.event.slug))
+    seen = await latest(db, event_id, PROGRAM_REASONS) if event_id is not None else 0
+    return changes, seen
 
 
 async def edit_session(

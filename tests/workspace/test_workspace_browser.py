@@ -4,6 +4,7 @@ in French; a follow-up reader finds nothing to press."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -102,3 +103,38 @@ async def test_the_workspace_speaks_french_and_a_follow_up_reader_only_reads(
     assert "Connecté comme lecteur du suivi (lecture seule)" in text
     assert "Rechercher" in text
     assert "Modifier cette session" not in text
+
+
+async def test_an_organiser_uploads_a_program_sees_its_problems_then_applies_it(
+    browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock, tmp_path: Any
+) -> None:
+    api, base = service
+    await api.import_ok(small_program())
+    changed = small_program()
+    changed["people"][0]["email"] = "ana-at-water"
+    (tmp_path / "wrong.json").write_text(json.dumps(changed), encoding="utf-8")
+    changed["people"][0]["email"] = "ana@water.example"
+    changed["sessions"][3]["title"] = "Acme × Roads, second round"
+    (tmp_path / "right.json").write_text(json.dumps(changed), encoding="utf-8")
+    page = await phone(browser)
+    await sign_in(page, base, db, clock, "organiser")
+    await page.goto(f"{base}/admin/{SLUG}/program")
+    await assert_usable(page)
+
+    await page.get_by_label("Program file").set_input_files(str(tmp_path / "wrong.json"))
+    await page.get_by_role("button", name="Check the file").press("Enter")
+    problems = page.locator("#problems")
+    await problems.wait_for()
+    assert "people[0].email" in await problems.inner_text()
+    await assert_usable(page)
+
+    await page.get_by_label("Program file").set_input_files(str(tmp_path / "right.json"))
+    await page.get_by_role("button", name="Check the file").click()
+    await page.wait_for_url(f"{base}/admin/{SLUG}/program/*")
+    summary = await page.locator("main").inner_text()
+    assert "m3: title" in summary
+    assert "2 × update" in summary
+    await assert_usable(page)
+    await page.get_by_role("button", name="Apply this change").click()
+    await page.wait_for_url(f"{base}/admin/{SLUG}/sessions?done=applied")
+    assert "Acme × Roads, second round" in await page.locator("#session-m3").inner_text()

@@ -10,6 +10,7 @@ from babel.messages.pofile import read_po
 
 import orchestrator
 from orchestrator.api.workspace import DONE, LABELS
+from orchestrator.api.workspace_program import REFUSALS
 
 TEMPLATES = Path(orchestrator.__file__).parent / "templates"
 CATALOGUE = Path(__file__).parents[2] / "calendars/locale/fr/LC_MESSAGES/rdv.po"
@@ -24,7 +25,7 @@ def test_every_message_of_the_workspace_has_a_french_translation() -> None:
         for path in [*TEMPLATES.glob("admin*.html"), TEMPLATES / "_pager.html"]
         for double, single in MESSAGE.findall(path.read_text(encoding="utf-8"))
     }
-    shown |= set(LABELS.values()) | set(DONE.values())
+    shown |= set(LABELS.values()) | set(DONE.values()) | set(REFUSALS)
 
     missing = sorted(message for message in shown if not french.get(message))
 
