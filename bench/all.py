@@ -40,6 +40,7 @@ def plan(only: set[str], postgres: bool) -> list[tuple[str, list[str]]]:
         ("webhooks", ["webhooks.py", "--postgres", POSTGRES if postgres else ""]),
         ("dashboard", ["dashboard.py", *(["--postgres", POSTGRES] if postgres else [])]),
         ("schedule", ["schedule.py"]),
+        ("workspace", ["workspace.py", "--postgres", POSTGRES if postgres else ""]),
     ]
     if postgres:
         runs[1:1] = [("import-postgres", ["import.py", "--postgres", POSTGRES])]

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
@@ -91,11 +91,13 @@ async def sessions_page(db: AsyncSession, event: m.Event, filters: Filters) -> P
     )
     if filters.q:
         pattern = _like(filters.q)
+        # The people named first (one pass over the event's people), then their sessions by
+        # the attendees' index: not a search of every session's attendees.
         named = (
-            select(m.Attendee.id)
+            select(m.Attendee.session_id)
             .join(m.Person, m.Person.id == m.Attendee.person_id)
             .where(
-                m.Attendee.session_id == m.Session.id,
+                m.Person.event_id == event.id,
                 m.Attendee.removed_at.is_(None),
                 func.lower(m.Person.name).like(pattern, escape="\\"),
             )
@@ -104,7 +106,7 @@ async def sessions_page(db: AsyncSession, event: m.Event, filters: Filters) -> P
             or_(
                 func.lower(m.Session.title).like(pattern, escape="\\"),
                 func.lower(m.Session.key).like(pattern, escape="\\"),
-                exists(named),
+                m.Session.id.in_(named),
             )
         )
     if filters.state == "cancelled":
@@ -116,16 +118,16 @@ async def sessions_page(db: AsyncSession, event: m.Event, filters: Filters) -> P
         query = query.where(m.Session.starts_at >= span[0], m.Session.starts_at < span[1])
     if filters.organisation:
         of_organisation = (
-            select(m.Attendee.id)
+            select(m.Attendee.session_id)
             .join(m.Person, m.Person.id == m.Attendee.person_id)
             .join(m.Organisation, m.Organisation.id == m.Person.organisation_id)
             .where(
-                m.Attendee.session_id == m.Session.id,
-                m.Attendee.removed_at.is_(None),
+                m.Organisation.event_id == event.id,
                 m.Organisation.key == filters.organisation,
+                m.Attendee.removed_at.is_(None),
             )
         )
-        query = query.where(exists(of_organisation))
+        query = query.where(m.Session.id.in_(of_organisation))
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
     page, pages = _paged(total, filters.page)
     found = (
@@ -200,19 +202,10 @@ async def _options(db: AsyncSession, event: m.Event) -> dict[str, Any]:
 
 
 async def people_page(db: AsyncSession, event: m.Event, filters: Filters) -> Page:
-    """A page of the event's people by name, with how many live sessions each has."""
-    count = (
-        select(func.count(m.Attendee.id))
-        .join(m.Session, m.Session.id == m.Attendee.session_id)
-        .where(
-            m.Attendee.person_id == m.Person.id,
-            m.Attendee.removed_at.is_(None),
-            m.Session.cancelled_at.is_(None),
-        )
-        .scalar_subquery()
-    )
+    """A page of the event's people by name, with how many live sessions each has (counted for
+    the page's people only)."""
     query = (
-        select(m.Person, m.Organisation.name, count)
+        select(m.Person, m.Organisation.name)
         .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
         .where(m.Person.event_id == event.id, m.Person.removed_at.is_(None))
     )
@@ -234,16 +227,30 @@ async def people_page(db: AsyncSession, event: m.Event, filters: Filters) -> Pag
             query.order_by(m.Person.name, m.Person.key).limit(PAGE).offset((page - 1) * PAGE)
         )
     ).all()
+    counts: dict[int, int] = dict(
+        (
+            await db.execute(
+                select(m.Attendee.person_id, func.count())
+                .join(m.Session, m.Session.id == m.Attendee.session_id)
+                .where(
+                    m.Attendee.person_id.in_([person.id for person, _ in found]),
+                    m.Attendee.removed_at.is_(None),
+                    m.Session.cancelled_at.is_(None),
+                )
+                .group_by(m.Attendee.person_id)
+            )
+        ).all()
+    )
     rows = [
         PersonRow(
             person.key,
             person.name,
             person.email,
             organisation,
-            sessions or 0,
+            counts.get(person.id, 0),
             person.erased_at is not None,
         )
-        for person, organisation, sessions in found
+        for person, organisation in found
     ]
     return Page(rows, total, page, pages, await _options(db, event))
 
