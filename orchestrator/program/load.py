@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .problems import Collector, Place, ProgramError
+from .raw import RawProgram
 
 PEOPLE_COLUMNS = ("key", "name", "email", "organisation")
 PEOPLE_OPTIONAL = ("locale",)
@@ -20,26 +20,6 @@ LIST_COLUMNS = ("attendees", "speakers")
 # What event.json may hold in the folder form: the event, organisations and meeting requests.
 FOLDER_HEAD = ("event", "organisations", "schedule", "availability", "requests")
 FOLDER_NAMES = ", ".join(f'"{name}"' for name in FOLDER_HEAD)
-
-
-@dataclass
-class RawProgram:
-    """The document as read, before validation, and where each list item came from."""
-
-    data: Any
-    places: dict[str, list[Place]] = field(default_factory=dict)
-    event_place: Place = field(default_factory=lambda: Place("event"))
-    in_folder: bool = False
-
-    def section_place(self, name: str) -> Place:
-        """Where a top-level section sits: `schedule`, or `event.json: schedule`."""
-        return Place(f"event.json: {name}") if self.in_folder else Place(name)
-
-    def place(self, section: str, index: int) -> Place:
-        known = self.places.get(section)
-        if known is not None and index < len(known):
-            return known[index]
-        return Place(section) / index
 
 
 class _DuplicateField(ValueError):
