@@ -11,6 +11,7 @@ from .decode import parse_json
 from .folder import read_folder, read_zipped_folder
 from .problems import ProgramError
 from .raw import RawProgram
+from .workbook import is_workbook, read_workbook
 
 # An OLE2 compound file: what Excel saves as .xls, and what it makes of a password-protected .xlsx.
 _COMPOUND_FILE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -51,6 +52,8 @@ def load_data(data: bytes, name: str) -> RawProgram:
     a zipped folder; anything else is read as JSON."""
     if archive.is_zip(data):
         members = archive.unpack(data, name)
+        if is_workbook(members):
+            return read_workbook(members, name)
         return read_zipped_folder(members, name)
     if data.startswith(_COMPOUND_FILE):
         raise ProgramError.single(

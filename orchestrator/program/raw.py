@@ -17,9 +17,13 @@ class RawProgram:
     places: dict[str, list[Place]] = field(default_factory=dict)
     event_place: Place = field(default_factory=lambda: Place("event"))
     in_folder: bool = False
+    sections: dict[str, Place] = field(default_factory=dict)
+    """Where top-level sections sit when the form places them better than by name (a workbook)."""
 
     def section_place(self, name: str) -> Place:
         """Where a top-level section sits: `schedule`, or `event.json: schedule`."""
+        if name in self.sections:
+            return self.sections[name]
         return Place(f"event.json: {name}") if self.in_folder else Place(name)
 
     def place(self, section: str, index: int) -> Place:
