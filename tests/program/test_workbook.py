@@ -226,6 +226,15 @@ async def test_a_workbook_with_mistakes_imports_nothing(
     assert await slugs(db) == []
 
 
+def test_an_overlap_is_placed_at_the_attendees_of_the_later_session() -> None:
+    def overlap(book: Workbook) -> None:
+        book["sessions"]["D5"] = datetime(2021, 4, 8, 10, 45)  # m3, Ben's second meeting
+
+    assert problems(edited(workbook_of(small_program()), overlap)) == [
+        'sessions!F5: Ben Okafor (ben) would be in "m2" and "m3" at the same time'
+    ]
+
+
 def test_formulas_are_refused_as_typed_at_their_cells() -> None:
     def formulas(book: Workbook) -> None:
         book["event"]["B3"] = '=CONCAT("Meet ", "the buyers")'
