@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import re
 import time
 import zipfile
@@ -154,6 +155,24 @@ def with_requests(**sections: Any) -> dict[str, Any]:
     ]
     program.update(sections)
     return program
+
+
+async def test_a_stored_event_with_requests_exports_and_imports_back_unchanged(
+    settings: Settings, db: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    program = with_requests()
+    path = tmp_path / "program.json"
+    path.write_text(json.dumps(program), encoding="utf-8")
+    await import_file(settings, path)
+    async with db() as session, session.begin():
+        document = await export_document(session, program["event"]["slug"])
+    assert document is not None
+
+    changes = await import_file(settings, write(tmp_path, export_workbook(document)))
+
+    assert changes.empty, changes.summary()
+    async with db() as session, session.begin():
+        assert await export_document(session, program["event"]["slug"]) == document
 
 
 def test_requests_availability_and_windows_mean_what_they_mean_in_json() -> None:
