@@ -1,9 +1,11 @@
-"""Measures the program import (10,000 people, 5,000 meetings): time, peak memory, re-imports."""
+"""Measures the program import (10,000 people, 5,000 meetings): time, peak memory, re-imports, and
+the same program imported from a workbook against its JSON file (bench/forms.py)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -21,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import forms
 import output
 import probe
 from output import Row, widen
@@ -268,14 +271,22 @@ async def import_while_serving(url: str, folder: Path) -> list[Row]:
 
 
 async def main(postgres: str | None) -> list[Row]:
+    program, _, _ = build_program(random.Random(SEED))
+    counts = {"people": PEOPLE, "sessions": MEETINGS}
     if postgres:
         async with postgres_database(postgres) as url:
             rows = await run(url)
+        with tempfile.TemporaryDirectory(prefix="rdv-bench-") as folder:
+            fresh = functools.partial(postgres_database, postgres)
+            rows += await forms.compare(program, Path(folder), fresh, **counts)
         async with postgres_database(postgres) as url:
             with tempfile.TemporaryDirectory(prefix="rdv-bench-") as folder:
                 return rows + await import_while_serving(url, Path(folder))
     with tempfile.TemporaryDirectory(prefix="rdv-bench-") as folder:
         rows = await run(f"sqlite+aiosqlite:///{folder}/bench.sqlite3")
+        rows += await forms.compare(
+            program, Path(folder), forms.sqlite_databases(Path(folder)), **counts
+        )
         url = f"sqlite+aiosqlite:///{folder}/live.sqlite3"
         return rows + await import_while_serving(url, Path(folder))
 

@@ -1,4 +1,6 @@
-"""Example program for docs, demo and tests: the seed event rebuilt in JSON and folder form."""
+"""Example program for docs, demo and tests: the seed event rebuilt in JSON and folder form, and
+its JSON copied into the package, where the workbook template is made from (an installed service
+has no examples/ folder)."""
 
 import csv
 import json
@@ -9,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "lyon-2021"
+PACKAGED = Path(__file__).resolve().parents[1] / "orchestrator" / "program" / "example_program.json"
 DAY = "2021-04-08"
 SLOTS = ["10:30", "11:00", "11:30", "12:00", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"]
 PLENARY = "Plénière : la commande publique responsable (SPAR)"
@@ -277,6 +280,7 @@ def main() -> int:
     program = build()
     OUT.mkdir(parents=True, exist_ok=True)
     write_json(OUT / "program.json", program)
+    write_json(PACKAGED, program)
     write_json(OUT / "event.json", {k: program[k] for k in ("event", "organisations")})
     write_csv(OUT / "people.csv", PEOPLE_COLS, program["people"])
     write_csv(OUT / "sessions.csv", SESSION_COLS, program["sessions"])

@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the service")
     imp = commands.add_parser("import", help="load or update an event from a program file")
     imp.add_argument(
-        "file", help="a JSON program or a folder with event.json, people.csv, sessions.csv"
+        "file",
+        help="a JSON program, an .xlsx workbook, a folder with event.json, people.csv, "
+        "sessions.csv, or a .zip of that folder",
     )
     token = commands.add_parser("token", help="print an API bearer token")
     token.add_argument("--role", choices=ROLES, required=True)

@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 MAX_REPORTED = 500
 
 
+class Cells(Protocol):
+    """Where the parts of one item of a workbook sit: `at("email")` names its cell, `people!C5`."""
+
+    def at(self, path: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
-    """Where a value sits: `sessions[3].attendees[1]`, or `sessions.csv line 5, attendees[1]`."""
+    """Where a value sits: `sessions[3].attendees[1]`, `sessions.csv line 5, attendees[1]`, or
+    in a workbook the cell that `cells` names for the path (`sessions!F5`)."""
 
     base: str
     path: str = ""
     separator: str = "."
+    cells: Cells | None = None
 
     def __truediv__(self, part: str | int) -> Place:
         step = f"[{part}]" if isinstance(part, int) else part
         if isinstance(part, str) and self.path:
             step = "." + step
-        return Place(self.base, self.path + step, self.separator)
+        return Place(self.base, self.path + step, self.separator, self.cells)
 
     def __str__(self) -> str:
+        if self.cells is not None:
+            return self.cells.at(self.path)
         if not self.path:
             return self.base
         if not self.base:

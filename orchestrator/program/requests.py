@@ -10,9 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import fields
-from .load import RawProgram
 from .model import Interval, Request, Requests, Rules
 from .problems import Collector, Place
+from .raw import RawProgram
 
 SECTIONS = ("schedule", "availability", "requests")
 SCHEDULE_FIELDS = ("windows", "slot_minutes", "gap_minutes", "max_parallel", "max_per_person")

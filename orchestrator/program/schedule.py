@@ -25,8 +25,8 @@ from ..scheduling.solver import WORKERS
 from ..scheduling.split import solve
 from ..settings import Settings
 from .export import export_document
-from .load import RawProgram
 from .model import Program, Request, SessionSpec
+from .raw import RawProgram
 from .schedule_outcome import Outcome, Placed, Unplaced
 from .service import ChangeHook, NotFound, apply_document, checked
 

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.scheduling import MeetingRequest, MeetingSchedule
-from .load import RawProgram
 from .model import Program, Requests, SessionSpec
 from .problems import Collector
+from .raw import RawProgram
 
 
 async def save(db: AsyncSession, event_id: int, requests: Requests | None) -> None:

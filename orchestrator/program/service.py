@@ -24,9 +24,9 @@ from . import sections, zoom_hosts
 from .apply import PROGRAM_REASONS, apply_program
 from .changes import ChangeSet
 from .export import export_document
-from .load import RawProgram
 from .model import Program
 from .problems import Collector, Place, ProgramError
+from .raw import RawProgram
 from .validate import ProviderCheck, validate
 
 EDITABLE = ("start", "end", "title", "attendees", "provider")

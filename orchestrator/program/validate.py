@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from ..settings import LONGEST_SESSION, PROVIDERS
 from . import fields
 from . import requests as meeting_requests
-from .load import RawProgram
 from .model import EventSpec, OrganisationSpec, PersonSpec, Program, SessionSpec
 from .problems import Collector, Place
+from .raw import RawProgram
 
 LOCALES = ("en", "fr")
 SESSION_KINDS = ("plenary", "meeting")

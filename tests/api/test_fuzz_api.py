@@ -26,7 +26,7 @@ from support.service import EXAMPLE_SLUG, Api, ManualClock, example_program
 
 from orchestrator import appkeys
 from orchestrator.db import models as m
-from orchestrator.program.load import RawProgram
+from orchestrator.program.raw import RawProgram
 from orchestrator.program.service import import_program
 from orchestrator.signin import create_link
 

@@ -54,7 +54,7 @@ from integrations.zoom import AGENDA
 from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow, WebhookDelivery
-from orchestrator.program.load import RawProgram
+from orchestrator.program.raw import RawProgram
 from orchestrator.program.service import import_program
 
 CREDENTIALS = Credentials()

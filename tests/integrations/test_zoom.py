@@ -30,7 +30,7 @@ from integrations.zoom_client import ZoomClient, ZoomHostBusy, ZoomQuotaExceeded
 from orchestrator.db import models as m
 from orchestrator.db.zoom import ZoomHostDay
 from orchestrator.program import zoom_hosts
-from orchestrator.program.load import RawProgram
+from orchestrator.program.raw import RawProgram
 from orchestrator.program.service import import_program, provider_check
 from orchestrator.program.validate import validate
 from orchestrator.providers import ProviderRegistry

@@ -14,7 +14,7 @@ from support.service import small_program
 
 from orchestrator.db import models as m
 from orchestrator.program import sections
-from orchestrator.program.load import RawProgram
+from orchestrator.program.raw import RawProgram
 from orchestrator.program.service import import_program
 from orchestrator.settings import Settings
 

@@ -25,8 +25,8 @@ from support.service import EXAMPLE_DIR, Api, ManualClock, small_program
 
 from orchestrator.commands import import_file
 from orchestrator.db.engine import create_engine, session_factory
-from orchestrator.program.load import RawProgram
 from orchestrator.program.problems import Problem, ProgramError
+from orchestrator.program.raw import RawProgram
 from orchestrator.program.service import import_program
 from orchestrator.settings import Settings
 

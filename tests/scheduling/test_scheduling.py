@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from support.service import small_program
 
-from orchestrator.program.load import RawProgram
 from orchestrator.program.model import Program
+from orchestrator.program.raw import RawProgram
 from orchestrator.program.validate import validate
 from orchestrator.scheduling import measure
 from orchestrator.scheduling.explain import explain

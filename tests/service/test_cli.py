@@ -16,10 +16,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import text
 from support.service import EXAMPLE_DIR, EXAMPLE_JSON, EXAMPLE_SLUG, TEST_SECRET, small_program
 
 from orchestrator.db.engine import create_engine
+from orchestrator.program.workbook_export import template_workbook
 from orchestrator.tokens import mint_api_token, verify_api_token
 
 
@@ -71,6 +73,38 @@ def test_a_bad_program_prints_one_line_per_problem_and_exits_2(
         "rdv import: 2 problems in the program; nothing was imported",
     ]
     assert result.stdout == ""
+
+
+def test_import_of_a_workbook_prints_what_changed_then_its_problems_by_cell(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "lyon.xlsx"
+    path.write_bytes(template_workbook())
+
+    first = rdv("import", str(path), env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == f"{EXAMPLE_SLUG}: created"
+    assert "sessions created (42)" in first.stdout
+    again = rdv("import", str(EXAMPLE_JSON), env=env, cwd=tmp_path)
+    assert again.stdout.strip() == f"{EXAMPLE_SLUG}: no change"
+
+    book = load_workbook(path)
+    book["people"]["C2"] = "helene.martin(at)grandlyon"
+    book["sessions"]["D3"] = "=D2+1/48"
+    book.save(path)
+    bad = rdv("import", str(path), env=env, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        'sessions!D3: formulas are not read, type the value ("=D2+1/48")',
+        "rdv import: 1 problem in the program; nothing was imported",
+    ]
+    book["sessions"]["D3"] = datetime(2021, 4, 8, 10, 30)
+    book.save(path)
+    bad = rdv("import", str(path), env=env, cwd=tmp_path)
+    assert bad.stderr.splitlines() == [
+        'people!C2: malformed email "helene.martin(at)grandlyon"',
+        "rdv import: 1 problem in the program; nothing was imported",
+    ]
 
 
 def test_importing_a_missing_file_says_so(env: dict[str, str], tmp_path: Path) -> None:

@@ -1,0 +1,56 @@
+"""The tables of a program as a spreadsheet holds them, shared by the folder form's CSV files and
+the workbook's sheets: which columns each has, and how a cell's text becomes a program value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One kind of row: the sheet (or CSV file) it lives in and its columns, in writing order."""
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+ORGANISATIONS = Table("organisations", ("key", "name", "kind"))
+PEOPLE = Table("people", ("key", "name", "email", "organisation"), ("locale",))
+SESSIONS = Table(
+    "sessions",
+    ("key", "kind", "title", "start", "end", "attendees"),
+    ("provider", "speakers", "stream_url", "streamed"),
+)
+REQUESTS = Table("requests", ("from", "to"), ("priority", "key"))
+AVAILABILITY = Table("availability", ("person", "start", "end"))
+"""Rows of person "*" are the schedule's windows: when anyone may meet."""
+
+LIST_COLUMNS = ("attendees", "speakers")
+TIME_COLUMNS = ("start", "end")
+EVERYONE = "*"
+
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "slug": ("slug",),
+    "title": ("title",),
+    "timezone": ("timezone",),
+    "locale": ("locale",),
+    "provider": ("provider",),
+    "organiser_name": ("organiser", "name"),
+    "organiser_email": ("organiser", "email"),
+}
+"""The event sheet's fields, and where each goes in the program's `event`."""
+SCHEDULE_FIELDS = ("slot_minutes", "gap_minutes", "max_parallel", "max_per_person")
+"""The event sheet's fields for meeting requests: they go in the program's `schedule`."""
+NUMBER_FIELDS = (*SCHEDULE_FIELDS, "priority")
+
+
+def cell_list(text: str) -> str | list[str]:
+    """A list cell: `*` for everyone, else keys separated by `;`."""
+    if text == EVERYONE:
+        return text
+    return [item.strip() for item in text.split(";") if item.strip()]
