@@ -5,6 +5,7 @@ tables and the actions live in `orchestrator/workspace/`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -23,6 +24,7 @@ from ..program.audit import Author
 from ..program.export import export_document
 from ..program.problems import ProgramError
 from ..program.service import NotFound
+from ..program.workbook_export import export_workbook, template_workbook
 from ..workspace.tables import (
     Filters,
     audit_page,
@@ -150,26 +152,41 @@ def _link(base: str, query: dict[str, Any]) -> str:
     return f"{base}?{urlencode(kept)}" if kept else base
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@routes.get("/admin/template.xlsx")
+async def template(request: web.Request) -> web.StreamResponse:
+    """The example event as a workbook, to fill in: public, it holds nothing of anyone's."""
+    body = await asyncio.to_thread(template_workbook)
+    disposition = 'attachment; filename="rdv-program-template.xlsx"'
+    return web.Response(body=body, content_type=XLSX, headers={"Content-Disposition": disposition})
+
+
 @routes.get("/admin/{slug}")
 async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"/admin/{request.match_info['slug']}/sessions")
 
 
-@routes.get("/admin/{slug}/program.json")
-async def program_json(request: web.Request) -> web.StreamResponse:
-    """The event as it stands, as a program file: to edit and upload again."""
+@routes.get("/admin/{slug}/program.{form:json|xlsx}")
+async def program_file(request: web.Request) -> web.StreamResponse:
+    """The event as it stands, as a program file (JSON or workbook): to edit and upload again."""
     viewer = signed_in(request)
     if isinstance(viewer, web.Response):
         return viewer
-    slug = request.match_info["slug"]
+    slug, form = request.match_info["slug"], request.match_info["form"]
     async with request.app[appkeys.DB]() as db:
         document = await export_document(db, slug)
     if document is None:
         raise web.HTTPNotFound(text=f"no event {slug}")
+    disposition = {"Content-Disposition": f'attachment; filename="{slug}.{form}"'}
+    if form == "xlsx":
+        body = await asyncio.to_thread(export_workbook, document)
+        return web.Response(body=body, content_type=XLSX, headers=disposition)
     return web.json_response(
         document,
         dumps=lambda value: json.dumps(value, ensure_ascii=False, indent=1),
-        headers={"Content-Disposition": f'attachment; filename="{slug}.json"'},
+        headers=disposition,
     )
 
 

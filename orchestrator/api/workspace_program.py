@@ -9,6 +9,7 @@ from datetime import datetime
 from aiohttp import BodyPartReader, web
 
 from .. import appkeys
+from ..program.archive import MB
 from ..program.audit import Author
 from ..program.problems import ProgramError
 from ..program.service import NotFound, Stale
@@ -17,7 +18,7 @@ from .viewers import Viewer, csrf_ok
 from .workspace import after_change, event_of, render, signed_in
 
 routes = web.RouteTableDef()
-MEGABYTES = UPLOAD_LIMIT // (1024 * 1024)
+MEGABYTES = UPLOAD_LIMIT // MB
 TOO_LARGE = "The file is larger than {megabytes} MB: nothing was read."
 NO_FILE = "Choose a file to upload."
 REFUSALS = (TOO_LARGE, NO_FILE)

@@ -14,18 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.previews import ProgramPreview, prune
 from ..mail.invites import InviteComposer
+from ..program.archive import MAX_UPLOAD_BYTES
 from ..program.audit import Author, hooks, recorder
 from ..program.changes import ChangeSet
-from ..program.load import RawProgram, load_bytes
+from ..program.load import load_upload
+from ..program.raw import RawProgram
 from ..program.service import NotFound, Stale, import_program, preview_import
 from ..settings import Settings
 
-UPLOAD_LIMIT = 20 * 1024 * 1024  # a 10,000-person program is 2 MB as JSON
+UPLOAD_LIMIT = MAX_UPLOAD_BYTES  # a 10,000-person program is 2 MB as JSON
 
 
 def read_upload(data: bytes, filename: str) -> RawProgram:
-    """The program in an uploaded file (JSON); ProgramError names what is wrong."""
-    return load_bytes(data, filename or "upload")
+    """The program in an uploaded file (JSON, a workbook, a zip of the folder form, told apart
+    by their content); ProgramError names what is wrong, and where."""
+    return load_upload(data, filename or "upload")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from support.service import Api, ManualClock, session_of, small_program
+from support.workbooks import edited, row_of, workbook_of
 
 from orchestrator.db import models as m
 from orchestrator.db.mail import MailPlan
@@ -155,3 +156,56 @@ async def test_a_follow_up_reader_cannot_upload(api: Api, db: Any, clock: Manual
     forged = await upload(api.client, "0" * 64, json.dumps(small_program()).encode(), "p.json")
     assert forged.status == 403
     assert await sessions(db) == 0
+
+
+async def test_the_template_workbook_downloads_and_a_workbook_s_mistakes_are_placed_at_cells(
+    api: Api, db: Any, clock: ManualClock
+) -> None:
+    template = await api.client.get("/admin/template.xlsx")
+    assert template.status == 200
+    assert template.headers["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    token = await sign_in(api.client, db, clock, "organiser")
+    program = small_program()
+
+    def three_mistakes(book: Any) -> None:
+        people = book["people"]
+        people.cell(row_of(book, "people", "ana"), 3).value = "ana-at-water"
+        sessions = book["sessions"]
+        sessions.cell(row_of(book, "sessions", "m1"), 6).value = "chloe;zed"
+        sessions.cell(row_of(book, "sessions", "m2"), 5).value = "2021-04-08 10:00"  # ends early
+
+    wrong = edited(workbook_of(program), three_mistakes)
+    refused = await upload(api.client, token, wrong, "program.xlsx")
+
+    assert refused.status == 422
+    text = await refused.text()
+    assert "The file has 3 problems; nothing was changed:" in text, re.findall(
+        r"<li>[^<]*</li>", text
+    )
+    for cell in ("people!C2", "sessions!F3", "sessions!E4"):
+        assert f"<li>{cell}: " in text
+    formula = edited(
+        workbook_of(program),
+        lambda book: setattr(
+            book["people"].cell(row_of(book, "people", "ben"), 3), "value", "=LOWER(B3)"
+        ),
+    )
+    refused = await upload(api.client, token, formula, "program.xlsx")
+    assert "The file has one problem; nothing was changed:" in await refused.text()
+    assert "people!C3: formulas are not read" in await refused.text()
+    assert await sessions(db) == 0
+
+    previewed = await upload(api.client, token, workbook_of(program), "program.xlsx")
+    assert previewed.status == 303
+    preview = previewed.headers["Location"]
+    assert "Sessions created (4)" in await (await api.client.get(preview)).text()
+    await api.client.post(f"{preview}/apply", data={"csrf": token})
+    assert await sessions(db) == 4
+
+    stored = await api.client.get(f"/admin/{SLUG}/program.xlsx")
+    assert stored.status == 200
+    again = await upload(api.client, token, await stored.read(), "program.xlsx")
+    page = await (await api.client.get(again.headers["Location"])).text()
+    assert "Nothing: the file says what the event already is." in page  # it round-trips
