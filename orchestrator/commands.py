@@ -20,7 +20,7 @@ from .db.engine import create_engine, session_factory
 from .db.migrate import upgrade
 from .mail.invites import InviteComposer
 from .participants.erasure import Forgotten, forget, readd
-from .program.audit import Author, hooks, record_erasure, record_readd, recorder
+from .program.audit import Author, hooks, record_readd, recorder
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
@@ -70,18 +70,15 @@ async def replay_counts(settings: Settings, event_id: int) -> dict[str, Any]:
 async def forget_person(settings: Settings, slug: str, email: str) -> Forgotten | None:
     now = SystemClock().now()
     async with migrated_engine(settings) as engine, session_factory(engine)() as db, db.begin():
-        forgotten = await forget(
-            db, slug=slug, email=email, now=now, secret=settings.require_secret_key()
+        author = Author.command()
+        return await forget(
+            db,
+            slug=slug,
+            email=email,
+            now=now,
+            secret=settings.require_secret_key(),
+            by=(author.actor, author.source),
         )
-        if forgotten is not None:
-            await record_erasure(
-                db,
-                event_id=forgotten.event_id,
-                placeholder=forgotten.placeholder,
-                author=Author.command(),
-                now=now,
-            )
-        return forgotten
 
 
 async def readd_person(settings: Settings, slug: str, email: str) -> bool:

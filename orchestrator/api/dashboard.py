@@ -82,6 +82,11 @@ def _has_report(app: web.Application) -> bool:
 
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
+    return signed_out(request)
+
+
+def signed_out(request: web.Request) -> web.Response:
+    """The page that says so, with the sign-in cookie deleted."""
     response = request.app[appkeys.PAGES].render("signin.html", None, title="rdv", state="out")
     response.del_cookie(COOKIE, path="/")
     return response
@@ -203,16 +208,16 @@ def _clock(request: web.Request) -> bytes:
 async def join_as_organiser(request: web.Request) -> web.StreamResponse:
     """Drops a signed-in organiser into an open room; a room not open yet is only offered (a
     link followed from another site must not create rooms hours early)."""
-    return await _enter(request, open_now=False)
+    return await enter_room(request, open_now=False)
 
 
 @routes.post("/dashboard/{slug}/rooms/{key}/join")
 async def open_as_organiser(request: web.Request) -> web.StreamResponse:
     """The dashboard's button: opens the room now if it is not, and drops the organiser in."""
-    return await _enter(request, open_now=True)
+    return await enter_room(request, open_now=True)
 
 
-async def _enter(request: web.Request, *, open_now: bool) -> web.StreamResponse:
+async def enter_room(request: web.Request, *, open_now: bool) -> web.StreamResponse:
     slug, key = request.match_info["slug"], request.match_info["key"]
     viewer = viewer_of(request, slug)
     if viewer is None:

@@ -24,7 +24,7 @@ from ..program.audit import Author
 from ..program.export import export_document
 from ..program.problems import ProgramError
 from ..program.service import NotFound
-from ..program.workbook_export import export_workbook, template_workbook
+from ..program.workbook_export import export_workbook
 from ..workspace.tables import (
     Filters,
     audit_page,
@@ -32,9 +32,11 @@ from ..workspace.tables import (
     people_page,
     sessions_page,
 )
+from .dashboard import enter_room, signed_out
 from .viewers import Viewer, csrf_ok, csrf_token, viewer_of
 
 routes = web.RouteTableDef()
+STALE_FORM = "this form is out of date or came from another page: reload and retry"
 SECTIONS = ("program", "sessions", "people", "mail", "audit")
 DONE = {
     "moved": "The session was moved; its attendees get the updated invite.",
@@ -115,8 +117,10 @@ def render(
     viewer: Viewer,
     section: str,
     status: int = 200,
+    here: str | None = None,
     **context: Any,
 ) -> web.Response:
+    """A workspace page; `here` is where its forms come back to (the page's own address)."""
     pages = request.app[appkeys.PAGES]
     language = pages.language(event.locale)
     zone = event.timezone
@@ -135,11 +139,12 @@ def render(
         section=section,
         sections=SECTIONS,
         csrf=csrf_token(request) if viewer.can_act else "",
+        csrf_any=csrf_token(request),  # signing out is for followups too
         done=DONE.get(done, ""),
         label=lambda word: LABELS.get(str(word), str(word)),
         when=when,
         hour=lambda moment: language.time(moment, zone),
-        here=_link(request.path, {k: v for k, v in request.query.items() if k != "done"}),
+        here=here or _link(request.path, {k: v for k, v in request.query.items() if k != "done"}),
         at_text=lambda text: when(datetime.fromisoformat(text.replace("Z", "+00:00"))),
         local=lambda moment: moment.astimezone(ZoneInfo(zone)),
         base=f"/admin/{event.slug}",
@@ -158,7 +163,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @routes.get("/admin/template.xlsx")
 async def template(request: web.Request) -> web.StreamResponse:
     """The example event as a workbook, to fill in: public, it holds nothing of anyone's."""
-    body = await asyncio.to_thread(template_workbook)
+    body = await request.app[appkeys.UPLOADS].template()
     disposition = 'attachment; filename="rdv-program-template.xlsx"'
     return web.Response(body=body, content_type=XLSX, headers={"Content-Disposition": disposition})
 
@@ -217,7 +222,7 @@ async def sessions(request: web.Request) -> web.StreamResponse:
         "sessions",
         table=found,
         filters=filters,
-        states=[*RoomState, "cancelled"],
+        states=list(RoomState),
         providers=sorted(request.app[appkeys.SETTINGS].configured_providers()),
         previous=_link(base, {**shown, "page": found.page - 1}) if found.page > 1 else None,
         following=(
@@ -323,24 +328,20 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
                 return viewer
             form = {name: str(value) for name, value in (await request.post()).items()}
             if not csrf_ok(request, form.get("csrf")):
-                raise web.HTTPForbidden(
-                    text="this form is out of date or came from another page: reload and retry"
-                )
+                raise web.HTTPForbidden(text=STALE_FORM)
             if not viewer.can_act:
                 raise web.HTTPForbidden(text="a followup sign-in can only read")
             author = Author(viewer.name or f"{viewer.role} sign-in", "workspace")
             now = request.app[appkeys.CLOCK].now()
             slug = request.match_info["slug"]
+            back = own_page(form.get("back", ""), slug) or f"/admin/{slug}/{section}"
             try:
                 done = await change(request, form, author, now)
             except NotFound as error:
                 raise web.HTTPNotFound(text=str(error)) from None
             except ProgramError as error:
-                return await _refused(request, viewer, section, error)
+                return await _refused(request, viewer, section, error, back)
             after_change(request.app)
-            back = form.get("back", "")
-            if not back.startswith(f"/admin/{slug}/") or "//" in back:
-                back = f"/admin/{slug}/{section}"
             separator = "&" if "?" in back else "?"
             raise web.HTTPSeeOther(f"{back}{separator}done={done}")
 
@@ -349,9 +350,18 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
     return wrap
 
 
+def own_page(wanted: str, slug: str) -> str | None:
+    """A workspace page of this event to go back to (a form's `back`), never another site's."""
+    if wanted.startswith(f"/admin/{slug}/") and "//" not in wanted and "\\" not in wanted:
+        return wanted
+    return None
+
+
 async def _refused(
-    request: web.Request, viewer: Viewer, section: str, error: ProgramError
+    request: web.Request, viewer: Viewer, section: str, error: ProgramError, back: str
 ) -> web.Response:
+    """The sessions page with what was refused on top; its forms go back where the refused one
+    would have (not to the address of the refused POST)."""
     event = await event_of(request)
     async with request.app[appkeys.DB]() as db:
         found = await sessions_page(db, event, Filters(q=request.match_info.get("key", "")))
@@ -362,14 +372,36 @@ async def _refused(
         viewer,
         section,
         status=422,
+        here=back,
         table=found,
         filters=Filters(q=request.match_info.get("key", "")),
-        states=[*RoomState, "cancelled"],
+        states=list(RoomState),
         providers=sorted(request.app[appkeys.SETTINGS].configured_providers()),
         previous=None,
         following=None,
         problems=[str(problem) for problem in error.problems],
     )
+
+
+@routes.post("/admin/{slug}/sessions/{key}/open")
+async def open_room(request: web.Request) -> web.StreamResponse:
+    """The workspace's "Open the room as moderator": the dashboard's way in, behind the form's
+    CSRF token."""
+    viewer = signed_in(request)
+    if isinstance(viewer, web.Response):
+        return viewer
+    if not csrf_ok(request, (await request.post()).get("csrf")):
+        raise web.HTTPForbidden(text=STALE_FORM)
+    return await enter_room(request, open_now=True)
+
+
+@routes.post("/admin/{slug}/signout")
+async def sign_out(request: web.Request) -> web.StreamResponse:
+    if viewer_of(request, request.match_info["slug"]) is None:
+        return signed_out(request)
+    if not csrf_ok(request, (await request.post()).get("csrf")):
+        raise web.HTTPForbidden(text=STALE_FORM)
+    return signed_out(request)
 
 
 def after_change(app: web.Application) -> None:

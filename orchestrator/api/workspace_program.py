@@ -15,7 +15,7 @@ from ..program.problems import ProgramError
 from ..program.service import NotFound, Stale
 from ..workspace.program import UPLOAD_LIMIT
 from .viewers import Viewer, csrf_ok
-from .workspace import after_change, event_of, render, signed_in
+from .workspace import STALE_FORM, after_change, event_of, render, signed_in
 
 routes = web.RouteTableDef()
 MEGABYTES = UPLOAD_LIMIT // MB
@@ -45,7 +45,9 @@ async def _page(
     refusal: str = "",
 ) -> web.Response:
     event = await event_of(request)
-    waiting = await request.app[appkeys.UPLOADS].pending(event.slug)
+    waiting = await request.app[appkeys.UPLOADS].pending(
+        event.slug, request.app[appkeys.CLOCK].now()
+    )
     return render(
         request,
         "admin_program.html",
@@ -107,9 +109,7 @@ async def _too_large(request: web.Request, viewer: Viewer) -> web.Response:
 
 def _may_change(request: web.Request, viewer: Viewer, form: dict[str, str]) -> None:
     if not csrf_ok(request, form.get("csrf")):
-        raise web.HTTPForbidden(
-            text="this form is out of date or came from another page: reload and retry"
-        )
+        raise web.HTTPForbidden(text=STALE_FORM)
     if not viewer.can_act:
         raise web.HTTPForbidden(text="a followup sign-in can only read")
 
@@ -121,7 +121,9 @@ async def preview_page(request: web.Request) -> web.StreamResponse:
         return viewer
     slug = request.match_info["slug"]
     try:
-        found = await request.app[appkeys.UPLOADS].shown(slug, request.match_info["preview"])
+        found = await request.app[appkeys.UPLOADS].shown(
+            slug, request.match_info["preview"], request.app[appkeys.CLOCK].now()
+        )
     except NotFound as error:
         return await _page(request, viewer, status=404, refusal=str(error))
     event = await event_of(request)

@@ -8,11 +8,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, func, update
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
+from .models import Session
 from .upsert import dialect_insert
 
 MAIL_STATES = ("pending", "sending", "sent", "failed")
@@ -105,20 +106,42 @@ _OUTGOING = tuple(f.name for f in fields(Outgoing))  # asdict would deep-copy ev
 ERASED = "the recipient was erased"
 
 
+COMPOSED_WHEN_SENT = ("invitation", "update", "cancelled", "uninvited", "reminder")
+
+
 async def retry_failed(
     db: AsyncSession, event_id: int, now: datetime, message_id: int | None = None
 ) -> int:
     """Failed messages of the event (or the one given) due again now, from a fresh count of
-    attempts (an organiser fixed the address, or the server is back); returns how many. Mail
-    for someone erased stays failed: it would name or reach them."""
+    attempts and a fresh time to give up (the server is back, or an organiser fixed an
+    address); returns how many. Invites and reminders are composed again when sent, from what
+    is true then (the new address, the session as it stands). Left failed: mail for someone
+    erased, a message the erasure emptied that nobody composes again, and mail about a session
+    that is over or, but for its cancellation, cancelled."""
+    composed = MailMessage.kind.in_(COMPOSED_WHEN_SENT)
+    live = select(Session.id).where(
+        Session.event_id == event_id,
+        Session.ends_at > now,
+        or_(Session.cancelled_at.is_(None), MailMessage.kind.in_(("cancelled", "uninvited"))),
+    )
     query = (
         update(MailMessage)
         .where(
             MailMessage.event_id == event_id,
             MailMessage.status == "failed",
             MailMessage.last_error.is_distinct_from(ERASED),
+            or_(composed, MailMessage.body != b""),
+            or_(MailMessage.session_id.is_(None), MailMessage.session_id.in_(live)),
         )
-        .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            lease_until=None,
+            body=case((composed, None), else_=MailMessage.body),
+            subject=case((composed, ""), else_=MailMessage.subject),
+        )
         .returning(MailMessage.id)
     )
     if message_id is not None:

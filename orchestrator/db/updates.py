@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, delete, func, insert, select, text
+from sqlalchemy import ForeignKey, Index, String, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +29,8 @@ class DashboardUpdate(Base):
     without a session names the whole event (a new program, an erasure)."""
 
     __tablename__ = "dashboard_updates"
+    # An import finds the event's newest program change without walking the day's webhooks.
+    __table_args__ = (Index("ix_dashboard_updates_event_id_reason_id", "event_id", "reason", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)

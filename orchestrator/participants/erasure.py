@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
-from ..db.audit import AuditEntry
+from ..db.audit import AuditEntry, record
 from ..db.mail import ERASED, MailMessage
+from ..db.previews import ProgramPreview
 from ..db.updates import note
 from ..settings import SettingsError
 from ..tokens import derive_key, new_link_token
@@ -53,21 +54,72 @@ def email_hash(secret: str, email: str) -> str:
 
 
 async def forget(
-    db: AsyncSession, *, slug: str, email: str, now: datetime, secret: str
+    db: AsyncSession,
+    *,
+    slug: str,
+    email: str,
+    now: datetime,
+    secret: str,
+    person_id: int | None = None,
+    by: tuple[str, str] | None = None,
 ) -> Forgotten | None:
     """Erases one person of one event, in the caller's transaction; None when the event has
-    nobody with that email."""
-    person = await db.scalar(
-        select(m.Person)
-        .join(m.Event, m.Event.id == m.Person.event_id)
-        .where(
-            m.Event.slug == slug,
-            func.lower(m.Person.email) == email.strip().lower(),
-            m.Person.erased_at.is_(None),
+    nobody with that email. `person_id` names the person (the workspace's button); every other
+    row of the event with their email (a key an import renamed) is erased too. `by` (who, from
+    where) records the erasure in the audit log."""
+    rows = (
+        await db.scalars(
+            select(m.Person)
+            .join(m.Event, m.Event.id == m.Person.event_id)
+            .where(
+                m.Event.slug == slug,
+                func.lower(m.Person.email) == email.strip().lower(),
+                m.Person.erased_at.is_(None),
+            )
+            .order_by(m.Person.removed_at.is_not(None), m.Person.id)
         )
-    )
-    if person is None:
+    ).all()
+    if person_id is not None:
+        rows = sorted(rows, key=lambda row: row.id != person_id)
+        if not rows or rows[0].id != person_id:
+            return None
+    if not rows:
         return None
+    person = rows[0]
+    key, old_email = person.key, person.email
+    events = deliveries = messages = 0
+    for row in rows:
+        erased = await _erase_row(db, row, now)
+        events, deliveries, messages = (
+            events + erased[0],
+            deliveries + erased[1],
+            messages + erased[2],
+        )
+    # Uploaded programs waiting for "apply" name them, and applying one would bring them back.
+    await db.execute(delete(ProgramPreview).where(ProgramPreview.event_slug == slug))
+    db.add(
+        m.Erasure(event_id=person.event_id, email_hash=email_hash(secret, old_email), erased_at=now)
+    )
+    if by is not None:
+        actor, source = by
+        await record(
+            db,
+            event_id=person.event_id,
+            at=now,
+            actor=actor,
+            source=source,
+            action="person.erase",
+            subject=person.key,
+        )
+    await db.flush()
+    # Open dashboards build again: the name must leave the screen too (see `note`: last).
+    await note(db, [(person.event_id, None)], "forget", now)
+    return Forgotten(key, events, deliveries, messages, person.event_id, person.key)
+
+
+async def _erase_row(db: AsyncSession, person: m.Person, now: datetime) -> tuple[int, int, int]:
+    """One person row's name and email out of everything stored; (provider events, webhook
+    deliveries, messages) emptied."""
     key, old_name, old_email = person.key, person.name, person.email
     placeholder = erased_email(person.id)
     attendee_ids = select(m.Attendee.id).where(m.Attendee.person_id == person.id)
@@ -109,15 +161,7 @@ async def forget(
     await _erase_from_audit(db, person.event_id, key, f"erased-{person.id}")
     person.name, person.email, person.key = ERASED_NAME, placeholder, f"erased-{person.id}"
     person.erased_at = now
-    db.add(
-        m.Erasure(event_id=person.event_id, email_hash=email_hash(secret, old_email), erased_at=now)
-    )
-    await db.flush()
-    # Open dashboards build again: the name must leave the screen too (see `note`: last).
-    await note(db, [(person.event_id, None)], "forget", now)
-    return Forgotten(
-        key, len(events.all()), len(deliveries.all()), messages, person.event_id, person.key
-    )
+    return len(events.all()), len(deliveries.all()), messages
 
 
 async def _erase_from_audit(db: AsyncSession, event_id: int, key: str, placeholder: str) -> None:

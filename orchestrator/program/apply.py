@@ -96,11 +96,15 @@ def room_key(event_slug: str, session_key: str) -> str:
 PROGRAM_REASONS = ("program", "forget")
 
 
+class Replan(Exception):
+    """Another import, an edit or an erasure committed after this change read the event: what
+    it planned may be wrong, and the caller must read and check again."""
+
+
 @dataclass(slots=True)
 class _Plan:
     event: m.Event | None  # None: the event is new
     event_changed: tuple[str, ...]
-    seen: int  # the newest program change of the event when it was read
     organisations: KeyedPlan
     people: KeyedPlan
     sessions: _SessionSync
@@ -113,8 +117,13 @@ async def apply_program(
     default_provider: str,
     now: datetime,
     tokens: TokenFactory = new_link_token,
+    seen: int | None = None,
 ) -> ChangeSet:
-    """Brings the event to what `program` says, in the caller's transaction."""
+    """Brings the event to what `program` says, in the caller's transaction. `seen` is the
+    event's newest program change (`db.updates.latest(..., PROGRAM_REASONS)`) when the caller
+    began reading: if another change committed since, Replan, before anything is written but
+    the first write that takes SQLite's lock (SQLite reads outside the transaction until its
+    first write; on PostgreSQL an erasure does not wait for the event's row lock)."""
     plan = await _plan(db, program, default_provider, now, tokens)
     if plan.event is None:
         event = m.Event(
@@ -126,11 +135,8 @@ async def apply_program(
     else:
         event = plan.event
         await sections.save(db, event.id, program.requests)  # the first write: SQLite's lock
-        if await latest(db, event.id, PROGRAM_REASONS) != plan.seen:
-            # Another import or an erasure committed after the reads (SQLite reads outside the
-            # transaction until its first write; PostgreSQL's event lock keeps other imports
-            # out): plan again, from what is true now that nobody else can write.
-            plan = await _plan(db, program, default_provider, now, tokens)
+        if seen is not None and await latest(db, event.id, PROGRAM_REASONS) != seen:
+            raise Replan
         for name in plan.event_changed:
             setattr(event, name, getattr(program.event, name))
         await db.flush()
@@ -173,7 +179,6 @@ async def _plan(
     """Everything the change will write, from one read of what is stored; writes nothing."""
     event, event_changed = await _read_event(db, program.event)
     event_id = event.id if event is not None else None
-    seen = await latest(db, event_id, PROGRAM_REASONS) if event_id is not None else 0
     stored_orgs = await read_keyed(db, m.Organisation, event_id, ORGANISATION_COLUMNS)
     stored_people = await read_keyed(db, m.Person, event_id, PERSON_COLUMNS)
     organisations = plan_organisations(stored_orgs, program.organisations, now)
@@ -195,7 +200,7 @@ async def _plan(
         detail_changed,
     )
     await sessions.plan(event_id, program.sessions, invite_wide)
-    return _Plan(event, event_changed, seen, organisations, people, sessions)
+    return _Plan(event, event_changed, organisations, people, sessions)
 
 
 async def _read_event(db: AsyncSession, spec: EventSpec) -> tuple[m.Event | None, tuple[str, ...]]:

@@ -57,21 +57,6 @@ def recorder(author: Author, action: str, subject: str = "") -> ChangeHook:
     return hook
 
 
-async def record_erasure(
-    db: AsyncSession, *, event_id: int, placeholder: str, author: Author, now: datetime
-) -> None:
-    """An erasure, naming the person by the placeholder key they have now."""
-    await record(
-        db,
-        event_id=event_id,
-        at=now,
-        actor=author.actor,
-        source=author.source,
-        action="person.erase",
-        subject=placeholder,
-    )
-
-
 async def record_readd(db: AsyncSession, slug: str, author: Author, now: datetime) -> None:
     """An erased email allowed back (the email itself is not kept: it was erased)."""
     event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))

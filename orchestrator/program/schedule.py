@@ -24,11 +24,12 @@ from ..scheduling.model import Solution
 from ..scheduling.solver import WORKERS
 from ..scheduling.split import solve
 from ..settings import Settings
+from .apply import Replan
 from .export import export_document
 from .model import Program, Request, SessionSpec
 from .raw import RawProgram
 from .schedule_outcome import Outcome, Placed, Unplaced
-from .service import ChangeHook, NotFound, apply_document, checked
+from .service import ChangeHook, NotFound, apply_document, checked, program_seen
 
 DEFAULT_TIME_LIMIT = 60.0
 SENT = ("sent", "sending")
@@ -69,12 +70,16 @@ async def schedule_event(
     # Mail going out meanwhile for other sessions is no change; for a meeting of a request it is.
     ours = {request.session_key for request in program.requests.requests}
     async with db_factory() as db, db.begin():
+        seen = await program_seen(db, slug)
         sent = await _invited(db, slug)
         if await export_document(db, slug) != document or sent & ours != invited & ours:
             raise Changed(f'the event "{slug}" changed while scheduling; run it again')
-        outcome.changes = await apply_document(
-            db, settings, edited, slug=slug, now=now, on_change=on_change
-        )
+        try:
+            outcome.changes = await apply_document(
+                db, settings, edited, slug=slug, now=now, on_change=on_change, seen=seen
+            )
+        except Replan:
+            raise Changed(f'the event "{slug}" changed while scheduling; run it again') from None
     return outcome
 
 

@@ -21,7 +21,7 @@ from ..participants.erasure import erased_among
 from ..providers import unavailable
 from ..settings import Settings
 from . import sections, zoom_hosts
-from .apply import PROGRAM_REASONS, apply_program
+from .apply import PROGRAM_REASONS, Replan, apply_program
 from .changes import ChangeSet
 from .export import export_document
 from .model import Program
@@ -30,6 +30,7 @@ from .raw import RawProgram
 from .validate import ProviderCheck, validate
 
 EDITABLE = ("start", "end", "title", "attendees", "provider")
+ATTEMPTS = 3  # reads of an event that another change keeps changing, before giving up
 
 ChangeHook = Callable[[AsyncSession, ChangeSet, datetime], Awaitable[object]]
 """Runs in the transaction of the change (the invites queue their mail there)."""
@@ -120,13 +121,27 @@ async def preview_import(
 async def _apply(
     db: AsyncSession, settings: Settings, program: Program, raw: RawProgram, now: datetime
 ) -> tuple[ChangeSet, int]:
-    """The change, and the event's newest program change before it (0 for a new event)."""
-    program = await sections.carry_meetings(db, program, raw)
-    await _check_stored(db, program, raw, settings)
-    changes = await apply_program(db, program, default_provider=settings.default_provider, now=now)
-    event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == program.event.slug))
-    seen = await latest(db, event_id, PROGRAM_REASONS) if event_id is not None else 0
-    return changes, seen
+    """The change, and the event's newest program change before it (0 for a new event). When
+    another change commits while this one reads (an erasure: the person must not come back), it
+    reads and checks everything again, holding the write lock by then."""
+    for _ in range(ATTEMPTS):
+        seen = await program_seen(db, program.event.slug)
+        carried = await sections.carry_meetings(db, program, raw)
+        await _check_stored(db, carried, raw, settings)
+        try:
+            changes = await apply_program(
+                db, carried, default_provider=settings.default_provider, now=now, seen=seen
+            )
+        except Replan:
+            continue
+        return changes, seen
+    raise Stale(f'the event "{program.event.slug}" kept changing during the import: try again')
+
+
+async def program_seen(db: AsyncSession, slug: str) -> int:
+    """The event's newest program change (an import, an edit, an erasure); 0 when none."""
+    event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))
+    return await latest(db, event_id, PROGRAM_REASONS) if event_id is not None else 0
 
 
 async def edit_session(
@@ -147,34 +162,40 @@ async def edit_session(
                 unknown[0], f"cannot be changed here (changeable: {', '.join(EDITABLE)})"
             )
     async with db_factory() as db, db.begin():
-        document = await export_document(db, slug)
-        if document is None:
-            raise NotFound(f'no event "{slug}"')
-        sessions: list[dict[str, Any]] = document["sessions"]
-        index = next((i for i, item in enumerate(sessions) if item["key"] == key), None)
-        if index is None:
-            if patch is None and await _was_cancelled(db, slug, key):
-                return ChangeSet(event=slug)
-            raise NotFound(f'no live session "{key}" in "{slug}"')
-        places = {"sessions": [Place("sessions") / i for i in range(len(sessions))]}
-        if patch is None:
-            del sessions[index]
-        else:
-            session = sessions[index]
-            for name, value in patch.items():
-                if value is None and name == "provider":
-                    session.pop("provider", None)
-                else:
-                    session[name] = value
-            places["sessions"][index] = Place("")
-        raw = RawProgram(document, places)
-        program = checked(raw, settings, slug)
-        await _check_stored(db, program, raw, settings)
-        changes = await apply_program(
-            db, program, default_provider=settings.default_provider, now=now
-        )
-        await _changed(db, changes, now, on_change)
-        return changes
+        for _ in range(ATTEMPTS):
+            seen = await program_seen(db, slug)
+            document = await export_document(db, slug)
+            if document is None:
+                raise NotFound(f'no event "{slug}"')
+            sessions: list[dict[str, Any]] = document["sessions"]
+            index = next((i for i, item in enumerate(sessions) if item["key"] == key), None)
+            if index is None:
+                if patch is None and await _was_cancelled(db, slug, key):
+                    return ChangeSet(event=slug)
+                raise NotFound(f'no live session "{key}" in "{slug}"')
+            places = {"sessions": [Place("sessions") / i for i in range(len(sessions))]}
+            if patch is None:
+                del sessions[index]
+            else:
+                session = sessions[index]
+                for name, value in patch.items():
+                    if value is None and name == "provider":
+                        session.pop("provider", None)
+                    else:
+                        session[name] = value
+                places["sessions"][index] = Place("")
+            raw = RawProgram(document, places)
+            program = checked(raw, settings, slug)
+            await _check_stored(db, program, raw, settings)
+            try:
+                changes = await apply_program(
+                    db, program, default_provider=settings.default_provider, now=now, seen=seen
+                )
+            except Replan:
+                continue  # the event as it is now, read again under the write lock
+            await _changed(db, changes, now, on_change)
+            return changes
+        raise Stale(f'the event "{slug}" kept changing during the edit: try again')
 
 
 async def apply_document(
@@ -185,13 +206,17 @@ async def apply_document(
     slug: str,
     now: datetime,
     on_change: ChangeHook | None = None,
+    seen: int | None = None,
 ) -> ChangeSet:
     """An edited export of the event (the scheduler's meetings added or moved) validated and
-    applied in the caller's transaction, exactly as an import would be."""
+    applied in the caller's transaction, exactly as an import would be; Replan when the event
+    changed after `seen` (`program_seen`, read before the export)."""
     raw = RawProgram(document)
     program = checked(raw, settings, slug)
     await _check_stored(db, program, raw, settings)
-    changes = await apply_program(db, program, default_provider=settings.default_provider, now=now)
+    changes = await apply_program(
+        db, program, default_provider=settings.default_provider, now=now, seen=seen
+    )
     await _changed(db, changes, now, on_change)
     return changes
 

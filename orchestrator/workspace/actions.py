@@ -16,7 +16,7 @@ from ..db.audit import record
 from ..db.mail import retry_failed
 from ..mail.invites import InviteComposer
 from ..participants.erasure import forget
-from ..program.audit import Author, hooks, record_erasure, recorder
+from ..program.audit import Author, hooks, recorder
 from ..program.changes import ChangeSet
 from ..program.service import NotFound, edit_session
 from ..settings import Settings
@@ -90,12 +90,11 @@ class Workspace:
                 email=person_row.email,
                 now=now,
                 secret=self.settings.require_secret_key(),
+                person_id=person_row.id,
+                by=(author.actor, author.source),
             )
             if done is None:
                 raise NotFound(f'no person "{person}" in "{slug}"')
-            await record_erasure(
-                db, event_id=done.event_id, placeholder=done.placeholder, author=author, now=now
-            )
             return done.placeholder
 
     async def retry(

@@ -123,6 +123,19 @@ async def test_a_move_into_a_clash_is_refused_on_the_page_and_changes_nothing(
     await api.plan_mail()
     await deliver(api)
     assert sink.received == []
+    # Corrected on the page that said no, the move lands back on the sessions page.
+    backs = set(re.findall(r'name="back" value="([^"]*)"', text))
+    assert backs == {f"/admin/{SLUG}/sessions"}
+    corrected = await post(
+        api.client,
+        f"/admin/{SLUG}/sessions/m3/move",
+        csrf=csrf_of(text),
+        back=backs.pop(),
+        day="2021-04-08",
+        start="11:30",
+        end="12:00",
+    )
+    assert corrected.headers["Location"] == f"/admin/{SLUG}/sessions?done=moved"
 
 
 async def test_cancelling_sends_the_cancellation_and_resending_sends_the_invite_again(
@@ -235,8 +248,8 @@ async def test_a_follow_up_reader_sees_no_control_and_a_forged_post_changes_noth
     await sign_in(api.client, db, clock, role="followup")
     for section in ("sessions", "people", "mail", "audit"):
         html = await page(api.client, f"/admin/{SLUG}/{section}")
-        assert 'method="post" action="/admin/' not in html, section
-        assert 'name="csrf"' not in html
+        actions = re.findall(r'method="post" action="([^"]+)"', html)
+        assert actions == [f"/admin/{SLUG}/signout"], section  # signing out, nothing else
     before = await api.get_event(SLUG)
 
     assert (await post(api.client, f"/admin/{SLUG}/sessions/m2/cancel")).status == 403
@@ -274,3 +287,69 @@ async def test_a_sign_in_link_made_for_the_workspace_leads_there_and_nowhere_els
     )
     assert response.status == 303
     assert response.headers["Location"] == lands
+
+
+async def test_erasing_someone_whose_key_was_renamed_erases_them_not_their_old_row(
+    api: Api, db: Any, clock: ManualClock
+) -> None:
+    program = small_program()
+    for person in program["people"]:
+        if person["key"] == "chloe":
+            person["key"] = "chloe-martin"  # the same person, the same email, a new key
+    for session in program["sessions"]:
+        if isinstance(session["attendees"], list):
+            session["attendees"] = [
+                "chloe-martin" if key == "chloe" else key for key in session["attendees"]
+            ]
+    await api.import_ok(program)
+    await sign_in(api.client, db, clock)
+    html = await page(api.client, f"/admin/{SLUG}/people?q=chlo")
+
+    erased = await post(api.client, f"/admin/{SLUG}/people/chloe-martin/erase", csrf=csrf_of(html))
+
+    assert erased.status == 303
+    async with db() as session:
+        named = (
+            await session.scalars(select(m.Person.key).where(m.Person.name == "Chloé Martin"))
+        ).all()
+    assert named == []  # nor the row of her old key, which an import removed
+    assert "Chloé" not in await page(api.client, f"/admin/{SLUG}/people")
+
+
+async def test_retried_mail_goes_to_the_fixed_address_as_things_stand_and_never_empty(
+    api: Api, db: Any, clock: ManualClock, sink: MailSink
+) -> None:
+    # Chloé's server refused her invites (they were composed and tried); ben's and eve's too.
+    async with db() as session, session.begin():
+        await session.execute(
+            update(MailMessage)
+            .where(
+                MailMessage.recipient.in_(
+                    ["chloe@acme.example", "ben@roads.example", "eve@globex.example"]
+                )
+            )
+            .values(status="failed", last_error="550 mailbox unavailable")
+        )
+    program = small_program()
+    next(p for p in program["people"] if p["key"] == "chloe")["email"] = (
+        "chloe@acme-sensors.example"
+    )
+    await api.import_ok(program)  # the organiser fixes her address
+    await api.plan_mail()
+    await deliver(api)
+    sink.clear()
+    await sign_in(api.client, db, clock)
+    html = await page(api.client, f"/admin/{SLUG}/people?q=eve")
+    await post(api.client, f"/admin/{SLUG}/people/eve/erase", csrf=csrf_of(html))
+
+    retried = await post(api.client, f"/admin/{SLUG}/mail/retry", csrf=csrf_of(html))
+    assert retried.status == 303
+    await deliver(api)
+
+    recipients = sorted(message.recipient for message in sink.received)
+    assert "chloe@acme.example" not in recipients
+    assert recipients.count("chloe@acme-sensors.example") == 2  # the plenary and m1
+    assert recipients.count("ben@roads.example") == 3  # the plenary, m2 (without Eve), m3
+    for message in sink.received:
+        assert message.event is not None, "an empty message went out"
+        assert "Eve" not in message.text

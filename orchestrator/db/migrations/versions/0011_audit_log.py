@@ -46,6 +46,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_program_previews")),
     )
     op.create_index(op.f("ix_program_previews_event_slug"), "program_previews", ["event_slug"])
+    op.create_index(
+        "ix_dashboard_updates_event_id_reason_id",
+        "dashboard_updates",
+        ["event_id", "reason", "id"],
+    )
     with op.batch_alter_table("login_links") as batch_op:
         batch_op.add_column(
             sa.Column("subject", sa.String(length=120), server_default="", nullable=False)
@@ -53,6 +58,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_dashboard_updates_event_id_reason_id", table_name="dashboard_updates")
     op.drop_index(op.f("ix_program_previews_event_slug"), table_name="program_previews")
     op.drop_table("program_previews")
     with op.batch_alter_table("login_links") as batch_op:
