@@ -127,8 +127,10 @@ class GroupCommit:
 
     engine: AsyncEngine
     table: Table
-    _queue: list[tuple[dict[str, Any], asyncio.Future[bool]]] = field(default_factory=list)
-    _writer: asyncio.Task[None] | None = None
+    _queue: list[tuple[dict[str, Any], asyncio.Future[bool]]] = field(
+        default_factory=list, init=False
+    )
+    _writer: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def store(self, row: dict[str, Any]) -> bool:
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()

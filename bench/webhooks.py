@@ -55,7 +55,6 @@ BURST_COUNTS = (
     " WHERE dedupe_key LIKE 'burst-%'"
 )
 Seats = list[tuple[str, int]]  # (the room's name at the provider, an attendee id) per seat
-FAKE_SEATS: Seats = [(f"bench-room-{i // 2}", i + 1) for i in range(2 * MEETINGS)]
 
 
 class Figures(NamedTuple):
@@ -64,6 +63,11 @@ class Figures(NamedTuple):
     rate: float
     latency: str
     bad: int
+
+
+def fake_seats() -> Seats:
+    """Seats for the baselines, which store what they get without looking it up."""
+    return [(f"bench-room-{i // 2}", i + 1) for i in range(2 * MEETINGS)]
 
 
 def program(starts: datetime) -> bytes:
@@ -331,7 +335,7 @@ async def baseline(what: str, workers: int, target: Any, *args: Any) -> Figures:
     """The steady load against a baseline server started as `target(*args, pipe)`."""
     server, port = await in_child(target, *args)
     try:
-        result = await load(what, [server.pid], [port], FAKE_SEATS, "steady", workers)
+        result = await load(what, [server.pid], [port], fake_seats(), "steady", workers)
     finally:
         server.terminate()
         await asyncio.to_thread(server.join)
