@@ -4,8 +4,8 @@ in French; a follow-up reader finds nothing to press."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from support.accessibility import blocking_violations
 from support.browser import screenshot_path
 from support.service import Api, ManualClock, small_program
 from support.signin import login_path
+from support.workbooks import edited, row_of
 
 SLUG = "meet-the-buyers"
 SECTIONS = ("sessions", "people", "mail", "audit")
@@ -106,30 +107,42 @@ async def test_the_workspace_speaks_french_and_a_follow_up_reader_only_reads(
     assert "Modifier cette session" not in text
 
 
-async def test_an_organiser_uploads_a_program_sees_its_problems_then_applies_it(
+async def test_an_organiser_fills_the_template_workbook_fixes_three_mistakes_and_applies_it(
     browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock, tmp_path: Any
 ) -> None:
     api, base = service
     await api.import_ok(small_program())
-    changed = small_program()
-    changed["people"][0]["email"] = "ana-at-water"
-    (tmp_path / "wrong.json").write_text(json.dumps(changed), encoding="utf-8")
-    changed["people"][0]["email"] = "ana@water.example"
-    changed["sessions"][3]["title"] = "Acme × Roads, second round"
-    (tmp_path / "right.json").write_text(json.dumps(changed), encoding="utf-8")
     page = await phone(browser)
     await sign_in(page, base, db, clock, "organiser")
     await page.goto(f"{base}/admin/{SLUG}/program")
     await assert_usable(page)
+    async with page.expect_download() as downloading:
+        await page.get_by_role("link", name="download it as a workbook").click()
+    download = await downloading.value
+    workbook = Path(await download.path())  # the event as it stands, as an organiser edits it
 
-    await page.get_by_label("Program file").set_input_files(str(tmp_path / "wrong.json"))
+    def three_mistakes(book: Any) -> None:
+        book["people"].cell(row_of(book, "people", "ana"), 3).value = "ana-at-water"
+        book["sessions"].cell(row_of(book, "sessions", "m1"), 6).value = "chloe;zed"
+        book["sessions"].cell(row_of(book, "sessions", "m2"), 5).value = "2021-04-08 10:00"
+
+    def renamed(book: Any) -> None:
+        book["sessions"].cell(row_of(book, "sessions", "m3"), 3).value = "Acme × Roads, round 2"
+
+    (tmp_path / "wrong.xlsx").write_bytes(edited(workbook.read_bytes(), three_mistakes))
+    (tmp_path / "right.xlsx").write_bytes(edited(workbook.read_bytes(), renamed))
+
+    await page.get_by_label("Program file").set_input_files(str(tmp_path / "wrong.xlsx"))
     await page.get_by_role("button", name="Check the file").press("Enter")
     problems = page.locator("#problems")
     await problems.wait_for()
-    assert "people[0].email" in await problems.inner_text()
+    listed = await problems.inner_text()
+    assert "The file has 3 problems" in listed
+    for cell in ("people!C2", "sessions!F3", "sessions!E4"):
+        assert cell in listed
     await assert_usable(page)
 
-    await page.get_by_label("Program file").set_input_files(str(tmp_path / "right.json"))
+    await page.get_by_label("Program file").set_input_files(str(tmp_path / "right.xlsx"))
     await page.get_by_role("button", name="Check the file").click()
     await page.wait_for_url(f"{base}/admin/{SLUG}/program/*")
     summary = await page.locator("main").inner_text()
@@ -138,4 +151,6 @@ async def test_an_organiser_uploads_a_program_sees_its_problems_then_applies_it(
     await assert_usable(page)
     await page.get_by_role("button", name="Apply this change").click()
     await page.wait_for_url(f"{base}/admin/{SLUG}/sessions?done=applied")
-    assert "Acme × Roads, second round" in await page.locator("#session-m3").inner_text()
+    assert "Acme × Roads, round 2" in await page.locator("#session-m3").inner_text()
+    await page.get_by_role("link", name="Audit log").click()
+    assert "Program imported" in await page.locator(".records li").first.inner_text()
