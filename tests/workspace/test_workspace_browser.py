@@ -4,6 +4,7 @@ in French; a follow-up reader finds nothing to press."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ async def test_an_organiser_fills_the_template_workbook_fixes_three_mistakes_and
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="download it as a workbook").click()
     download = await downloading.value
-    workbook = Path(await download.path())  # the event as it stands, as an organiser edits it
+    # The event as it stands, as an organiser edits it.
+    stored = await asyncio.to_thread(Path(await download.path()).read_bytes)
 
     def three_mistakes(book: Any) -> None:
         book["people"].cell(row_of(book, "people", "ana"), 3).value = "ana-at-water"
@@ -129,10 +131,11 @@ async def test_an_organiser_fills_the_template_workbook_fixes_three_mistakes_and
     def renamed(book: Any) -> None:
         book["sessions"].cell(row_of(book, "sessions", "m3"), 3).value = "Acme × Roads, round 2"
 
-    (tmp_path / "wrong.xlsx").write_bytes(edited(workbook.read_bytes(), three_mistakes))
-    (tmp_path / "right.xlsx").write_bytes(edited(workbook.read_bytes(), renamed))
+    wrong, right = tmp_path / "wrong.xlsx", tmp_path / "right.xlsx"
+    await asyncio.to_thread(wrong.write_bytes, edited(stored, three_mistakes))
+    await asyncio.to_thread(right.write_bytes, edited(stored, renamed))
 
-    await page.get_by_label("Program file").set_input_files(str(tmp_path / "wrong.xlsx"))
+    await page.get_by_label("Program file").set_input_files(str(wrong))
     await page.get_by_role("button", name="Check the file").press("Enter")
     problems = page.locator("#problems")
     await problems.wait_for()
@@ -142,7 +145,7 @@ async def test_an_organiser_fills_the_template_workbook_fixes_three_mistakes_and
         assert cell in listed
     await assert_usable(page)
 
-    await page.get_by_label("Program file").set_input_files(str(tmp_path / "right.xlsx"))
+    await page.get_by_label("Program file").set_input_files(str(right))
     await page.get_by_role("button", name="Check the file").click()
     await page.wait_for_url(f"{base}/admin/{SLUG}/program/*")
     summary = await page.locator("main").inner_text()
