@@ -364,7 +364,19 @@ class Server:
     port: int
     env: dict[str, str]
     log: Path
+    profile: str | None  # where bench/serve_profiled.py writes the storm's profile, if wanted
     process: asyncio.subprocess.Process | None = None
+
+    @property
+    def command(self) -> list[str]:
+        if self.profile:
+            return [sys.executable, str(ROOT / "bench" / "serve_profiled.py"), self.profile]
+        return [sys.executable, "-m", "orchestrator", "serve"]
+
+    def signal(self, number: int) -> None:
+        """Switches the profile on (SIGUSR1) or writes it (SIGUSR2), when there is one."""
+        if self.profile and self.process is not None:
+            self.process.send_signal(number)
 
 
 def environment(url: str, folder: Path, port: int) -> dict[str, str]:
@@ -401,9 +413,8 @@ async def start(server: Server, folder: Path, lead: float) -> datetime:
           f"{time.perf_counter() - began:.1f} s; the slot starts at {slot:%H:%M} UTC")  # fmt: skip
     with server.log.open("wb") as log:
         server.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orchestrator", "serve", env=server.env, cwd=ROOT, stdout=log,
-            stderr=log,
-        )  # fmt: skip
+            *server.command, env=server.env, cwd=ROOT, stdout=log, stderr=log
+        )
     return slot
 
 
@@ -489,7 +500,9 @@ async def storm(server: Server, seats: list[Seat], slot: datetime, engine: Async
     assert server.process is not None
     t0, mark, used = time.monotonic() + 2, server.log.stat().st_size, cpu(server.process.pid)
     offset = time.time() + 2 - slot.timestamp()
+    server.signal(signal.SIGUSR1)
     clicks, joins = await load(server.port, meeting, STORM_S, t0)
+    server.signal(signal.SIGUSR2)
     cores = (cpu(server.process.pid) - used) / (time.monotonic() - t0)
     by_id = {seat.attendee: seat for seat in meeting}
     stored = [
@@ -511,9 +524,8 @@ async def run(url: str, folder: Path, args: argparse.Namespace) -> list[Row]:
     with socket.create_server(("127.0.0.1", 0)) as free:
         port = free.getsockname()[1]
     name = make_url(url).get_backend_name()
-    server = Server(
-        url, name, port, environment(url, folder, port), args.logs / f"serve-{name}.log"
-    )
+    log, profile = args.logs / f"serve-{name}.log", args.profile and f"{args.profile}.{name}"
+    server = Server(url, name, port, environment(url, folder, port), log, profile)
     engine = create_async_engine(url)
     try:
         slot = await start(server, folder, args.lead)
@@ -655,6 +667,11 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--logs", type=Path, help="where rdv serve's log goes (default: the temporary folder)"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="cProfile rdv serve during the storm into PATH.<database> (bench/serve_profiled.py)",
     )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so that `finally` stops rdv serve
