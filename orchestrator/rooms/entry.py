@@ -19,7 +19,6 @@ from ..providers import ProviderRegistry
 from ..settings import Settings
 from .lifecycle import RoomLifecycle, ensure_ready, seat_of
 
-
 OPEN = (RoomState.READY, RoomState.LIVE)  # a room people can be sent into as it stands
 
 
