@@ -52,6 +52,8 @@ STORM_S, LAG_S, BEFORE_S = 60.0, 3.0, 30.0  # the storm, click-to-join lag, stor
 BASELINE_S, DRAIN_S, TARGET_MS = 10.0, 30.0, 200.0
 SECRET, APP = "bench-storm-jaas-webhook-secret-0123", "vpaas-magic-cookie-storm"
 APP_SECRET, HOST = "bench-storm-jitsi-app-secret-0123456", "8x8.vc"
+ROUTES = {"click": "GET /j/TOKEN, 302", "webhook": "signed JaaS join, 2xx"}  # in load() order
+MS = "{:.0f} / {:.0f} / {:.0f} ms".format
 PRESENT = re.compile(r'mark-present"><span class="mark">[^<]*</span>\s*<span class="name">([^<]*)<')
 READY = (
     "SELECT (SELECT count(*) FROM rooms WHERE state = 'ready'),"
@@ -59,7 +61,7 @@ READY = (
     " (SELECT count(*) FROM mail_plans)"
 )
 SEATS = (
-    "SELECT r.external_id, a.id, a.token, p.name, s.key, s.kind FROM attendees a"
+    "SELECT r.external_id, a.id, a.token, p.name, s.key FROM attendees a"
     " JOIN sessions s ON s.id = a.session_id JOIN rooms r ON r.session_id = s.id"
     " JOIN people p ON p.id = a.person_id ORDER BY a.id"
 )
@@ -116,9 +118,8 @@ def program(starts: datetime) -> bytes:
         | {"attendees": [f"p{2 * i}", f"p{2 * i + 1}"]}
         for i in range(MEETINGS)
     ]
-    plenary = [f"q{i}" for i in range(PLENARY)]
-    sessions.append({"key": "plenary", "kind": "plenary", "title": "Plenary", **when} | {
-        "attendees": plenary})  # fmt: skip
+    plenary = {"key": "plenary", "kind": "plenary", "title": "Plenary", **when}
+    sessions.append(plenary | {"attendees": [f"q{i}" for i in range(PLENARY)]})
     event: dict[str, Any] = {"slug": SLUG, "title": "Storm", "timezone": "UTC", "locale": "en"}
     event |= {"organiser": {"name": "Bench", "email": "rdv@bench.example"}}
     document = {"event": event, "organisations": orgs, "people": people, "sessions": sessions}
@@ -250,14 +251,14 @@ async def follow(response: aiohttp.ClientResponse, view: View) -> None:
                 view.read(message, received)
 
 
-async def watch(port: int, cookie: str, pipe: Any) -> None:
-    """DASHBOARDS streams of the event, signed in as its organiser; sends how many opened, then
+async def watch(port: int, cookie: str, n: int, pipe: Any) -> None:
+    """n streams of the event, signed in as its organiser; sends how many opened, then
     (given the joins stored: name, sent, answered) waits until every page showed every one, at
     most DRAIN_S, and sends back the delays."""
     url = f"http://127.0.0.1:{port}/dashboard/{SLUG}/stream"
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(), connector=connector) as http:
-        get = (http.get(url, headers={"Cookie": cookie}) for _ in range(DASHBOARDS))
+        get = (http.get(url, headers={"Cookie": cookie}) for _ in range(n))
         opened = await asyncio.gather(*get)
         streams = [response for response in opened if response.status == 200]
         views = [View() for _ in streams]
@@ -290,12 +291,12 @@ def delays(views: Sequence[View], joins: Sequence[tuple[str, float, float]]) -> 
         missed += mine.count(None)
         complete += None not in mine
     messages = [view.messages for view in views] or [0]
-    return {"ms": percentiles(found), "pairs": len(found), "missed": missed} | {
-        "complete": complete, "messages": (min(messages), max(messages))}  # fmt: skip
+    shape = {"complete": complete, "messages": (min(messages), max(messages))}
+    return {"ms": percentiles(found), "pairs": len(found), "missed": missed} | shape
 
 
-def watch_child(port: int, cookie: str, pipe: Any) -> None:
-    asyncio.run(watch(port, cookie, pipe))
+def watch_child(port: int, cookie: str, n: int, pipe: Any) -> None:
+    asyncio.run(watch(port, cookie, n, pipe))
 
 
 def percentiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -303,7 +304,8 @@ def percentiles(values: Sequence[float]) -> tuple[float, float, float]:
     ordered = sorted(values)
     if not ordered:
         return math.nan, math.nan, math.nan
-    return tuple(ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.99, 1.0))  # type: ignore[return-value]
+    p50, p99, top = (ordered[int(q * (len(ordered) - 1))] for q in (0.5, 0.99, 1.0))
+    return p50, p99, top
 
 
 async def in_child(target: Callable[..., None], *args: Any) -> tuple[Any, Any, Any]:
@@ -431,7 +433,7 @@ async def ready(server: Server, engine: AsyncEngine) -> list[Seat]:
             async with engine.connect() as db:
                 rows = (await db.execute(text(SEATS))).all()
             print(f"{server.name}: rooms ready, invites sent: {time.perf_counter() - began:.0f} s")
-            return [Seat(str(r), int(a), str(t), str(n), str(k)) for r, a, t, n, k, _ in rows]
+            return [Seat(str(r), int(a), str(t), str(n), str(k)) for r, a, t, n, k in rows]
         await asyncio.sleep(1.0)
     raise SystemExit(f"{server.name}: after 600 s, rooms ready, mails due, plans: {found}")
 
@@ -481,19 +483,26 @@ class Outcome:
     offset: float  # seconds from the slot's start to the storm's
 
 
-async def storm(server: Server, seats: list[Seat], slot: datetime, engine: AsyncEngine) -> Outcome:
-    """Signs in, opens the dashboards, runs the baseline (plenary seats), waits for the slot's
-    start minus BEFORE_S, then the storm on the meeting seats, and collects what the pages saw."""
-    meeting = [seat for seat in seats if seat.session != "plenary"]
-    quiet = [seat for seat in seats if seat.session == "plenary"][: int(BASELINE_S)]
+async def quiet(server: Server, seats: Sequence[Seat]) -> dict[str, tuple[float, float, float]]:
+    """The baseline on the same server with the dashboards open: a click and a join a second
+    for BASELINE_S, on plenary seats (the meeting seats must be nobody's yet for the storm)."""
+    shots = await load(
+        server.port, seats[: int(BASELINE_S)], BASELINE_S + LAG_S, time.monotonic() + 2
+    )
+    answers = ([shot.answered - shot.due for shot in route] for route in shots)
+    return dict(zip(ROUTES, map(percentiles, answers), strict=True))
+
+
+async def storm(
+    server: Server, seats: list[Seat], slot: datetime, engine: AsyncEngine, args: argparse.Namespace
+) -> Outcome:
+    """Signs in, opens the dashboards, runs the baseline, waits until BEFORE_S before the slot's
+    start, then the storm on the meeting seats; and what the pages saw, what was stored."""
+    meeting = [seat for seat in seats if seat.session != "plenary"][: args.seats]
     cookie = await sign_in(server)
-    watcher, pipe, opened = await in_child(watch_child, server.port, cookie)
+    watcher, pipe, opened = await in_child(watch_child, server.port, cookie, args.dashboards)
     print(f"{server.name}: {opened} dashboards open; baseline: 1 click and 1 join per second")
-    base = await load(server.port, quiet, BASELINE_S + LAG_S, time.monotonic() + 2)
-    baseline = {
-        r: percentiles([s.answered - s.due for s in shots])
-        for r, shots in zip(("click", "webhook"), base, strict=True)
-    }
+    baseline = await quiet(server, [seat for seat in seats if seat.session == "plenary"])
     wait = slot.timestamp() - BEFORE_S - time.time() - 2
     print(f"{server.name}: storm in {max(wait, 0):.0f} s ({BEFORE_S:.0f} s before the slot)")
     await asyncio.sleep(max(wait, 0.0))
@@ -505,18 +514,25 @@ async def storm(server: Server, seats: list[Seat], slot: datetime, engine: Async
     server.signal(signal.SIGUSR2)
     cores = (cpu(server.process.pid) - used) / (time.monotonic() - t0)
     by_id = {seat.attendee: seat for seat in meeting}
-    stored = [
-        (by_id[s.attendee].name, s.sent, s.answered) for s in joins if ok("webhook", s.status)
-    ]
-    pipe.send(stored)
+    pipe.send(
+        [(by_id[s.attendee].name, s.sent, s.answered) for s in joins if ok("webhook", s.status)]
+    )
     watched = await asyncio.to_thread(pipe.recv)
     watcher.join()
     async with engine.connect() as db:
         matched = int(await db.scalar(text(MATCHED)) or 0)
     return Outcome(
-        server.name, baseline, {"click": clicks, "webhook": joins}, by_id, watched, opened,
-        matched, served(server.log, mark), cores, offset,
-    )  # fmt: skip
+        name=server.name,
+        baseline=baseline,
+        shots={"click": clicks, "webhook": joins},
+        seats=by_id,
+        watched=watched,
+        opened=opened,
+        matched=matched,
+        server_ms=served(server.log, mark),
+        cores=cores,
+        offset=offset,
+    )
 
 
 async def run(url: str, folder: Path, args: argparse.Namespace) -> list[Row]:
@@ -530,17 +546,13 @@ async def run(url: str, folder: Path, args: argparse.Namespace) -> list[Row]:
     try:
         slot = await start(server, folder, args.lead)
         seats = await ready(server, engine)
-        outcome = await storm(server, seats, slot, engine)
+        outcome = await storm(server, seats, slot, engine, args)
     finally:
         if server.process is not None and server.process.returncode is None:
             server.process.send_signal(signal.SIGTERM)
             await server.process.wait()
         await engine.dispose()
     return table(outcome)
-
-
-MS = "{:.0f} / {:.0f} / {:.0f} ms".format
-ROUTES = {"click": "GET /j/TOKEN, 302", "webhook": "signed JaaS join, 2xx"}
 
 
 def table(out: Outcome) -> list[Row]:
@@ -612,7 +624,8 @@ def load_rows(out: Outcome) -> list[Row]:
     return [
         row(out, "storm: sent over / its start from the slot's start / sender lag max",
             f"{span:.1f} s / {out.offset:+.0f} s / {late:.0f} ms"),
-        row(out, "server CPU during the storm (cores)", f"{out.cores:.2f}"),
+        row(out, "server CPU, from the storm's start to its last answer (cores)",
+            f"{out.cores:.2f}"),
     ]  # fmt: skip
 
 
@@ -665,6 +678,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--lead", type=float, default=4.0, help="minutes from the import to the slot's start"
     )
+    parser.add_argument(
+        "--seats",
+        type=int,
+        default=2 * MEETINGS,
+        help="meeting seats that click and join in the storm (fewer: a lighter load)",
+    )
+    parser.add_argument("--dashboards", type=int, default=DASHBOARDS, help="open dashboards")
     parser.add_argument(
         "--logs", type=Path, help="where rdv serve's log goes (default: the temporary folder)"
     )
