@@ -38,6 +38,7 @@ def plan(only: set[str], postgres: bool) -> list[tuple[str, list[str]]]:
         ("import", ["import.py"]),
         ("mail", ["mail.py"]),
         ("webhooks", ["webhooks.py", "--postgres", POSTGRES if postgres else ""]),
+        ("storm", ["storm.py", "--postgres", POSTGRES if postgres else ""]),
         ("dashboard", ["dashboard.py", *(["--postgres", POSTGRES] if postgres else [])]),
         ("schedule", ["schedule.py"]),
         ("workspace", ["workspace.py", "--postgres", POSTGRES if postgres else ""]),

@@ -15,7 +15,7 @@ from integrations.base import Role
 
 from .. import appkeys
 from ..participants.visits import Visit, closed_state, find_visit, record_click, replay_url
-from ..rooms.entry import seat_page, seat_url
+from ..rooms.entry import OPEN, seat_page, seat_url
 from ..rooms.lifecycle import ensure_ready
 
 routes = web.RouteTableDef()
@@ -92,7 +92,11 @@ async def join(request: web.Request) -> web.StreamResponse:
         # The audience of a streamed plenary watches the stream; speakers and organisers go in.
         await _record(request, visit, "stream", now)
         raise _go(str(session.stream_url))
-    if state is None and await ensure_ready(app[appkeys.LIFECYCLE], visit.room.id):
+    # A room already open, as the visit read it, is used as it is: claiming it again would be
+    # a write per click that changes nothing, the writes of a slot's start queuing behind it.
+    if state is None and (
+        visit.room.state in OPEN or await ensure_ready(app[appkeys.LIFECYCLE], visit.room.id)
+    ):
         url = await seat_url(app[appkeys.DB], app[appkeys.PROVIDERS], visit, settings, now)
         if url is not None:
             await _record(request, visit, "joined", now)

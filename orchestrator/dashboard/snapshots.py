@@ -73,6 +73,7 @@ BATCH = 1000
 # a whole build this often as well is a backstop for what no update names (a provider event
 # stamped ahead of our clock counts only once that moment has passed).
 WHOLE_BUILD_SECONDS = 60.0
+RENDER_TURN = 100  # messages rendered between two turns given to the loop
 
 
 class Snapshots:
@@ -214,13 +215,16 @@ class Snapshots:
 
     async def messages(self, event: m.Event, updates: Sequence[Update], can_act: bool) -> bytes:
         """The SSE messages for `updates`, as one write. Counters and alerts ride on the last
-        message only: each one would repeat them, and the page keeps the latest anyway."""
+        message only: each one would repeat them, and the page keeps the latest anyway. They are
+        rendered RENDER_TURN at a time, the loop free for other requests in between: at a slot's
+        start every card changes, and rendering a BATCH of them in one go held it for 0.2 s."""
         snapshot = await self.covering(event, updates[-1].id)
-        last = len(updates) - 1
-        return b"".join(
-            self._message(event, snapshot, update, can_act, index == last)
-            for index, update in enumerate(updates)
-        )
+        last, parts = len(updates) - 1, []
+        for index, update in enumerate(updates):
+            if index and index % RENDER_TURN == 0:
+                await asyncio.sleep(0)  # the other requests' turn
+            parts.append(self._message(event, snapshot, update, can_act, index == last))
+        return b"".join(parts)
 
     def _message(
         self, event: m.Event, snapshot: Snapshot, update: Update, can_act: bool, summary: bool

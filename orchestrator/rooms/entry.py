@@ -19,6 +19,8 @@ from ..providers import ProviderRegistry
 from ..settings import Settings
 from .lifecycle import RoomLifecycle, ensure_ready, seat_of
 
+OPEN = (RoomState.READY, RoomState.LIVE)  # a room people can be sent into as it stands
+
 
 class CannotOpen(Exception):
     """The room cannot be opened from the dashboard now; the message says why."""
@@ -54,9 +56,13 @@ async def seat_url(
     settings: Settings,
     now: datetime,
 ) -> str | None:
-    """The provider's URL that puts this seat into its room, or None when the provider fails."""
-    async with db() as session:
-        room = await session.get_one(m.Room, visit.room.id)
+    """The provider's URL that puts this seat into its room, or None when the provider fails.
+    A room the visit found open is used as read; one opened since is read again, for what its
+    provider made."""
+    room = visit.room
+    if room.state not in OPEN:
+        async with db() as session:
+            room = await session.get_one(m.Room, visit.room.id)
     try:
         provider = providers.get(room.provider)
         return await provider.join_url(seat_request(visit, room, settings), now=now)
@@ -115,7 +121,7 @@ async def organiser_url(
     if session.cancelled or not organisers_can_open(providers, room.provider):
         raise CannotOpen("this room cannot be opened from the dashboard now")
     opens_at = session.starts_at - settings.room_lead
-    if not open_now and now < opens_at and room.state not in (RoomState.READY, RoomState.LIVE):
+    if not open_now and now < opens_at and room.state not in OPEN:
         raise NotYet(session.title, opens_at)
     if not await ensure_ready(lifecycle, room.id):
         raise CannotOpen("this room cannot be opened from the dashboard now")
