@@ -16,6 +16,7 @@ from calendars.text import Writer
 from .attendance.log import Outcome, event_attendance
 from .clock import SystemClock
 from .db import models as m
+from .db.audit import record
 from .db.engine import create_engine, session_factory
 from .db.migrate import upgrade
 from .mail.invites import InviteComposer
@@ -112,13 +113,24 @@ async def add_replay_link(
         )
         if session is None:
             raise LookupError(f'no session "{session_key}" in "{slug}"')
+        now, who = SystemClock().now(), Author.command()
         replay, mailed = await add_replay(
             db,
             session,
             NewReplay(url=url, kind=kind, title=title),
-            now=SystemClock().now(),
+            now=now,
             settings=settings,
             writer=Writer(Catalogues()),
+        )
+        await record(
+            db,
+            event_id=session.event_id,
+            at=now,
+            actor=who.actor,
+            source=who.source,
+            action="replay.add",
+            subject=session_key,
+            details={"url": replay.url, "mailed": mailed},
         )
         return replay_dict(replay, session_key), mailed
 

@@ -8,11 +8,13 @@ from sqlalchemy import select
 
 from .. import appkeys
 from ..db import models as m
+from ..db.audit import record
 from ..db.base import names_nothing
 from ..db.replays import Replay
 from ..program.fields import control_character
 from ..replays.archive import NewReplay, add_replay, replay_dict
 from ..replays.links import ReplayExists, ReplayRefused
+from .auth import author
 from .bodies import read_struct
 from .errors import ApiError
 from .operations import Answer, Operations
@@ -88,6 +90,17 @@ async def post_replay(request: web.Request) -> web.Response:
         except ReplayRefused as error:
             status = 409 if isinstance(error, ReplayExists) else 422
             raise ApiError(status, str(error), code="replay_refused") from None
+        who = author(request)
+        await record(
+            db,
+            event_id=session.event_id,
+            at=app[appkeys.CLOCK].now(),
+            actor=who.actor,
+            source=who.source,
+            action="replay.add",
+            subject=key,
+            details={"url": replay.url, "mailed": mailed},
+        )
         answer = {"replay": replay_dict(replay, key), "replay_mail_queued": mailed}
     app[appkeys.OUTBOX].wake()
     return reply(msgspec.convert(answer, AddedReplay), 201)

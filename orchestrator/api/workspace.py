@@ -62,6 +62,7 @@ LABELS = {
     "person.erase": "Person erased",
     "person.readd": "Erased email allowed back",
     "mail.retry": "Mail retried",
+    "replay.add": "Replay published",
     "workspace": "from the workspace",
     "api": "through the API",
     "cli": "from the command line",

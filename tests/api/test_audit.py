@@ -151,3 +151,23 @@ async def test_commands_are_logged_with_the_user_who_ran_them(
     ]
     assert entries[0]["subject"].startswith("erased-")
     assert "ben" not in str(entries)
+
+
+async def test_a_published_replay_is_in_the_log(api: Api, clock: ManualClock) -> None:
+    await api.import_ok(small_program())
+    clock.advance(timedelta(days=8))  # the plenary is over
+    published = await api.client.post(
+        f"/api/v1/events/{SLUG}/sessions/plenary/replays",
+        json={"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"},
+        headers=as_claire(clock),
+    )
+    assert published.status == 201
+
+    newest = (await audit(api))["entries"][0]
+
+    assert (newest["action"], newest["subject"], newest["actor"]) == (
+        "replay.add",
+        "plenary",
+        "Claire (cluster staff)",
+    )
+    assert newest["details"]["url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
