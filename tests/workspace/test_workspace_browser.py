@@ -10,20 +10,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from support.accessibility import blocking_violations
 from support.browser import screenshot_path
+from support.mailsink import MailSink
 from support.service import Api, ManualClock, small_program
 from support.signin import login_path
 from support.workbooks import edited, row_of
+
+from orchestrator import appkeys
+from orchestrator.db.mail import MailMessage
 
 SLUG = "meet-the-buyers"
 SECTIONS = ("sessions", "people", "mail", "audit")
 
 
 @pytest.fixture
-async def service(make_api: Callable[..., Any]) -> tuple[Api, str]:
-    api: Api = await make_api(public_url="http://rdv.test")  # no Secure cookie over plain http
+async def service(make_api: Callable[..., Any], sink: MailSink) -> tuple[Api, str]:
+    # Plain http, so that the cookie comes back; mail goes to a real SMTP sink.
+    api: Api = await make_api(public_url="http://rdv.test", mail_url=sink.url)
     return api, str(api.client.make_url("/")).rstrip("/")
+
+
+async def mail_out(api: Api, sink: MailSink) -> list[Any]:
+    """What the sender sends now, as the SMTP server receives it."""
+    sink.clear()
+    app = api.client.app
+    assert app is not None
+    await api.plan_mail()
+    await app[appkeys.OUTBOX].deliver_due()
+    return list(sink.received)
 
 
 async def phone(browser: Any, locale: str = "en-GB") -> Any:
@@ -47,10 +63,11 @@ async def assert_usable(page: Any) -> None:
 
 
 async def test_an_organiser_moves_a_meeting_with_the_keyboard_on_a_phone(
-    browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock
+    browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock, sink: MailSink
 ) -> None:
     api, base = service
     await api.import_ok(small_program())
+    await mail_out(api, sink)  # the invitations
     page = await phone(browser)
     await sign_in(page, base, db, clock, "organiser")
     await page.goto(f"{base}/admin/{SLUG}/sessions")
@@ -70,6 +87,9 @@ async def test_an_organiser_moves_a_meeting_with_the_keyboard_on_a_phone(
     await meeting.get_by_role("button", name="Move", exact=True).press("Enter")
     await page.wait_for_url(f"{base}/admin/{SLUG}/sessions?q=Roads&done=moved")
     assert await page.locator("#session-m1").count() == 0  # still the meetings searched for
+    updates = await mail_out(api, sink)
+    assert sorted(m.recipient for m in updates) == ["ben@roads.example", "dan@acme.example"]
+    assert {int(m.event["SEQUENCE"]) for m in updates} == {1}
 
     assert (
         "its attendees get the updated invite" in await page.locator("[role=status]").inner_text()
@@ -157,3 +177,56 @@ async def test_an_organiser_fills_the_template_workbook_fixes_three_mistakes_and
     assert "Acme × Roads, round 2" in await page.locator("#session-m3").inner_text()
     await page.get_by_role("link", name="Audit log").click()
     assert "Program imported" in await page.locator(".records li").first.inner_text()
+
+
+async def test_an_organiser_cancels_resends_retries_and_erases_and_reads_it_all_in_the_log(
+    browser: Any, service: tuple[Api, str], db: Any, clock: ManualClock, sink: MailSink
+) -> None:
+    api, base = service
+    await api.import_ok(small_program())
+    await mail_out(api, sink)
+    page = await phone(browser)
+    await sign_in(page, base, db, clock, "organiser")
+    await page.goto(f"{base}/admin/{SLUG}/sessions")
+
+    m2 = page.locator("#session-m2")
+    await m2.locator("summary").click()
+    await m2.get_by_role("button", name="Cancel this session").click()
+    await page.wait_for_url("**done=cancelled")
+    cancelled = await mail_out(api, sink)
+    assert sorted(m.recipient for m in cancelled) == ["ben@roads.example", "eve@globex.example"]
+    assert {m.method for m in cancelled} == {"CANCEL"}
+
+    m1 = page.locator("#session-m1")
+    await m1.locator("summary").click()
+    await m1.get_by_label("Resend the invite to").select_option("ana")
+    await m1.get_by_role("button", name="Resend", exact=True).click()
+    await page.wait_for_url("**done=resent")
+    assert [m.recipient for m in await mail_out(api, sink)] == ["ana@water.example"]
+
+    async with db() as session, session.begin():  # Dan's server refused his plenary invite
+        refused = await session.scalar(
+            select(MailMessage).where(MailMessage.recipient == "dan@acme.example").limit(1)
+        )
+        assert refused is not None
+        refused.status, refused.last_error = "failed", "550 no such mailbox"
+    await page.get_by_role("link", name="Mail").click()
+    await page.get_by_role("link", name="failed (1)").click()
+    assert "550 no such mailbox" in await page.locator("main").inner_text()
+    await assert_usable(page)
+    await page.get_by_role("button", name="Retry this message").click()
+    await page.wait_for_url("**done=retried")
+    assert [m.recipient for m in await mail_out(api, sink)] == ["dan@acme.example"]
+
+    await page.get_by_role("link", name="People").click()
+    eve = page.locator("#person-eve")
+    await eve.locator("summary").click()
+    await eve.get_by_role("button", name="Erase Eve Durand").click()
+    await page.wait_for_url("**done=erased")
+    assert "Eve Durand" not in await page.locator("main").inner_text()
+
+    await page.get_by_role("link", name="Audit log").click()
+    log = await page.locator(".records").inner_text()
+    for done in ("Person erased", "Mail retried", "Invite sent again", "Session cancelled"):
+        assert done in log
+    await assert_usable(page)
