@@ -27,7 +27,7 @@ class Filters:
     q: str = ""
     state: str = ""  # a room state, or "cancelled"
     day: str = ""  # YYYY-MM-DD in the event's zone
-    organisation: str = ""  # an organisation key: its people, or the sessions they attend
+    organisation: str = ""  # an organisation's key or part of its name: its people, their sessions
     page: int = 1
 
 
@@ -66,6 +66,14 @@ class PersonRow:
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped.lower()}%"
+
+
+def _organisation_is(wanted: str) -> Any:
+    """An organisation named by its key, or by part of its name (a directorate, a company)."""
+    return or_(
+        m.Organisation.key == wanted,
+        func.lower(m.Organisation.name).like(_like(wanted), escape="\\"),
+    )
 
 
 def _day_range(day: str, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
@@ -123,7 +131,7 @@ async def sessions_page(db: AsyncSession, event: m.Event, filters: Filters) -> P
             .join(m.Organisation, m.Organisation.id == m.Person.organisation_id)
             .where(
                 m.Organisation.event_id == event.id,
-                m.Organisation.key == filters.organisation,
+                _organisation_is(filters.organisation),
                 m.Attendee.removed_at.is_(None),
             )
         )
@@ -172,14 +180,8 @@ async def _attendees(
 
 
 async def _options(db: AsyncSession, event: m.Event) -> dict[str, Any]:
-    """What the filters offer: the organisations by kind, and the event's days."""
-    organisations = (
-        await db.execute(
-            select(m.Organisation.key, m.Organisation.name, m.Organisation.kind)
-            .where(m.Organisation.event_id == event.id, m.Organisation.removed_at.is_(None))
-            .order_by(m.Organisation.name)
-        )
-    ).all()
+    """What the filters offer: the event's days (organisations are typed: an event may have
+    thousands, too many for a list a page carries each time)."""
     zone = ZoneInfo(event.timezone)
     bounds = (
         await db.execute(
@@ -194,11 +196,7 @@ async def _options(db: AsyncSession, event: m.Event) -> dict[str, Any]:
         while day <= last and len(days) < 31:
             days.append(day.isoformat())
             day += timedelta(days=1)
-    return {
-        "buyers": [(key, name) for key, name, kind in organisations if kind == "buyer"],
-        "companies": [(key, name) for key, name, kind in organisations if kind == "company"],
-        "days": days,
-    }
+    return {"days": days}
 
 
 async def people_page(db: AsyncSession, event: m.Event, filters: Filters) -> Page:
@@ -219,7 +217,7 @@ async def people_page(db: AsyncSession, event: m.Event, filters: Filters) -> Pag
             )
         )
     if filters.organisation:
-        query = query.where(m.Organisation.key == filters.organisation)
+        query = query.where(_organisation_is(filters.organisation))
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
     page, pages = _paged(total, filters.page)
     found = (
