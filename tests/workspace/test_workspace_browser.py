@@ -137,6 +137,9 @@ async def test_an_organiser_fills_the_template_workbook_fixes_three_mistakes_and
     await sign_in(page, base, db, clock, "organiser")
     await page.goto(f"{base}/admin/{SLUG}/program")
     await assert_usable(page)
+    async with page.expect_download() as template:
+        await page.get_by_role("link", name="the template workbook").click()
+    assert (await template.value).suggested_filename == "rdv-program-template.xlsx"
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="download it as a workbook").click()
     download = await downloading.value
