@@ -27,6 +27,7 @@ from ..program.service import NotFound
 from ..program.workbook_export import export_workbook
 from ..workspace.tables import (
     Filters,
+    Page,
     audit_page,
     mail_page,
     people_page,
@@ -161,6 +162,16 @@ def _link(base: str, query: dict[str, Any]) -> str:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def pager(base: str, shown: dict[str, Any], table: Page) -> dict[str, Any]:
+    """The links to the pages before and after this one, keeping what the table shows."""
+    return {
+        "previous": _link(base, {**shown, "page": table.page - 1}) if table.page > 1 else None,
+        "following": (
+            _link(base, {**shown, "page": table.page + 1}) if table.page < table.pages else None
+        ),
+    }
+
+
 @routes.get("/admin/template.xlsx")
 async def template(request: web.Request) -> web.StreamResponse:
     """The example event as a workbook, to fill in: public, it holds nothing of anyone's."""
@@ -225,10 +236,7 @@ async def sessions(request: web.Request) -> web.StreamResponse:
         filters=filters,
         states=list(RoomState),
         providers=sorted(request.app[appkeys.SETTINGS].configured_providers()),
-        previous=_link(base, {**shown, "page": found.page - 1}) if found.page > 1 else None,
-        following=(
-            _link(base, {**shown, "page": found.page + 1}) if found.page < found.pages else None
-        ),
+        **pager(base, shown, found),
         problems=[],
     )
 
@@ -257,10 +265,7 @@ async def people(request: web.Request) -> web.StreamResponse:
         "people",
         table=found,
         filters=filters,
-        previous=_link(base, {**shown, "page": found.page - 1}) if found.page > 1 else None,
-        following=(
-            _link(base, {**shown, "page": found.page + 1}) if found.page < found.pages else None
-        ),
+        **pager(base, shown, found),
     )
 
 
@@ -283,12 +288,7 @@ async def mail(request: web.Request) -> web.StreamResponse:
         "mail",
         table=found,
         states=MAIL_STATES,
-        previous=_link(base, {"state": chosen, "page": found.page - 1}) if found.page > 1 else None,
-        following=(
-            _link(base, {"state": chosen, "page": found.page + 1})
-            if found.page < found.pages
-            else None
-        ),
+        **pager(base, {"state": chosen}, found),
     )
 
 
@@ -308,8 +308,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
         viewer,
         "audit",
         table=found,
-        previous=_link(base, {"page": found.page - 1}) if found.page > 1 else None,
-        following=_link(base, {"page": found.page + 1}) if found.page < found.pages else None,
+        **pager(base, {}, found),
     )
 
 
