@@ -221,6 +221,20 @@ async def sessions(request: web.Request) -> web.StreamResponse:
         organisation=query.get("organisation", ""),
         page=whole(query.get("page")),
     )
+    return await _sessions(request, event, viewer, filters)
+
+
+async def _sessions(
+    request: web.Request,
+    event: m.Event,
+    viewer: Viewer,
+    filters: Filters,
+    *,
+    problems: list[str] | None = None,
+    back: str | None = None,
+) -> web.Response:
+    """The sessions page as `filters` narrow it; with `problems`, what a change was refused for
+    (status 422), its forms going `back` where the refused one would have."""
     async with request.app[appkeys.DB]() as db:
         found = await sessions_page(db, event, filters)
     base = f"/admin/{event.slug}/sessions"
@@ -232,12 +246,14 @@ async def sessions(request: web.Request) -> web.StreamResponse:
         event,
         viewer,
         "sessions",
+        status=422 if problems else 200,
+        here=back,
         table=found,
         filters=filters,
         states=list(RoomState),
         providers=sorted(request.app[appkeys.SETTINGS].configured_providers()),
         **pager(base, shown, found),
-        problems=[],
+        problems=problems or [],
     )
 
 
@@ -331,7 +347,7 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
                 raise web.HTTPForbidden(text=STALE_FORM)
             if not viewer.can_act:
                 raise web.HTTPForbidden(text="a followup sign-in can only read")
-            author = Author(viewer.name or f"{viewer.role} sign-in", "workspace")
+            author = author_of(viewer)
             now = request.app[appkeys.CLOCK].now()
             slug = request.match_info["slug"]
             back = own_page(form.get("back", ""), slug) or f"/admin/{slug}/{section}"
@@ -340,7 +356,7 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
             except NotFound as error:
                 raise web.HTTPNotFound(text=str(error)) from None
             except ProgramError as error:
-                return await _refused(request, viewer, section, error, back)
+                return await _refused(request, viewer, error, back)
             after_change(request.app)
             separator = "&" if "?" in back else "?"
             raise web.HTTPSeeOther(f"{back}{separator}done={done}")
@@ -348,6 +364,11 @@ def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaita
         return handler
 
     return wrap
+
+
+def author_of(viewer: Viewer) -> Author:
+    """Who changes something from the workspace, as the audit log names them."""
+    return Author(viewer.name or f"{viewer.role} sign-in", "workspace")
 
 
 def own_page(wanted: str, slug: str) -> str | None:
@@ -358,29 +379,14 @@ def own_page(wanted: str, slug: str) -> str | None:
 
 
 async def _refused(
-    request: web.Request, viewer: Viewer, section: str, error: ProgramError, back: str
+    request: web.Request, viewer: Viewer, error: ProgramError, back: str
 ) -> web.Response:
-    """The sessions page with what was refused on top; its forms go back where the refused one
-    would have (not to the address of the refused POST)."""
+    """The sessions page, the refused session first, with what was refused on top; its forms go
+    back where the refused one would have (not to the address of the refused POST)."""
     event = await event_of(request)
-    async with request.app[appkeys.DB]() as db:
-        found = await sessions_page(db, event, Filters(q=request.match_info.get("key", "")))
-    return render(
-        request,
-        "admin_sessions.html",
-        event,
-        viewer,
-        section,
-        status=422,
-        here=back,
-        table=found,
-        filters=Filters(q=request.match_info.get("key", "")),
-        states=list(RoomState),
-        providers=sorted(request.app[appkeys.SETTINGS].configured_providers()),
-        previous=None,
-        following=None,
-        problems=[str(problem) for problem in error.problems],
-    )
+    filters = Filters(q=request.match_info.get("key", ""))
+    problems = [str(problem) for problem in error.problems]
+    return await _sessions(request, event, viewer, filters, problems=problems, back=back)
 
 
 @routes.post("/admin/{slug}/sessions/{key}/open")

@@ -10,22 +10,17 @@ from aiohttp import BodyPartReader, web
 
 from .. import appkeys
 from ..program.archive import MB
-from ..program.audit import Author
 from ..program.problems import ProgramError
 from ..program.service import NotFound, Stale
 from ..workspace.program import UPLOAD_LIMIT
 from .viewers import Viewer, csrf_ok
-from .workspace import STALE_FORM, after_change, event_of, render, signed_in
+from .workspace import STALE_FORM, after_change, author_of, event_of, render, signed_in
 
 routes = web.RouteTableDef()
 MEGABYTES = UPLOAD_LIMIT // MB
 TOO_LARGE = "The file is larger than {megabytes} MB: nothing was read."
 NO_FILE = "Choose a file to upload."
 REFUSALS = (TOO_LARGE, NO_FILE)
-
-
-def _author(viewer: Viewer) -> Author:
-    return Author(viewer.name or f"{viewer.role} sign-in", "workspace")
 
 
 @routes.get("/admin/{slug}/program")
@@ -94,7 +89,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     slug = request.match_info["slug"]
     try:
         preview_id = await request.app[appkeys.UPLOADS].preview(
-            slug, filename, data, _author(viewer), request.app[appkeys.CLOCK].now()
+            slug, filename, data, author_of(viewer), request.app[appkeys.CLOCK].now()
         )
     except ProgramError as error:
         return await _page(
@@ -140,7 +135,9 @@ async def apply(request: web.Request) -> web.StreamResponse:
     slug, app = request.match_info["slug"], request.app
     now: datetime = app[appkeys.CLOCK].now()
     try:
-        await app[appkeys.UPLOADS].apply(slug, request.match_info["preview"], _author(viewer), now)
+        await app[appkeys.UPLOADS].apply(
+            slug, request.match_info["preview"], author_of(viewer), now
+        )
     except (Stale, NotFound) as error:
         return await _page(request, viewer, status=409, refusal=str(error))
     except ProgramError as error:  # the stored program no longer fits what is stored now

@@ -54,22 +54,8 @@ SESSION_FIELDS = (
     ("streamed", "streamed"),
 )
 
-STORED_COLUMNS = (
-    "id",
-    "key",
-    "kind",
-    "title",
-    "starts_at",
-    "ends_at",
-    "provider",
-    "stream_url",
-    "streamed",
-    "sequence",
-    "cancelled_at",
-)
-
-SESSION_COLUMNS = (
-    "event_id",
+# What a session row holds of its program, read to compare and written when it is new.
+SESSION_ROW = (
     "key",
     "kind",
     "title",
@@ -80,6 +66,8 @@ SESSION_COLUMNS = (
     "streamed",
     "sequence",
 )
+STORED_COLUMNS = ("id", *SESSION_ROW, "cancelled_at")
+SESSION_COLUMNS = ("event_id", *SESSION_ROW)
 ROOM_COLUMNS = ("session_id", "provider", "state", "room_key", "provider_data", "attempts")
 ATTENDEE_COLUMNS = ("session_id", "person_id", "role", "token")
 
