@@ -85,10 +85,14 @@ def _no_constant(name: str) -> NoReturn:
     malformed(f"{name} is not JSON")
 
 
+# Made once: `json.loads` with an option builds a new decoder for every body.
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def load_json(data: bytes | str, what: str = "the body") -> object:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text, parse_constant=_no_constant)
+        return _JSON.decode(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         malformed(f"{what} is not UTF-8 JSON")
 

@@ -13,7 +13,6 @@ Sources:
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -118,7 +117,7 @@ def verify_jaas(
     body = raw(body)
     key = utf8(require_secret(secret, "JaaS webhook secret"))
     stamp, signatures = _signature(header(headers, "x-jaas-signature"))
-    mac = hmac.new(key, stamp.encode() + b"." + body, hashlib.sha256).digest()
+    mac = hmac.digest(key, stamp.encode() + b"." + body, "sha256")
     expected = base64.b64encode(mac)
     matched = False
     for given in signatures:  # every candidate compared, in constant time each

@@ -12,6 +12,8 @@ from aiohttp.abc import AbstractAccessLogger
 TOKEN_ROUTES = frozenset({"j", "calendar", "login", "me", "room"})
 # A route's variable part, `{name}` or `{name:regex}`.
 _VARIABLE = re.compile(r"\{(\w+)(?::[^{}]*)?\}")
+# Made once: `json.dumps` with options builds a new encoder for every line.
+_LINE = json.JSONEncoder(separators=(",", ":"))
 
 
 def redact_path(path: str) -> str:
@@ -53,14 +55,13 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         route, path = logged_path(request)
         self.logger.info(
-            json.dumps(
+            _LINE.encode(
                 {
                     "method": request.method,
                     "route": route,
                     "path": path,
                     "status": response.status,
                     "duration_ms": round(time * 1000, 1),
-                },
-                separators=(",", ":"),
+                }
             )
         )

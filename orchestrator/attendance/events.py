@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.events import Kind, ProviderEvent, Who
@@ -18,9 +18,42 @@ from integrations.events import Kind, ProviderEvent, Who
 from ..db import models as m
 from ..db.attendance import ProviderEventRow
 from ..db.updates import note
-from ..db.upsert import dialect_insert
+from ..db.upsert import dialect_insert, table
 
 _SEAT = re.compile(r"rdv-a(\d{1,18})")
+_ROOMS = table(m.Room).c
+_SESSIONS = table(m.Session).c
+_SEATS = table(m.Attendee).c
+_ROOM_COLUMNS = (
+    select(
+        _ROOMS.id,
+        _ROOMS.external_id,
+        _ROOMS.session_id,
+        _ROOMS.state,
+        _SESSIONS.event_id,
+        _SEATS.id.label("seat"),
+    )
+    .join(table(m.Session), _SESSIONS.id == _ROOMS.session_id)
+    .outerjoin(
+        table(m.Attendee),
+        and_(
+            _SEATS.session_id == _ROOMS.session_id,
+            _SEATS.id.in_(bindparam("seats", expanding=True)),
+        ),
+    )
+)
+# Built once: the statement cache then skips building and compiling them for every batch.
+_ROOMS_BY_REF = _ROOM_COLUMNS.where(_ROOMS.external_id.in_(bindparam("refs", expanding=True)))
+_ROOM_BY_ID = _ROOM_COLUMNS.where(_ROOMS.id == bindparam("room"))
+
+
+class _RoomRow(NamedTuple):
+    id: int
+    session_id: int
+    state: str
+    event_id: int
+
+
 _ROW_IDS = 2**31  # attendee ids are 32-bit (PostgreSQL INTEGER refuses anything larger)
 
 
@@ -110,57 +143,59 @@ async def record_many(
     if not items:
         return Counter(), set()
     events = [event for event, _ in items]
-    columns = select(
-        m.Room.id, m.Room.external_id, m.Room.session_id, m.Room.state, m.Session.event_id
-    ).join(m.Session, m.Session.id == m.Room.session_id)
+    # The seats our links name are looked up with the rooms: one statement for the batch.
+    direct = sorted({n for event in events if (n := seat_number(event)) is not None})
+    found: Iterable[Any] = ()
     if room_id is not None:
-        row = (await db.execute(columns.where(m.Room.id == room_id))).one()
-        rooms = {
-            room_ref(event): (row.id, row.session_id, row.state, row.event_id) for event in events
-        }
+        found = await db.execute(_ROOM_BY_ID, {"room": room_id, "seats": direct})
     else:
-        refs = {ref for event in events if (ref := room_ref(event)) is not None}
-        rooms = (
-            {
-                external: (found, session_id, state, event_id)
-                for found, external, session_id, state, event_id in await db.execute(
-                    columns.where(m.Room.external_id.in_(refs))
-                )
-            }
-            if refs
-            else {}
-        )
+        refs = sorted({ref for event in events if (ref := room_ref(event)) is not None})
+        if refs:
+            found = await db.execute(_ROOMS_BY_REF, {"refs": refs, "seats": direct})
+    rooms: dict[str | None, _RoomRow] = {}
+    seated: set[tuple[int, int]] = set()
+    for row in found:
+        rooms[row.external_id] = _RoomRow(row.id, row.session_id, row.state, row.event_id)
+        if row.seat is not None:
+            seated.add((row.id, row.seat))
+    if room_id is not None:  # every event is in the room that was asked
+        rooms = {room_ref(event): room for event in events for room in rooms.values()}
 
-    def room_of(event: ProviderEvent) -> Any:
+    def room_of(event: ProviderEvent) -> _RoomRow | None:
         ref = room_ref(event)
         return rooms.get(ref) if ref else None
 
     aliases = await seat_aliases(db, events, room_of)
+    if aliases:  # seats named the provider's way (Zoom registrants): checked against their rooms
+        named = {
+            (room.id, n)
+            for event in events
+            if (room := room_of(event)) and room.id in aliases
+            if (n := seat_number(event, aliases[room.id])) is not None
+        }
+        if named:
+            sessions_of = {room.id: room.session_id for room in rooms.values()}
+            checked = await db.execute(
+                select(m.Attendee.id, m.Attendee.session_id).where(
+                    m.Attendee.id.in_({n for _, n in named})
+                )
+            )
+            session_of_seat = {seat: session for seat, session in checked}
+            seated |= {(r, n) for r, n in named if session_of_seat.get(n) == sessions_of[r]}
 
     def seat_of(event: ProviderEvent) -> int | None:
         room = room_of(event)
-        return seat_number(event, aliases.get(room[0]) if room else None)
+        return seat_number(event, aliases.get(room.id) if room else None)
 
-    numbers = {number for event in events if (number := seat_of(event)) is not None}
-    seats: dict[int, int] = (
-        {
-            attendee_id: session_id
-            for attendee_id, session_id in await db.execute(
-                select(m.Attendee.id, m.Attendee.session_id).where(m.Attendee.id.in_(numbers))
-            )
-        }
-        if numbers
-        else {}
-    )
     rows = []
     live: set[int] = set()
     for event, delivery_id in items:
         ref = room_ref(event)
         room = rooms.get(ref) if ref else None
         number = seat_of(event)
-        attendee = number if number is not None and room and seats.get(number) == room[1] else None
-        if room and event.kind is Kind.JOINED and room[2] == "ready":
-            live.add(room[0])
+        attendee = number if room and (room.id, number) in seated else None
+        if room and event.kind is Kind.JOINED and room.state == "ready":
+            live.add(room.id)
         who = event.who
         rows.append(
             {
@@ -171,7 +206,7 @@ async def record_many(
                 "kind": event.kind.value,
                 "at": event.at,
                 "received_at": now,
-                "room_id": room[0] if room else None,
+                "room_id": room.id if room else None,
                 "room_ref": ref[:200] if ref else None,  # longer names match none of our rooms
                 "attendee_id": attendee,
                 "connection": who.connection[:300] if who else None,
@@ -190,6 +225,8 @@ async def record_many(
     new = Counter(delivery for (delivery,) in inserted)
     if live:
         await db.execute(
-            update(m.Room).where(m.Room.id.in_(live), m.Room.state == "ready").values(state="live")
+            update(table(m.Room))
+            .where(_ROOMS.id.in_(live), _ROOMS.state == "ready")
+            .values(state="live")
         )
-    return new, {(room[3], room[1]) for room in rooms.values()} if new else set()
+    return new, {(room.event_id, room.session_id) for room in rooms.values()} if new else set()

@@ -13,12 +13,24 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, delete, func, insert, select, text
+from sqlalchemy import (
+    Executable,
+    ForeignKey,
+    Index,
+    String,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 from .models import Event, Session
+from .upsert import table
 
 CHANNEL = "rdv_dashboard"
 ORDER_LOCK = zlib.crc32(b"rdv:dashboard-updates")
@@ -67,22 +79,32 @@ async def note(
     if postgres:
         # The rows the new ones refer to are locked (as the foreign key checks would) before
         # the order lock: a writer waiting on one of them (an event row an import holds)
-        # then waits without holding up every other writer.
+        # then waits without holding up every other writer. One statement takes the row locks,
+        # one the order lock and the NOTIFY (sent at commit wherever it stands): each statement
+        # is a round trip.
         events = sorted({event_id for event_id, _ in cards})
         sessions = sorted({session_id for _, session_id in cards if session_id is not None})
-        await db.execute(
+        await db.execute(_lock_rows(events, sessions))
+        await db.execute(_ORDER_AND_WAKE, {"key": ORDER_LOCK})
+    await db.execute(insert(table(DashboardUpdate)), rows)
+
+
+_ORDER_AND_WAKE = text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{CHANNEL}', '')")
+
+
+def _lock_rows(events: list[int], sessions: list[int]) -> Executable:
+    """The event and session rows, locked as a foreign key check would lock them (every pair
+    of the cross join is one event and one session of the cards)."""
+    if not sessions:
+        return (
             select(Event.id).where(Event.id.in_(events)).with_for_update(key_share=True, read=True)
         )
-        if sessions:
-            await db.execute(
-                select(Session.id)
-                .where(Session.id.in_(sessions))
-                .with_for_update(key_share=True, read=True)
-            )
-        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
-    await db.execute(insert(DashboardUpdate), rows)
-    if postgres:  # wakes the other instances at commit
-        await db.execute(text(f"NOTIFY {CHANNEL}"))
+    return (
+        select(Event.id, Session.id)
+        .join(Session, true())
+        .where(Event.id.in_(events), Session.id.in_(sessions))
+        .with_for_update(key_share=True, read=True)
+    )
 
 
 async def since(

@@ -1,0 +1,143 @@
+"""aiosqlite with one trip to its thread per statement.
+
+aiosqlite runs every call of the sqlite3 API in a thread of its own, and SQLAlchemy's adapter makes
+four such calls for a statement that returns rows (open a cursor, execute, fetch, close). Each
+trip wakes the thread and then the event loop, and hands the GIL over twice: some 100 µs of CPU,
+several times what SQLite itself spends on a small statement. Here a statement is one trip: the
+thread executes it, reads its rows and closes its cursor, and the cursor SQLAlchemy holds only
+gives back what came with it. Everything else (the connection, its thread, commit, rollback,
+close) is aiosqlite's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import aiosqlite
+
+# What one trip brings back: description, rowcount, lastrowid, rows.
+_Outcome = tuple[Any, int, int | None, list[Any]]
+
+
+def connect(database: str, *, iter_chunk_size: int = 64, **options: Any) -> Connection:
+    """What `aiosqlite.connect` returns, with the cursors below; SQLAlchemy awaits it (given as
+    `connect_args={"async_creator_fn": connect}`, it gets the arguments aiosqlite would)."""
+
+    def connector() -> sqlite3.Connection:
+        made: sqlite3.Connection = sqlite3.connect(database, **options)
+        return made
+
+    connection = Connection(connector, iter_chunk_size)
+    connection._thread.daemon = True  # as SQLAlchemy sets it for aiosqlite's own connections
+    return connection
+
+
+class Connection(aiosqlite.Connection):
+    """Also skips the trip of a commit or a rollback with no statement since the last one: the
+    pool rolls back every connection it takes back, most of them just committed."""
+
+    _statements = 0  # since the last commit or rollback
+
+    def cursor(self) -> _Opening:  # type: ignore[override]
+        return _Opening(Cursor(self))
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        self._statements += 1
+        return await self._execute(fn, *args)  # type: ignore[no-untyped-call]
+
+    async def commit(self) -> None:
+        if self._statements:
+            await super().commit()
+            self._statements = 0
+
+    async def rollback(self) -> None:
+        if self._statements:
+            await super().rollback()
+            self._statements = 0
+
+
+class _Opening:
+    """`connection.cursor()`: SQLAlchemy enters it (`async with`); a plain `await` works too."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self.cursor = cursor
+
+    async def _open(self) -> Cursor:
+        return self.cursor
+
+    def __await__(self) -> Any:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Cursor:
+        return self.cursor
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.cursor.close()
+
+
+class Cursor:
+    """A cursor whose statement runs, reads and closes in one trip to the thread."""
+
+    arraysize = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
+        self._take(await self._connection.run(_execute, self._connection._conn, sql, parameters))
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
+        self._take(
+            await self._connection.run(_executemany, self._connection._conn, sql, parameters)
+        )
+        return self
+
+    def _take(self, outcome: _Outcome) -> None:
+        self.description, self.rowcount, self.lastrowid, rows = outcome
+        self._rows = rows
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        count = self.arraysize if size is None else size
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+def _execute(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
+    """In the connection's thread: the statement, its rows, its cursor closed."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return _outcome(cursor)
+    finally:
+        cursor.close()
+
+
+def _executemany(connection: sqlite3.Connection, sql: str, parameters: Iterable[Any]) -> _Outcome:
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(sql, parameters)
+        return _outcome(cursor)
+    finally:
+        cursor.close()
+
+
+def _outcome(cursor: sqlite3.Cursor) -> _Outcome:
+    rows = cursor.fetchall() if cursor.description else []
+    return cursor.description, cursor.rowcount, cursor.lastrowid, rows

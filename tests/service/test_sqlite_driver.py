@@ -1,0 +1,91 @@
+"""The SQLite driver that makes a statement one trip to aiosqlite's thread: what is written is
+kept, what is rolled back is gone, errors come through as sqlite3's, and a statement really is
+one trip (the cost the webhook door and every join link pay on SQLite)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orchestrator.db import sqlite_driver
+from orchestrator.db.engine import create_engine, session_factory
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/driver.sqlite3")
+    async with engine.begin() as db:
+        await db.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_what_is_committed_is_kept_and_what_is_rolled_back_is_gone(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    sessions = session_factory(engine)
+    async with sessions() as db, db.begin():
+        await db.execute(text("INSERT INTO notes (body) VALUES (:b)"), [{"b": "one"}, {"b": "two"}])
+    async with sessions() as db:
+        await db.execute(text("INSERT INTO notes (body) VALUES ('three')"))
+        await db.rollback()
+    other = create_engine(f"sqlite+aiosqlite:///{tmp_path}/driver.sqlite3")
+    try:
+        async with other.connect() as db:
+            bodies = (await db.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
+            assert list(bodies) == ["one", "two"]
+    finally:
+        await other.dispose()
+
+
+async def test_rows_counts_and_new_ids_come_back_from_the_one_trip(engine: AsyncEngine) -> None:
+    async with engine.begin() as db:
+        inserted = await db.execute(text("INSERT INTO notes (body) VALUES ('a') RETURNING id"))
+        assert inserted.scalar_one() == 1
+        plain = await db.execute(text("INSERT INTO notes (body) VALUES ('b')"))
+        assert plain.lastrowid == 2
+        changed = await db.execute(text("UPDATE notes SET body = body || '!'"))
+        assert changed.rowcount == 2
+        streamed = await db.stream(text("SELECT body FROM notes ORDER BY id"))
+        assert [row.body async for row in streamed] == ["a!", "b!"]
+
+
+async def test_a_broken_constraint_is_sqlites_own_error_and_the_session_goes_on(
+    engine: AsyncEngine,
+) -> None:
+    sessions = session_factory(engine)
+    async with sessions() as db:
+        with pytest.raises(IntegrityError, match="UNIQUE"):
+            async with db.begin():
+                await db.execute(text("INSERT INTO notes (body) VALUES ('x'), ('x')"))
+        async with db.begin():
+            await db.execute(text("INSERT INTO notes (body) VALUES ('y')"))
+        assert (await db.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 1
+
+
+async def test_a_statement_is_one_trip_and_an_empty_rollback_none(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips: Counter[str] = Counter()
+    original = sqlite_driver.Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips[fn.__name__] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    sessions = session_factory(engine)
+    async with sessions() as db, db.begin():  # the pool's connection is made before counting
+        await db.execute(text("SELECT 1"))
+    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counted)
+    async with sessions() as db, db.begin():
+        await db.execute(text("INSERT INTO notes (body) VALUES ('z')"))
+        assert (await db.execute(text("SELECT body FROM notes"))).scalars().all() == ["z"]
+    # Two statements, the commit, and no rollback when the pool takes the connection back.
+    assert trips == Counter({"_execute": 2, "commit": 1})
