@@ -136,6 +136,47 @@ class Writer:
         )
         return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
 
+    def declined(
+        self,
+        locale: str | None,
+        *,
+        who: tuple[Party, ...],
+        reasons: tuple[str, ...],
+        title: str,
+        starts_at: datetime,
+        zone: str,
+        agenda_url: str,
+        organiser: Party,
+        event_title: str,
+    ) -> MailText:
+        """Tells the other side of a meeting that someone cannot come, and why if they said;
+        `who` may be empty when the decline was taken back meanwhile."""
+        language = self.language(locale)
+        _ = language.gettext
+        when = " ".join((language.date(starts_at, zone), language.time(starts_at, zone)))
+        names = ", ".join(_who(party) for party in who) or _("A participant")
+        subject = _("{who} cannot come: {title}, {when}").format(who=names, title=title, when=when)
+        lines = [
+            _("{who} cannot come to {title} on {when} ({zone}).").format(
+                who=names, title=title, when=when, zone=zone
+            ),
+            *(
+                _("{name} says: “{reason}”").format(name=party.name, reason=reason)
+                for party, reason in zip(who, reasons, strict=True)
+                if reason
+            ),
+            _("The organisers know and may offer you another meeting."),
+            "",
+            _("Your agenda: {url}").format(url=agenda_url),
+            _("Organised by {name} ({email}) for {event}").format(
+                name=organiser.name, email=organiser.email, event=event_title
+            ),
+        ]
+        html = self.templates.get_template("notice.html").render(
+            _=_, lang=language.locale, subject=subject, lines=lines, agenda_url=agenda_url
+        )
+        return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
+
     def replay(
         self,
         locale: str | None,

@@ -50,6 +50,7 @@ from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .mail.compose import Composers
+from .mail.declines import DeclineNotices
 from .mail.invites import InviteComposer
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
@@ -146,7 +147,8 @@ def create_app(
         app[appkeys.REMINDERS] = Reminders(
             app[appkeys.DB], app[appkeys.CLOCK], settings, app[appkeys.WRITER]
         )
-        app[appkeys.COMPOSERS] = Composers([app[appkeys.INVITES], app[appkeys.REMINDERS]])
+        declines = DeclineNotices(settings, app[appkeys.WRITER])
+        app[appkeys.COMPOSERS] = Composers([app[appkeys.INVITES], app[appkeys.REMINDERS], declines])
         sender = OutboxSender(
             app[appkeys.DB], transport, app[appkeys.CLOCK], app[appkeys.COMPOSERS]
         )

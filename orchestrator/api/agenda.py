@@ -4,14 +4,16 @@ person's feed token is the key, as for their calendar feed."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
 from calendars import ics
 
 from .. import appkeys
+from ..mail.declines import after_answer
 from ..participants.agenda import Item, agenda_items, owner_of, sessions_of
+from ..participants.answers import ANSWERS, Given, Unanswerable, answer_seat, seat_for
 from ..participants.seats import build_entry
 
 routes = web.RouteTableDef()
@@ -51,7 +53,43 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         webcal=f"webcal://{host.netloc}{host.path}/calendar/{person.feed_token}.ics",
         token=person.feed_token,
         now=now.isoformat(),
+        answered=request.query.get("answered"),
+        refused=request.query.get("refused"),
     )
+
+
+@routes.post("/me/{token}/{key}/answer")
+async def answer(request: web.Request) -> web.StreamResponse:
+    """The agenda page's "I'll be there" or "I can't come" (with a reason, if given); back to
+    the page, which says the answer is taken (or why not)."""
+    app, token, key = request.app, request.match_info["token"], request.match_info["key"]
+    form = await request.post()
+    given = Given(str(form.get("answer", "")), "page", str(form.get("reason", "")) or None)
+    if given.answer not in ANSWERS:
+        raise web.HTTPBadRequest(text=f"answer must be one of: {', '.join(ANSWERS)}")
+    outcome = "answered"
+    async with app[appkeys.DB]() as db, db.begin():
+        owner = await owner_of(db, token)
+        if owner is None:
+            return _unknown(request)
+        found = await seat_for(db, owner.person, key)
+        if found is None:
+            raise web.HTTPNotFound(text="not one of your sessions")
+        seat, session = found
+        previous, now = seat.answer, app[appkeys.CLOCK].now()
+        try:
+            changed = await answer_seat(db, seat, session, given, now)
+        except Unanswerable:
+            outcome, changed = "refused", False
+        if changed:
+            sender = app[appkeys.SETTINGS].mail_from
+            queued = await after_answer(db, session, seat, previous, sender=sender, now=now)
+    if changed:  # the open dashboards show it now, the other side hears of it
+        app[appkeys.FEED].wake_soon()
+        if queued:
+            app[appkeys.OUTBOX].wake()
+    key = quote(found[1].key, safe="")
+    raise web.HTTPSeeOther(f"/me/{token}?{outcome}={key}#session-{key}")
 
 
 @routes.get("/me/{token}/{key}.ics")

@@ -12,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
-from .schemas.common import Attendee, OrganisationKind, Role, SessionKind
+from .schemas.common import (
+    AnswerSource,
+    Attendee,
+    OrganisationKind,
+    Role,
+    SeatAnswer,
+    SessionKind,
+)
 from .schemas.events import Event, Locale, Organisation, Organiser, Room, Session
 
 
@@ -55,8 +62,16 @@ async def event_view(db: AsyncSession, slug: str, default_provider: str) -> Even
         )
     ).all()
     attendees: dict[int, list[Attendee]] = defaultdict(list)
-    for session_id, person_id, role in await db.execute(
-        select(m.Attendee.session_id, m.Attendee.person_id, m.Attendee.role)
+    for session_id, person_id, role, answer, answered_at, source, reason in await db.execute(
+        select(
+            m.Attendee.session_id,
+            m.Attendee.person_id,
+            m.Attendee.role,
+            m.Attendee.answer,
+            m.Attendee.answered_at,
+            m.Attendee.answer_source,
+            m.Attendee.answer_reason,
+        )
         .join(m.Session, m.Session.id == m.Attendee.session_id)
         .where(m.Session.event_id == event.id, m.Attendee.removed_at.is_(None))
         .order_by(m.Attendee.id)
@@ -68,6 +83,10 @@ async def event_view(db: AsyncSession, slug: str, default_provider: str) -> Even
                 name=person.name,
                 organisation=person.org,
                 role=stored_as(Role, role),
+                answer=stored_as(SeatAnswer, answer),
+                answered_at=utc_text(answered_at) if answered_at else None,
+                answer_source=stored_as(AnswerSource, source) if source else None,
+                answer_reason=reason,
             )
         )
     organisations = (

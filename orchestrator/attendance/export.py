@@ -21,6 +21,8 @@ COLUMNS = (
     ("status", "status"),
     ("substitute_for", "substitute for"),
     ("sources", "sources"),
+    ("answer", "answer ahead"),
+    ("answer_reason", "reason given"),
 )
 # OWASP's CSV injection guidance: a spreadsheet runs a cell whose first non-blank character is
 # one of these (blanks before it, a newline, a tab or spaces, hide nothing); a leading tab,

@@ -34,6 +34,8 @@ class Line:
     status: str
     substitute_for: Person | None = None
     attendee_id: int | None = None
+    answer: str = "needs-action"  # what the seat's person said ahead (participants/answers.py)
+    answer_reason: str | None = None
 
     @property
     def organisation_kind(self) -> str | None:
@@ -147,6 +149,15 @@ async def attendance(
         .order_by(m.LinkClick.clicked_at)
     ):
         clicks[session_id].setdefault(attendee_id, clicked_at)
+    # Answers are read here, not with the roster a refresh reuses: a decline shows at once.
+    answers = {
+        attendee_id: (answer, reason)
+        for attendee_id, answer, reason in await db.execute(
+            select(m.Attendee.id, m.Attendee.answer, m.Attendee.answer_reason)
+            .join(m.Session, m.Session.id == m.Attendee.session_id)
+            .where(among, m.Attendee.answer != "needs-action")
+        )
+    }
     outcomes = []
     for session, room in sessions:
         room_id = room.id
@@ -170,6 +181,7 @@ async def attendance(
                 guests[room_id],
                 {person: frozenset(found) for person, found in sources[room_id].items()},
                 clicks[session.id],
+                answers,
             )
         )
     return outcomes
@@ -205,6 +217,7 @@ def _outcome(
     guests: dict[str, tuple[str | None, str | None]],
     sources: dict[str, frozenset[str]],
     clicks: dict[int, datetime],
+    answers: dict[int, tuple[str, str | None]],
 ) -> Outcome:
     people = who.people
     expected = {people[person_id].id: (attendee_id, role) for attendee_id, person_id, role in seats}
@@ -248,6 +261,8 @@ def _outcome(
                 seen,
                 status(seen, window),
                 attendee_id=attendee_id,
+                answer=answers.get(attendee_id, ("needs-action", None))[0],
+                answer_reason=answers.get(attendee_id, ("needs-action", None))[1],
             )
         )
     for known, name, email, found, found_sources in extra:
@@ -322,6 +337,8 @@ def as_dict(outcome: Outcome, zone: Any) -> list[dict[str, Any]]:
             "status": line.status,
             "substitute_for": line.substitute_for.key if line.substitute_for else None,
             "sources": sorted(line.presence.sources),
+            "answer": line.answer,
+            "answer_reason": line.answer_reason,
         }
         for line in outcome.lines
     ]

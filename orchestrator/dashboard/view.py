@@ -28,6 +28,8 @@ class Seat:
     kind: str | None
     mark: str  # present, late, absent, left, expected
     substitute_for: str | None = None
+    answer: str = "needs-action"  # what the person said ahead (participants/answers.py)
+    reason: str | None = None  # why they declined, if they said
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +48,12 @@ class Card:
     filters: tuple[str, ...]
     session_id: int
     no_shows: int
+    declined: bool = False  # a meeting to come that someone said they cannot come to
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # late, failed, one-sided, mail
+    kind: str  # late, failed, one-sided, declined, mail
     session: str | None
     text_args: dict[str, str] = field(default_factory=dict)
 
@@ -111,6 +114,8 @@ def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
             line.organisation_kind,
             _mark(line, now, running),
             line.substitute_for.name if line.substitute_for else None,
+            line.answer,
+            line.answer_reason,
         )
         for line in outcome.lines
     )
@@ -142,6 +147,9 @@ def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
         ),
         session_id=session.id,
         no_shows=sum(1 for line in outcome.lines if line.status == "no-show"),
+        declined=session.kind == "meeting"
+        and now < session.ends_at
+        and any(seat.answer == "declined" and seat.mark != "present" for seat in seats),
     )
 
 
@@ -264,6 +272,11 @@ def _dashboard(
             alerts.append(
                 Alert("failed", card.key, {"title": card.title, "error": card.error or ""})
             )
+        for seat in card.seats if card.declined else ():
+            if seat.answer == "declined":
+                who = f"{seat.name} ({seat.organisation})" if seat.organisation else seat.name
+                args = {"who": who, "title": card.title, "time": card.time}
+                alerts.append(Alert("declined", card.key, args | {"reason": seat.reason or ""}))
         if card.one_sided:
             here = next(seat for seat in card.seats if seat.mark == "present")
             alerts.append(

@@ -19,6 +19,8 @@ from .states import RoomState
 SESSION_KINDS = ("plenary", "meeting")
 ORGANISATION_KINDS = ("company", "buyer", "organiser")
 ATTENDEE_ROLES = ("speaker", "attendee")
+SEAT_ANSWERS = ("needs-action", "accepted", "tentative", "declined")
+ANSWER_SOURCES = ("calendar", "page", "organiser")
 
 
 class Timestamped:
@@ -110,6 +112,12 @@ class Attendee(Timestamped, Base):
     role: Mapped[str] = mapped_column(String(16))
     token: Mapped[str] = mapped_column(String(64), unique=True)
     removed_at: Mapped[datetime | None]
+    # The seat's answer (SEAT_ANSWERS), when it came, from where (ANSWER_SOURCES), and why, if
+    # the person said so: a meeting one side declined is known before anyone waits in it.
+    answer: Mapped[str] = mapped_column(String(16), server_default="needs-action")
+    answered_at: Mapped[datetime | None]
+    answer_source: Mapped[str | None] = mapped_column(String(16))
+    answer_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class Room(Timestamped, Base):

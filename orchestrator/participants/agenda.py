@@ -41,6 +41,11 @@ class Item:
     others: tuple[str, ...]
     join_url: str
     replay_url: str | None
+    answer: str  # the person's own answer for this session (participants/answers.py)
+
+    @property
+    def answerable(self) -> bool:
+        return self.state in ("upcoming", "open")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,7 @@ def agenda_items(mine: list[Mine], settings: Settings, now: datetime) -> list[It
                 others=others,
                 join_url=f"{settings.base_url}/j/{found.seat.token}",
                 replay_url=found.replay_url,
+                answer=found.seat.answer,
             )
         )
     return items

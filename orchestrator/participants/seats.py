@@ -28,6 +28,8 @@ class Seat:
     feed_token: str
     speaker: bool
     removed: bool
+    answer: str = "needs-action"  # the seat's answer (participants/answers.py)
+    answer_reason: str | None = None
 
 
 def session_uid(event: m.Event, session: m.Session, public_url: str) -> str:
@@ -45,6 +47,8 @@ async def load_seats(db: AsyncSession, session_ids: list[int]) -> dict[int, list
             m.Attendee.role,
             m.Attendee.token,
             m.Attendee.removed_at,
+            m.Attendee.answer,
+            m.Attendee.answer_reason,
             m.Person.id,
             m.Person.key,
             m.Person.name,
@@ -70,6 +74,8 @@ async def load_seats(db: AsyncSession, session_ids: list[int]) -> dict[int, list
                 feed_token=row.feed_token,
                 speaker=row.role == "speaker",
                 removed=row.removed_at is not None,
+                answer=row.answer,
+                answer_reason=row.answer_reason,
             )
         )
     return seats

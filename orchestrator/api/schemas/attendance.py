@@ -8,7 +8,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from ...db.states import AttendanceStatus
-from .common import DateTime, Model, OrganisationKind, Query
+from .common import DateTime, Model, OrganisationKind, Query, SeatAnswer
 
 
 class AttendanceQuery(Query):
@@ -37,6 +37,8 @@ class AttendanceRow(Model):
     status: AttendanceStatus
     substitute_for: str | None
     sources: list[str]
+    answer: SeatAnswer = "needs-action"
+    answer_reason: str | None = None
 
 
 class Attendance(Model):

@@ -9,6 +9,8 @@ import msgspec
 # Answers carry times as the RFC 3339 text they always had (UTC ones end in Z).
 DateTime = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 Role = Literal["speaker", "attendee"]
+SeatAnswer = Literal["needs-action", "accepted", "tentative", "declined"]
+AnswerSource = Literal["calendar", "page", "organiser"]
 SessionKind = Literal["plenary", "meeting"]
 OrganisationKind = Literal["company", "buyer", "organiser"]
 
@@ -48,3 +50,7 @@ class Attendee(Model):
     name: str
     organisation: str | None
     role: Role
+    answer: SeatAnswer = "needs-action"
+    answered_at: DateTime | None = None
+    answer_source: AnswerSource | None = None
+    answer_reason: str | None = None

@@ -1,0 +1,124 @@
+"""When someone declines a meeting ahead, the other side hears of it by mail: who cannot come, to
+which meeting, and why if they said. The notice is queued with the answer and composed when it
+is sent; a decline taken back before the notice went out withdraws it. Plenaries send none (a
+decline there concerns no one else)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calendars import imip
+from calendars.model import Party
+from calendars.text import Writer
+
+from ..db import models as m
+from ..db.mail import MailMessage, Outgoing, enqueue
+from ..participants.seats import load_seats
+from ..settings import Settings
+from .compose import Composed, Context, Pending
+
+KIND = "declined"
+
+
+def _key(session: m.Session, decliner: int) -> str:
+    return f"{KIND}:{session.id}:{decliner}:"
+
+
+async def after_answer(
+    db: AsyncSession,
+    session: m.Session,
+    seat: m.Attendee,
+    previous: str,
+    *,
+    sender: str,
+    now: datetime,
+) -> int:
+    """In the answer's transaction: notices to the other side of a meeting just declined, or the
+    withdrawal of those not sent yet when a decline is taken back; how many were queued."""
+    if previous == "declined" and seat.answer != "declined":
+        await db.execute(
+            delete(MailMessage).where(
+                MailMessage.kind == KIND,
+                MailMessage.session_id == session.id,
+                MailMessage.status == "pending",
+                MailMessage.dedupe_key.startswith(_key(session, seat.person_id)),
+            )
+        )
+        return 0
+    if seat.answer != "declined" or previous == "declined" or session.kind != "meeting":
+        return 0
+    seats = (await load_seats(db, [session.id]))[session.id]
+    told = [
+        other
+        for other in seats
+        if not other.removed and other.person_id != seat.person_id and other.answer != "declined"
+    ]
+    return await enqueue(
+        db,
+        [
+            Outgoing(
+                event_id=session.event_id,
+                session_id=session.id,
+                person_id=other.person_id,
+                kind=KIND,
+                dedupe_key=f"{_key(session, seat.person_id)}{other.person_id}:{now.isoformat()}",
+                sender=sender,
+                recipient=other.party.email,
+                subject="",
+                body=None,
+                created_at=now,
+            )
+            for other in told
+        ],
+    )
+
+
+class DeclineNotices:
+    """Composes the notices `after_answer` queued."""
+
+    kinds = frozenset({KIND})
+
+    def __init__(self, settings: Settings, writer: Writer) -> None:
+        self.settings, self.writer = settings, writer
+
+    async def prepare(self, db: async_sessionmaker[AsyncSession]) -> int:
+        return 0  # queued with the answer itself
+
+    def build(self, pending: Pending, context: Context, now: datetime) -> Composed:
+        """The notice as the meeting stands now: who declined (everyone else who did)."""
+        event, session = context.event, context.session
+        seat = context.seat_of(pending.person_id)
+        assert seat is not None  # `Composers.compose` checked it
+        declined = [
+            other
+            for other in context.seats
+            if other.answer == "declined" and other.person_id != seat.person_id
+        ]
+        organiser = Party(event.organiser_name, event.organiser_email)
+        text = self.writer.declined(
+            seat.locale or event.locale,
+            who=tuple(other.party for other in declined),
+            reasons=tuple(other.answer_reason or "" for other in declined),
+            title=session.title,
+            starts_at=session.starts_at,
+            zone=event.timezone,
+            agenda_url=f"{self.settings.base_url}/me/{seat.feed_token}",
+            organiser=organiser,
+            event_title=event.title,
+        )
+        body = imip.build(
+            sender=Party(event.organiser_name, self.settings.mail_from),
+            reply_to=organiser,
+            recipient=seat.party,
+            subject=text.subject,
+            text=text.text,
+            html=text.html,
+            calendar=None,
+            method=None,
+            now=now,
+            message_id=pending.message_id,
+        )
+        return Composed(text.subject, seat.party.email, body)
