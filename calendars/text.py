@@ -64,8 +64,11 @@ class Writer:
         feed_url: str,
         replay_url: str | None = None,
         agenda_url: str | None = None,
+        answer_url: str | None = None,
     ) -> str:
-        """The plain-text description: the calendar entry's DESCRIPTION and the text mail."""
+        """The plain-text description: the calendar entry's DESCRIPTION and the text mail.
+        `answer_url` is where the person says whether they will come (a page with buttons: a
+        mail scanner following the link answers nothing)."""
         _ = self.language(locale).gettext
         when = self.language(locale).when(starts_at, ends_at, zone)
         lines = [title, when, ""]
@@ -84,6 +87,8 @@ class Writer:
             _("This link is yours: it opens your own seat, from a few minutes before the start."),
             "",
         ]
+        if answer_url:
+            lines += [_("Can you come? Say so on your agenda: {url}").format(url=answer_url), ""]
         if agenda_url:
             lines.append(
                 _("Your agenda, with every session and its join button: {url}").format(

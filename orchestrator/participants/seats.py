@@ -129,6 +129,9 @@ def build_entry(
             feed_url=f"{base_url}/calendar/{seat.feed_token}.ics",
             replay_url=replay_url,
             agenda_url=f"{base_url}/me/{seat.feed_token}",
+            answer_url=None
+            if cancelled or session.cancelled
+            else f"{base_url}/me/{seat.feed_token}#session-{session.key}",
         ),
         event_title=event.title,
         speaker=seat.speaker,

@@ -220,3 +220,26 @@ async def deliver(api: Api) -> None:
 
 async def feed_token(db: Any, person: str) -> str:
     return (await agenda_of(db, person)).removeprefix("/me/")
+
+
+async def test_the_invite_says_where_to_answer_and_a_scanner_opening_it_answers_nothing(
+    make_api: Callable[..., Any], sink: MailSink, clock: ManualClock, db: Any
+) -> None:
+    api: Api = await make_api(mail_url=sink.url, public_url="http://rdv.test")
+    await api.import_ok(small_program())
+    clock.set(M1_START - timedelta(hours=2))
+    await deliver(api)
+    invite = next(
+        message
+        for message in sink.received
+        if message.recipient == "chloe@acme.example" and "Acme × Water" in message.subject
+    )
+    chloe = await agenda_of(db, "chloe")
+    link = f"http://rdv.test{chloe}#session-m1"
+    assert f"Can you come? Say so on your agenda: {link}" in invite.text
+    assert link in str(invite.event.get("DESCRIPTION"))  # the calendar entry says it too
+
+    page = await api.client.get(chloe)  # what a mail scanner does with the link
+    assert page.status == 200
+    assert 'action="/me/' in await page.text()
+    assert seat_in(await api.get_event(SLUG), "m1", "chloe")["answer"] == "needs-action"
