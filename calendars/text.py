@@ -153,9 +153,11 @@ class Writer:
         agenda_url: str,
         organiser: Party,
         event_title: str,
+        to_organisers: bool = False,
     ) -> MailText:
-        """Tells the other side of a meeting that someone cannot come, and why if they said;
-        `who` may be empty when the decline was taken back meanwhile."""
+        """Tells the other side of a meeting (or its organisers, with the dashboard for the
+        link) that someone cannot come, and why if they said; `who` may be empty when the
+        decline was taken back meanwhile."""
         language = self.language(locale)
         _ = language.gettext
         when = " ".join((language.date(starts_at, zone), language.time(starts_at, zone)))
@@ -170,15 +172,24 @@ class Writer:
                 for party, reason in zip(who, reasons, strict=True)
                 if reason
             ),
-            _("The organisers know and may offer you another meeting."),
+            _("The other side knows; the freed slot can be offered to another meeting.")
+            if to_organisers
+            else _("The organisers know and may offer you another meeting."),
             "",
-            _("Your agenda: {url}").format(url=agenda_url),
+            (_("The dashboard: {url}") if to_organisers else _("Your agenda: {url}")).format(
+                url=agenda_url
+            ),
             _("Organised by {name} ({email}) for {event}").format(
                 name=organiser.name, email=organiser.email, event=event_title
             ),
         ]
         html = self.templates.get_template("notice.html").render(
-            _=_, lang=language.locale, subject=subject, lines=lines, agenda_url=agenda_url
+            _=_,
+            lang=language.locale,
+            subject=subject,
+            lines=lines,
+            link=agenda_url,
+            label=_("Open the dashboard") if to_organisers else _("Open my agenda"),
         )
         return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
 

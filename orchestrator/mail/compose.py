@@ -116,8 +116,8 @@ class Composers:
                 results[message.id] = f"no composer for {message.kind!r} mail"
             elif context is None:
                 results[message.id] = "the session no longer exists"
-            elif context.seat_of(message.person_id) is None:
-                results[message.id] = ERASED
+            elif message.person_id is not None and context.seat_of(message.person_id) is None:
+                results[message.id] = ERASED  # a message without a person goes to the organisers
             else:
                 work.append((message, context, composer))
 

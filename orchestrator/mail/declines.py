@@ -1,13 +1,13 @@
-"""When someone declines a meeting ahead, the other side hears of it by mail: who cannot come, to
-which meeting, and why if they said. The notice is queued with the answer and composed when it
-is sent; a decline taken back before the notice went out withdraws it. Plenaries send none (a
-decline there concerns no one else)."""
+"""When someone declines a meeting ahead, the other side and the organisers hear of it by mail:
+who cannot come, to which meeting, and why if they said. The notices are queued with the answer
+and composed when they are sent; a decline taken back before they went out withdraws them.
+Plenaries send none (a decline there concerns no one else; the dashboard shows it)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars import imip
@@ -51,27 +51,32 @@ async def after_answer(
     if seat.answer != "declined" or previous == "declined" or session.kind != "meeting":
         return 0
     seats = (await load_seats(db, [session.id]))[session.id]
-    told = [
-        other
+    told: list[tuple[int | None, str]] = [
+        (other.person_id, other.party.email)
         for other in seats
         if not other.removed and other.person_id != seat.person_id and other.answer != "declined"
     ]
+    organisers = await db.scalar(
+        select(m.Event.organiser_email).where(m.Event.id == session.event_id)
+    )
+    if organisers:
+        told.append((None, organisers))  # no person: the organisers (see `build`)
     return await enqueue(
         db,
         [
             Outgoing(
                 event_id=session.event_id,
                 session_id=session.id,
-                person_id=other.person_id,
+                person_id=person_id,
                 kind=KIND,
-                dedupe_key=f"{_key(session, seat.person_id)}{other.person_id}:{now.isoformat()}",
+                dedupe_key=f"{_key(session, seat.person_id)}{person_id or 'organisers'}:{now}",
                 sender=sender,
-                recipient=other.party.email,
+                recipient=recipient,
                 subject="",
                 body=None,
                 created_at=now,
             )
-            for other in told
+            for person_id, recipient in told
         ],
     )
 
@@ -88,31 +93,34 @@ class DeclineNotices:
         return 0  # queued with the answer itself
 
     def build(self, pending: Pending, context: Context, now: datetime) -> Composed:
-        """The notice as the meeting stands now: who declined (everyone else who did)."""
+        """The notice as the meeting stands now: who declined (everyone but the recipient who
+        did); to a seat of the meeting, or to the organisers (no person) with the dashboard."""
         event, session = context.event, context.session
-        seat = context.seat_of(pending.person_id)
-        assert seat is not None  # `Composers.compose` checked it
+        organiser = Party(event.organiser_name, event.organiser_email)
+        seat = context.seat_of(pending.person_id) if pending.person_id is not None else None
         declined = [
             other
             for other in context.seats
-            if other.answer == "declined" and other.person_id != seat.person_id
+            if other.answer == "declined" and (seat is None or other.person_id != seat.person_id)
         ]
-        organiser = Party(event.organiser_name, event.organiser_email)
+        base = self.settings.base_url
         text = self.writer.declined(
-            seat.locale or event.locale,
+            seat.locale or event.locale if seat else event.locale,
             who=tuple(other.party for other in declined),
             reasons=tuple(other.answer_reason or "" for other in declined),
             title=session.title,
             starts_at=session.starts_at,
             zone=event.timezone,
-            agenda_url=f"{self.settings.base_url}/me/{seat.feed_token}",
+            agenda_url=f"{base}/me/{seat.feed_token}" if seat else f"{base}/dashboard/{event.slug}",
             organiser=organiser,
             event_title=event.title,
+            to_organisers=seat is None,
         )
+        recipient = seat.party if seat else organiser
         body = imip.build(
             sender=Party(event.organiser_name, self.settings.mail_from),
             reply_to=organiser,
-            recipient=seat.party,
+            recipient=recipient,
             subject=text.subject,
             text=text.text,
             html=text.html,
@@ -121,4 +129,4 @@ class DeclineNotices:
             now=now,
             message_id=pending.message_id,
         )
-        return Composed(text.subject, seat.party.email, body)
+        return Composed(text.subject, recipient.email, body)

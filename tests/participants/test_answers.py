@@ -168,10 +168,10 @@ async def test_in_a_browser_i_cant_come_turns_the_dashboard_alert_on_within_a_se
     await context.close()
 
 
-async def test_the_other_side_hears_of_a_decline_by_mail_in_its_own_language(
+async def test_the_other_side_and_the_organisers_hear_of_a_decline_by_mail(
     make_api: Callable[..., Any], sink: MailSink, clock: ManualClock, db: Any
 ) -> None:
-    api: Api = await make_api(mail_url=sink.url)
+    api: Api = await make_api(mail_url=sink.url, public_url="http://rdv.test")
     program = small_program()
     next(p for p in program["people"] if p["key"] == "ana")["locale"] = "fr"
     await api.import_ok(program)
@@ -182,8 +182,10 @@ async def test_the_other_side_hears_of_a_decline_by_mail_in_its_own_language(
     chloe = await agenda_of(db, "chloe")
     await answer(api, chloe, "m1", answer="declined", reason="Malade aujourd'hui")
     await deliver(api)
-    (notice,) = sink.received  # to Ana only: Chloé is not told of her own decline
-    assert notice.recipient == "ana@water.example"
+    # To Ana and to the organisers; Chloé is not told of her own decline.
+    by_recipient = {message.recipient: message for message in sink.received}
+    assert sorted(by_recipient) == ["ana@water.example", "rdv@cluster.example"]
+    notice = by_recipient["ana@water.example"]
     assert notice.subject.startswith(
         "Chloé Martin, Acme Sensors ne pourra pas venir : Acme × Water"
     )
@@ -191,12 +193,16 @@ async def test_the_other_side_hears_of_a_decline_by_mail_in_its_own_language(
     assert "Chloé Martin précise : « Malade aujourd'hui »" in text
     assert f"/me/{await feed_token(db, 'ana')}" in text
     assert "/j/" not in text  # no join link to a meeting that will not happen as planned
+    organisers = by_recipient["rdv@cluster.example"].text  # the event's language: English
+    assert "Chloé Martin, Acme Sensors cannot come to Acme × Water" in organisers
+    assert "Chloé Martin says: “Malade aujourd'hui”" in organisers
+    assert f"The dashboard: http://rdv.test/dashboard/{SLUG}" in organisers
 
     await answer(api, chloe, "m1", answer="accepted")
     await answer(api, chloe, "m1", answer="declined")
     await answer(api, chloe, "m1", answer="accepted")  # taken back before it went out
     await deliver(api)
-    assert len(sink.received) == 1
+    assert len(sink.received) == 2
 
 
 async def test_a_decline_of_the_plenary_mails_nobody(
