@@ -6,35 +6,11 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from support.replies import fixture
 
 from calendars.replies import CALENDAR_LIMIT, NotAReply, Reply, read_reply, replies_in
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "replies"
-VALUES = {
-    "{uid}": "meet-the-buyers.m1.3@rdv.test",
-    "{sequence}": "2",
-    "{attendee}": "Chloe@Acme.example",
-    "{attendee_name}": "Chloé Martin",
-    "{organizer}": "replies+a7.k2v9@rdv.test",
-    "{summary}": "Acme × Water",
-    "{start}": "20210408T083000Z",
-    "{end}": "20210408T090000Z",
-    "{start_local}": "20210408T103000",
-    "{end_local}": "20210408T110000",
-    "{proposed_start_local}": "20210408T140000",
-    "{proposed_end_local}": "20210408T143000",
-    "{dtstamp}": "20210401T100000Z",
-}
-
-
-def fixture(name: str, **changed: str) -> bytes:
-    text = (FIXTURES / name).read_text(encoding="utf-8")
-    for placeholder, value in (VALUES | changed).items():
-        text = text.replace(placeholder, value)
-    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
 
 
 def only_reply(raw: bytes) -> Reply:
