@@ -51,6 +51,7 @@ from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
 from .mail.compose import Composers
 from .mail.declines import DeclineNotices
+from .mail.inbound import ReplyReader
 from .mail.invites import InviteComposer
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
@@ -153,6 +154,17 @@ def create_app(
             app[appkeys.DB], transport, app[appkeys.CLOCK], app[appkeys.COMPOSERS]
         )
         app[appkeys.OUTBOX] = sender
+
+        def replied(mail_queued: bool) -> None:  # a calendar reply changed a seat's answer
+            app[appkeys.FEED].wake_soon()
+            if mail_queued:
+                sender.wake()
+
+        app[appkeys.REPLIES] = (
+            ReplyReader(app[appkeys.DB], settings, app[appkeys.CLOCK].now, replied)
+            if settings.inbound_mail_url
+            else None
+        )
         if background and is_sqlite(app[appkeys.ENGINE]):  # the only instance: nothing is sending
             await sender.recover()
         task = asyncio.create_task(sender.run()) if background else None
@@ -210,6 +222,9 @@ def create_app(
         periodic.every("dashboard-tick", TICK_EVERY, feed.tick)
         periodic.every("dashboard-prune", PRUNE_EVERY, feed.prune)
         periodic.every("archive-recordings", ARCHIVE_EVERY, app[appkeys.ARCHIVER].run_once)
+        replies = app[appkeys.REPLIES]
+        if replies is not None:
+            periodic.every("read-replies", settings.poll_interval, replies.read_once)
         periodic.every(
             "purge-deliveries", PURGE_EVERY, lambda: purge_once(db, clock, settings.raw_retention)
         )

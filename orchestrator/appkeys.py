@@ -14,6 +14,7 @@ from .clock import Clock
 from .dashboard.feed import Feed
 from .dashboard.snapshots import Snapshots
 from .mail.compose import Composers
+from .mail.inbound import ReplyReader
 from .mail.invites import InviteComposer
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
@@ -45,6 +46,7 @@ FEED = web.AppKey("feed", Feed)
 SNAPSHOTS = web.AppKey("snapshots", Snapshots)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 REMINDERS = web.AppKey("reminders", Reminders)
+REPLIES: web.AppKey[ReplyReader | None] = web.AppKey("replies")  # None without a reply mailbox
 COMPOSERS = web.AppKey("composers", Composers)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)

@@ -72,6 +72,9 @@ def parse_duration(value: str | int | float, name: str = "duration") -> timedelt
     return timedelta(seconds=seconds)
 
 
+_REPLY_ADDRESS = re.compile(r"[A-Za-z0-9._-]{1,40}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every `RDV_*` setting the README lists (Configuration); secrets are left out of the repr."""
@@ -83,6 +86,10 @@ class Settings:
     port: int = 8080
     mail_url: str = field(default="file://var/outbox", repr=False)
     mail_from: str = "rdv@localhost"
+    # Calendar replies: the mailbox invites name as the organiser's address (each seat's own
+    # sub-address of it), and where rdv reads that mailbox.
+    reply_address: str | None = None
+    inbound_mail_url: str | None = field(default=None, repr=False)
     default_provider: str = "jitsi"
     jitsi_domain: str = "meet.jit.si"
     jitsi_app_id: str | None = None
@@ -135,6 +142,22 @@ class Settings:
             raise SettingsError("RDV_POLL_INTERVAL: must be positive")
         if self.max_session_length <= timedelta(0):
             raise SettingsError("RDV_MAX_SESSION_LENGTH: must be positive")
+        if self.reply_address is not None and not _REPLY_ADDRESS.fullmatch(self.reply_address):
+            raise SettingsError(
+                "RDV_REPLY_ADDRESS: expected a mailbox like replies@rdv.example (no '+': rdv "
+                f"adds each seat's own part), got {self.reply_address!r}"
+            )
+        if self.inbound_mail_url is not None:
+            if not self.inbound_mail_url.startswith(("imap://", "imaps://")):
+                raise SettingsError(
+                    "RDV_INBOUND_MAIL_URL: expected imap://user:password@host:port/FOLDER or "
+                    "imaps://…"
+                )
+            if self.reply_address is None:
+                raise SettingsError(
+                    "RDV_INBOUND_MAIL_URL needs RDV_REPLY_ADDRESS: the address invites name, "
+                    "whose replies arrive in that mailbox"
+                )
         if bool(self.jitsi_app_id) != bool(self.jitsi_app_secret):
             raise SettingsError(
                 "RDV_JITSI_APP_ID and RDV_JITSI_APP_SECRET go together: set both for token-auth "

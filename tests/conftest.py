@@ -28,7 +28,7 @@ from orchestrator.settings import Settings
 from orchestrator.tokens import mint_api_token
 
 POSTGRES_URL = os.environ.get("RDV_TEST_DATABASE_URL")
-pytest_plugins = ["support.janus_server", "support.browser"]
+pytest_plugins = ["support.janus_server", "support.browser", "support.dovecot"]
 
 
 def pytest_report_header() -> str:

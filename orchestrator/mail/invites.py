@@ -23,6 +23,7 @@ from calendars.text import Notice, Writer
 
 from ..db import models as m
 from ..db.mail import MailPlan, Outgoing, enqueue
+from ..participants.replies import reply_address, reply_key
 from ..participants.seats import Seat, build_entry, load_seats
 from ..program.changes import ChangeSet, SessionChange
 from ..settings import Settings
@@ -41,6 +42,14 @@ class InviteComposer:
     def __init__(self, settings: Settings, writer: Writer) -> None:
         self.settings = settings
         self.writer = writer
+        mailbox, secret = settings.reply_address, settings.secret_key
+        self._reply_key = reply_key(secret) if mailbox and secret else None
+
+    def _reply_to(self, attendee_id: int) -> str | None:
+        """The seat's own reply address, when rdv reads calendar replies (RDV_REPLY_ADDRESS)."""
+        if self._reply_key is None or self.settings.reply_address is None:
+            return None
+        return reply_address(self._reply_key, self.settings.reply_address, attendee_id)
 
     async def queue(self, db: AsyncSession, changes: ChangeSet, now: datetime) -> int:
         """Records what the change set must tell people, in the transaction of the change: one
@@ -163,6 +172,7 @@ class InviteComposer:
             seat,
             cancelled=kind == Notice.CANCELLED,
             alone=kind == Notice.UNINVITED,
+            reply_to=self._reply_to(seat.attendee_id),
         )
         cancelling = kind in (Notice.CANCELLED, Notice.UNINVITED)
         calendar = ics.cancel(entry, now=now) if cancelling else ics.request(entry, now=now)

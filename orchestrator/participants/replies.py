@@ -61,6 +61,9 @@ def seat_of_address(key: bytes, address: str) -> int | None:
 class Applied:
     changed: bool
     ignored: str | None = None  # why the reply changed nothing, when it was not taken
+    seat: m.Attendee | None = None  # the seat it changed, with its session and its answer before
+    session: m.Session | None = None
+    previous: str = ""
 
 
 async def apply_reply(
@@ -92,8 +95,9 @@ async def apply_reply(
         start, end = reply.proposed
         proposal = f"proposes {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
         reason = f"{proposal}: {reason}" if reason else proposal
+    previous = seat.answer
     try:
         changed = await answer_seat(db, seat, session, Given(reply.answer, "calendar", reason), now)
     except Unanswerable as why:
         return Applied(False, str(why))
-    return Applied(changed)
+    return Applied(changed, None, seat, session, previous)

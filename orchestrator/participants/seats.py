@@ -30,6 +30,7 @@ class Seat:
     removed: bool
     answer: str = "needs-action"  # the seat's answer (participants/answers.py)
     answer_reason: str | None = None
+    attendee_id: int = 0  # the attendee row (its reply address names it)
 
 
 def session_uid(event: m.Event, session: m.Session, public_url: str) -> str:
@@ -49,6 +50,7 @@ async def load_seats(db: AsyncSession, session_ids: list[int]) -> dict[int, list
             m.Attendee.removed_at,
             m.Attendee.answer,
             m.Attendee.answer_reason,
+            m.Attendee.id.label("attendee_id"),
             m.Person.id,
             m.Person.key,
             m.Person.name,
@@ -76,6 +78,7 @@ async def load_seats(db: AsyncSession, session_ids: list[int]) -> dict[int, list
                 removed=row.removed_at is not None,
                 answer=row.answer,
                 answer_reason=row.answer_reason,
+                attendee_id=row.attendee_id,
             )
         )
     return seats
@@ -92,8 +95,11 @@ def build_entry(
     cancelled: bool = False,
     alone: bool = False,
     replay_url: str | None = None,
+    reply_to: str | None = None,
 ) -> Entry:
-    """The session as `seat` sees it; `alone` lists only them (a CANCEL for one person)."""
+    """The session as `seat` sees it; `alone` lists only them (a CANCEL for one person).
+    `reply_to` is the organiser address its calendar replies go to (the seat's own, when rdv
+    reads replies), else the organiser's."""
     organiser = Party(event.organiser_name, event.organiser_email)
     meeting = session.kind == "meeting"
     # Only a meeting lists who else comes; a plenary's invite names its recipient alone (and
@@ -109,7 +115,7 @@ def build_entry(
         starts_at=session.starts_at,
         ends_at=session.ends_at,
         zone=event.timezone,
-        organiser=organiser,
+        organiser=Party(organiser.name, reply_to) if reply_to else organiser,
         recipient=seat.party,
         attendees=present if meeting and not alone else (seat.party,),
         others=others,

@@ -88,12 +88,29 @@ def test_a_bad_duration_names_the_setting(text: str) -> None:
         ({"RDV_DEFAULT_PROVIDER": "zoom"}, "RDV_DEFAULT_PROVIDER: zoom needs RDV_ZOOM_ACCOUNT_ID"),
         ({"RDV_BBB_CHECKSUM": "md5"}, "RDV_BBB_CHECKSUM: 'md5' is not one of"),
         ({"RDV_PUBLIC_URL": "rdv.example"}, "RDV_PUBLIC_URL: must start with http"),
+        ({"RDV_REPLY_ADDRESS": "replies+x@rdv.example"}, "RDV_REPLY_ADDRESS: expected a mailbox"),
+        (
+            {"RDV_INBOUND_MAIL_URL": "pop3://u:p@mail.example", "RDV_REPLY_ADDRESS": "r@x.example"},
+            "RDV_INBOUND_MAIL_URL: expected imap://",
+        ),
+        ({"RDV_INBOUND_MAIL_URL": "imap://u:p@mail.example"}, "needs RDV_REPLY_ADDRESS"),
     ],
 )
 def test_bad_settings_say_which_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(environ)
     assert message in str(raised.value)
+    assert ":p@" not in str(raised.value)  # a mailbox password is never repeated
+
+
+def test_the_reply_mailbox_password_stays_out_of_the_settings_repr() -> None:
+    settings = load_settings(
+        {
+            "RDV_REPLY_ADDRESS": "replies@rdv.example",
+            "RDV_INBOUND_MAIL_URL": "imaps://replies:hunter2@mail.example/INBOX",
+        }
+    )
+    assert "hunter2" not in repr(settings)
 
 
 def test_an_unknown_setting_in_the_config_file_is_refused(tmp_path: Path) -> None:
