@@ -161,7 +161,13 @@ def create_app(
                 sender.wake()
 
         app[appkeys.REPLIES] = (
-            ReplyReader(app[appkeys.DB], settings, app[appkeys.CLOCK].now, replied)
+            ReplyReader(
+                app[appkeys.DB],
+                settings,
+                app[appkeys.CLOCK].now,
+                replied,
+                lambda outcome: app[appkeys.METRICS].calendar_replies.labels(outcome).inc(),
+            )
             if settings.inbound_mail_url
             else None
         )

@@ -72,6 +72,12 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        self.calendar_replies = Counter(
+            "rdv_calendar_replies",
+            "Mail read from the reply mailbox, by what it did (applied, unchanged, ignored: why)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.task_failures = Counter(
             "rdv_task_failures",
             "Background task runs that failed, by task",

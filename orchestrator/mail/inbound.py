@@ -134,11 +134,14 @@ class ReplyReader:
         settings: Settings,
         now: Callable[[], datetime],
         on_changed: Callable[[bool], None],
+        counted: Callable[[str], None] = lambda _: None,
     ) -> None:
-        """`on_changed(mail_queued)` is called after a reply changed a seat's answer."""
+        """`on_changed(mail_queued)` is called after a reply changed a seat's answer, `counted`
+        with each message's outcome (the metrics)."""
         assert settings.inbound_mail_url
         assert settings.secret_key
         self.db, self.settings, self.now, self.on_changed = db, settings, now, on_changed
+        self.counted = counted
         self.mailbox = parse_inbound_url(settings.inbound_mail_url)
         self.key = reply_key(settings.secret_key)
 
@@ -147,7 +150,9 @@ class ReplyReader:
         messages = await asyncio.to_thread(fetch, self.mailbox)
         outcomes: Counter[str] = Counter()
         for _, raw in messages:
-            outcomes[await self.handle(raw)] += 1
+            outcome = await self.handle(raw)
+            outcomes[outcome] += 1
+            self.counted(outcome)
         if messages:
             await asyncio.to_thread(move, self.mailbox, [uid for uid, _ in messages])
             log.info(

@@ -103,6 +103,9 @@ async def test_calendar_replies_in_the_mailbox_reach_their_seats(
         "rdv@cluster.example",
     ]
     assert await api.client.app[appkeys.REPLIES].read_once() == {}  # type: ignore[union-attr]
+    metrics = await (await api.client.get("/metrics")).text()
+    assert 'rdv_calendar_replies_total{outcome="applied"} 2.0' in metrics
+    assert 'rdv_calendar_replies_total{outcome="ignored: automatic mail"} 1.0' in metrics
 
 
 def test_the_mailbox_address_reads_as_written_and_its_errors_keep_the_password_out() -> None:
