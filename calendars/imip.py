@@ -26,6 +26,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from io import BytesIO
 
 from .model import Method, Party
+from .text import MailText
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 # RFC 2047: a line holding encoded words is at most 76 characters; "Reply-To: " takes 10, the
@@ -183,3 +184,29 @@ def build(
     out = BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=_SMTP).flatten(message)
     return out.getvalue()
+
+
+def plain(
+    *,
+    organiser: Party,
+    mail_from: str,
+    recipient: Party,
+    text: MailText,
+    now: datetime,
+    message_id: str | None = None,
+) -> bytes:
+    """A message without a calendar as an event's mail goes out (a reminder, a replay, a
+    notice): From the organiser's name at `mail_from` (an address the service may send as),
+    Reply-To the organiser."""
+    return build(
+        sender=Party(organiser.name, mail_from),
+        reply_to=organiser,
+        recipient=recipient,
+        subject=text.subject,
+        text=text.text,
+        html=text.html,
+        calendar=None,
+        method=None,
+        now=now,
+        message_id=message_id,
+    )

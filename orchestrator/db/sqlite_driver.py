@@ -43,9 +43,9 @@ class Connection(aiosqlite.Connection):
     def cursor(self) -> _Opening:  # type: ignore[override]
         return _Opening(Cursor(self))
 
-    async def run(self, fn: Any, *args: Any) -> Any:
+    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         self._statements += 1
-        return await self._execute(fn, *args)  # type: ignore[no-untyped-call]
+        return await self._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     async def commit(self) -> None:
         if self._statements:
@@ -94,9 +94,8 @@ class Cursor:
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
-        self._take(
-            await self._connection.run(_executemany, self._connection._conn, sql, parameters)
-        )
+        connection = self._connection
+        self._take(await connection.run(_execute, connection._conn, sql, parameters, many=True))
         return self
 
     def _take(self, outcome: _Outcome) -> None:
@@ -119,20 +118,14 @@ class Cursor:
         self._rows = []
 
 
-def _execute(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
-    """In the connection's thread: the statement, its rows, its cursor closed."""
+def _execute(
+    connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool = False
+) -> _Outcome:
+    """In the connection's thread: the statement (once, or once per parameter set), its rows,
+    its cursor closed."""
     cursor = connection.cursor()
     try:
-        cursor.execute(sql, parameters)
-        return _outcome(cursor)
-    finally:
-        cursor.close()
-
-
-def _executemany(connection: sqlite3.Connection, sql: str, parameters: Iterable[Any]) -> _Outcome:
-    cursor = connection.cursor()
-    try:
-        cursor.executemany(sql, parameters)
+        (cursor.executemany if many else cursor.execute)(sql, parameters)
         return _outcome(cursor)
     finally:
         cursor.close()

@@ -117,15 +117,11 @@ class DeclineNotices:
             to_organisers=seat is None,
         )
         recipient = seat.party if seat else organiser
-        body = imip.build(
-            sender=Party(event.organiser_name, self.settings.mail_from),
-            reply_to=organiser,
+        body = imip.plain(
+            organiser=organiser,
+            mail_from=self.settings.mail_from,
             recipient=recipient,
-            subject=text.subject,
-            text=text.text,
-            html=text.html,
-            calendar=None,
-            method=None,
+            text=text,
             now=now,
             message_id=pending.message_id,
         )

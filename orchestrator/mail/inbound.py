@@ -178,9 +178,10 @@ class ReplyReader:
         if not replies:
             return "ignored: no calendar reply in it"
         (seat_id,) = seats
+        now = self.now()
         async with self.db() as db, db.begin():
             applied = await apply_reply(
-                db, replies[0], seat_id, base_url=self.settings.base_url, now=self.now()
+                db, replies[0], seat_id, base_url=self.settings.base_url, now=now
             )
             queued = 0
             if applied.changed and applied.seat is not None and applied.session is not None:
@@ -190,7 +191,7 @@ class ReplyReader:
                     applied.seat,
                     applied.previous,
                     sender=self.settings.mail_from,
-                    now=self.now(),
+                    now=now,
                 )
         if applied.ignored:
             return f"ignored: {applied.ignored}"

@@ -126,15 +126,11 @@ class Reminders:
             organiser=organiser,
             event_title=event.title,
         )
-        body = imip.build(
-            sender=Party(event.organiser_name, self.settings.mail_from),
-            reply_to=organiser,
+        body = imip.plain(
+            organiser=organiser,
+            mail_from=self.settings.mail_from,
             recipient=seat.party,
-            subject=text.subject,
-            text=text.text,
-            html=text.html,
-            calendar=None,
-            method=None,
+            text=text,
             now=now,
             message_id=pending.message_id,
         )

@@ -167,15 +167,11 @@ async def _replay_mail(
             attended=attendee_id in came,
             organiser=organiser,
         )
-        body = imip.build(
-            sender=Party(event.organiser_name, settings.mail_from),
-            reply_to=organiser,
+        body = imip.plain(
+            organiser=organiser,
+            mail_from=settings.mail_from,
             recipient=Party(name, email),
-            subject=text.subject,
-            text=text.text,
-            html=text.html,
-            calendar=None,
-            method=None,
+            text=text,
             now=now,
         )
         outgoing.append(

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from support.mailsink import MailSink
 from support.service import EXAMPLE_DIR, EXAMPLE_SLUG, Api, ManualClock, small_program
 
-from orchestrator import appkeys
 from orchestrator.db.mail import MailMessage
 
 # 11:10 in Paris on the day: the plenary (9:00) and m1, m2 (10:30-11:00) are over, m3 (11:00-11:30)
@@ -32,9 +31,7 @@ async def service(make_api: Callable[..., Any], sink: MailSink) -> Api:
 
 
 async def send(api: Api) -> None:
-    outbox = api.client.app[appkeys.OUTBOX]
-    while (await outbox.deliver_due()).claimed:
-        pass
+    await api.deliver_mail()
 
 
 def recipients(sink: MailSink) -> list[tuple[str, str]]:

@@ -30,9 +30,7 @@ async def service(make_api: Callable[..., Any], sink: MailSink) -> Api:
 
 
 async def send(api: Api) -> None:
-    outbox = api.client.app[appkeys.OUTBOX]
-    while (await outbox.deliver_due()).claimed:
-        pass
+    await api.deliver_mail()
 
 
 async def remind(api: Api) -> int:

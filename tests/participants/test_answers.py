@@ -18,7 +18,6 @@ from support.mailsink import MailSink
 from support.service import Api, ManualClock, small_program
 from support.signin import login_path, sign_in
 
-from orchestrator import appkeys
 from orchestrator.db import models as m
 
 SLUG = "meet-the-buyers"
@@ -176,12 +175,12 @@ async def test_the_other_side_and_the_organisers_hear_of_a_decline_by_mail(
     next(p for p in program["people"] if p["key"] == "ana")["locale"] = "fr"
     await api.import_ok(program)
     clock.set(M1_START - timedelta(hours=2))
-    await deliver(api)
+    await api.deliver_mail()
     sink.clear()
 
     chloe = await agenda_of(db, "chloe")
     await answer(api, chloe, "m1", answer="declined", reason="Malade aujourd'hui")
-    await deliver(api)
+    await api.deliver_mail()
     # To Ana and to the organisers; Chloé is not told of her own decline.
     by_recipient = {message.recipient: message for message in sink.received}
     assert sorted(by_recipient) == ["ana@water.example", "rdv@cluster.example"]
@@ -201,7 +200,7 @@ async def test_the_other_side_and_the_organisers_hear_of_a_decline_by_mail(
     await answer(api, chloe, "m1", answer="accepted")
     await answer(api, chloe, "m1", answer="declined")
     await answer(api, chloe, "m1", answer="accepted")  # taken back before it went out
-    await deliver(api)
+    await api.deliver_mail()
     assert len(sink.received) == 2
 
 
@@ -211,17 +210,11 @@ async def test_a_decline_of_the_plenary_mails_nobody(
     api: Api = await make_api(mail_url=sink.url)
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(hours=2))
-    await deliver(api)
+    await api.deliver_mail()
     sink.clear()
     await answer(api, await agenda_of(db, "chloe"), "plenary", answer="declined")
-    await deliver(api)
+    await api.deliver_mail()
     assert sink.received == []
-
-
-async def deliver(api: Api) -> None:
-    outbox = api.client.app[appkeys.OUTBOX]
-    while (await outbox.deliver_due()).claimed:
-        pass
 
 
 async def feed_token(db: Any, person: str) -> str:
@@ -234,7 +227,7 @@ async def test_the_invite_says_where_to_answer_and_a_scanner_opening_it_answers_
     api: Api = await make_api(mail_url=sink.url, public_url="http://rdv.test")
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(hours=2))
-    await deliver(api)
+    await api.deliver_mail()
     invite = next(
         message
         for message in sink.received

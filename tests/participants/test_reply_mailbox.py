@@ -23,12 +23,6 @@ SLUG = "meet-the-buyers"
 M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
 
 
-async def deliver(api: Api) -> None:
-    outbox = api.client.app[appkeys.OUTBOX]
-    while (await outbox.deliver_due()).claimed:
-        pass
-
-
 def answers(event: dict[str, Any], session: str) -> dict[str, tuple[str, str | None]]:
     found = next(s for s in event["sessions"] if s["key"] == session)
     return {a["key"]: (a["answer"], a["answer_source"]) for a in found["attendees"]}
@@ -45,7 +39,7 @@ async def test_calendar_replies_in_the_mailbox_reach_their_seats(
     )
     await api.import_ok(small_program())
     clock.set(M1_START - timedelta(hours=2))
-    await deliver(api)
+    await api.deliver_mail()
     invites = {
         message.recipient: message for message in sink.received if "Acme × Water" in message.subject
     }
@@ -97,7 +91,9 @@ async def test_calendar_replies_in_the_mailbox_reach_their_seats(
     assert dovecot.count("INBOX") == 0
     assert dovecot.count(HANDLED) == 5
 
-    await deliver(api)  # the decline tells Ana and the organisers; nothing goes to the replies
+    await (
+        api.deliver_mail()
+    )  # the decline tells Ana and the organisers; nothing goes to the replies
     assert sorted(message.recipient for message in sink.received) == [
         "ana@water.example",
         "rdv@cluster.example",

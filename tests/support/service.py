@@ -80,6 +80,14 @@ class Api:
             f"/api/v1/events/{slug}/sessions/{key}", headers=self.headers(slug)
         )
 
+    async def deliver_mail(self) -> None:
+        """Sends everything due in the outbox, as the sender's passes would (an app built with
+        background=False runs no sender)."""
+        app = self.client.app
+        assert app is not None
+        while (await app[appkeys.OUTBOX].deliver_due()).claimed:
+            continue
+
     async def plan_mail(self) -> int:
         """Turns what the changes so far recorded into outbox messages, as the sender's next
         pass does before it sends (an app built with background=False runs no sender)."""
