@@ -181,6 +181,8 @@ def build(
     message["Message-ID"] = (
         make_msgid("rdv", domain=domain) if message_id is None else f"<{message_id}@{domain}>"
     )
+    if calendar is None:  # a notice (RFC 3834): no out-of-office reply, no reply taken back as one
+        message["Auto-Submitted"] = "auto-generated"
     out = BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=_SMTP).flatten(message)
     return out.getvalue()

@@ -49,10 +49,12 @@ from .dashboard.feed import PRUNE_EVERY, TICK_EVERY, Feed
 from .dashboard.snapshots import Snapshots
 from .db.engine import create_engine, is_sqlite, session_factory
 from .db.migrate import upgrade
+from .inbound_url import parse_lmtp_url
 from .mail.compose import Composers
 from .mail.declines import DeclineNotices
 from .mail.inbound import ReplyReader
 from .mail.invites import InviteComposer
+from .mail.lmtp import LmtpDoor
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
 from .metrics import Metrics
@@ -229,7 +231,7 @@ def create_app(
         periodic.every("dashboard-prune", PRUNE_EVERY, feed.prune)
         periodic.every("archive-recordings", ARCHIVE_EVERY, app[appkeys.ARCHIVER].run_once)
         replies = app[appkeys.REPLIES]
-        if replies is not None:
+        if replies is not None and replies.mailbox is not None:
             periodic.every("read-replies", settings.poll_interval, replies.read_once)
         periodic.every(
             "purge-deliveries", PURGE_EVERY, lambda: purge_once(db, clock, settings.raw_retention)
@@ -241,11 +243,23 @@ def create_app(
         yield
         await periodic.shutdown()
 
+    async def replies_door(app: web.Application) -> AsyncIterator[None]:
+        """With `lmtp://`, the mail server delivers replies to rdv: a listener, like the HTTP one
+        (open even with `background=False`, so the tests deliver to it)."""
+        replies = app[appkeys.REPLIES]
+        if replies is None or replies.mailbox is not None:
+            yield
+            return
+        door = LmtpDoor(parse_lmtp_url(str(settings.inbound_mail_url)), replies.handle)
+        await door.open()
+        yield
+        await door.close()
+
     async def end_streams(app: web.Application) -> None:
         await app[appkeys.FEED].close()
 
     app.on_shutdown.append(end_streams)
-    app.cleanup_ctx.extend([database, outbox, rooms_lifecycle, background_work])
+    app.cleanup_ctx.extend([database, outbox, rooms_lifecycle, background_work, replies_door])
     door = Door(
         verifier_for=lambda name: verifier(app, name),
         inbox=EventInbox(lambda: app[appkeys.DB]()),

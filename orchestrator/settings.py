@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from . import inbound_url
+
 PREFIX = "RDV_"
 PROVIDERS = ("jitsi", "bigbluebutton", "janus", "livekit", "zoom")
 CHECKSUMS = ("sha1", "sha256", "sha384", "sha512")
@@ -148,11 +150,15 @@ class Settings:
                 f"adds each seat's own part), got {self.reply_address!r}"
             )
         if self.inbound_mail_url is not None:
-            if not self.inbound_mail_url.startswith(("imap://", "imaps://")):
+            if not self.inbound_mail_url.startswith(("imap://", "imaps://", "lmtp://")):
                 raise SettingsError(
-                    "RDV_INBOUND_MAIL_URL: expected imap://user:password@host:port/FOLDER or "
-                    "imaps://…"
+                    "RDV_INBOUND_MAIL_URL: expected imap://user:password@host:port/FOLDER, "
+                    "imaps://…, or lmtp://HOST:PORT for rdv to take delivery itself"
                 )
+            try:
+                inbound_url.parse(self.inbound_mail_url)
+            except ValueError as error:
+                raise SettingsError(str(error)) from None
             if self.reply_address is None:
                 raise SettingsError(
                     "RDV_INBOUND_MAIL_URL needs RDV_REPLY_ADDRESS: the address invites name, "

@@ -1,4 +1,5 @@
-"""Calendar replies read from the reply mailbox (`RDV_INBOUND_MAIL_URL`, imap:// or imaps://).
+"""Calendar replies read from the reply mailbox (`RDV_INBOUND_MAIL_URL`, imap:// or imaps://),
+and how one reply is handled whichever way it came (mail/lmtp.py takes delivery instead).
 
 Invites name each seat's own sub-address of `RDV_REPLY_ADDRESS` as their organiser, so the
 reply a calendar sends when someone accepts or declines comes back to that mailbox addressed to
@@ -16,18 +17,17 @@ import imaplib
 import logging
 import ssl
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars.replies import Reply, replies_in
 
+from ..inbound_url import Mailbox, parse
 from ..participants.replies import apply_reply, reply_key, seat_of_address
 from ..settings import Settings
 from .declines import after_answer
@@ -36,35 +36,6 @@ log = logging.getLogger("rdv.replies")
 HANDLED = "rdv-handled"
 BATCH = 200
 TIMEOUT = 30.0  # seconds for the server to answer
-
-
-@dataclass(frozen=True)
-class Mailbox:
-    host: str
-    port: int
-    user: str
-    password: str = field(repr=False)
-    folder: str
-    tls: bool
-
-
-def parse_inbound_url(url: str) -> Mailbox:
-    """`imap://user:password@host:port/FOLDER` (imaps:// for TLS); ValueError says what is wrong
-    without repeating the password."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("imap", "imaps"):
-        raise ValueError("RDV_INBOUND_MAIL_URL: the scheme must be imap or imaps")
-    if not parts.hostname or not parts.username or parts.password is None:
-        raise ValueError("RDV_INBOUND_MAIL_URL: give user, password and host (imap://u:p@host)")
-    tls = parts.scheme == "imaps"
-    try:
-        port = parts.port or (993 if tls else 143)
-    except ValueError:
-        raise ValueError("RDV_INBOUND_MAIL_URL: the port is not a number") from None
-    folder = unquote(parts.path.lstrip("/")) or "INBOX"
-    return Mailbox(
-        parts.hostname, port, unquote(parts.username), unquote(parts.password), folder, tls
-    )
 
 
 def _connect(mailbox: Mailbox) -> imaplib.IMAP4:
@@ -142,17 +113,19 @@ class ReplyReader:
         assert settings.secret_key
         self.db, self.settings, self.now, self.on_changed = db, settings, now, on_changed
         self.counted = counted
-        self.mailbox = parse_inbound_url(settings.inbound_mail_url)
+        found = parse(settings.inbound_mail_url)
+        self.mailbox = found if isinstance(found, Mailbox) else None  # else delivered over LMTP
         self.key = reply_key(settings.secret_key)
 
     async def read_once(self) -> Counter[str]:
         """One pass over the mailbox; how many messages ended how."""
+        if self.mailbox is None:  # replies are delivered to rdv over LMTP
+            return Counter()
         messages = await asyncio.to_thread(fetch, self.mailbox)
         outcomes: Counter[str] = Counter()
         for _, raw in messages:
             outcome = await self.handle(raw)
             outcomes[outcome] += 1
-            self.counted(outcome)
         if messages:
             await asyncio.to_thread(move, self.mailbox, [uid for uid, _ in messages])
             log.info(
@@ -160,18 +133,27 @@ class ReplyReader:
             )
         return outcomes
 
-    async def handle(self, raw: bytes) -> str:
-        """What one message did: "applied", "unchanged", or why it was ignored."""
+    async def handle(self, raw: bytes, recipients: Sequence[str] = ()) -> str:
+        """What one message did: "applied", "unchanged", or why it was ignored (also counted).
+
+        `recipients` are the envelope's when rdv took delivery itself (LMTP); a mailbox read over
+        IMAP has only the headers to say which reply address the message was sent to."""
+        outcome = await self._handle(raw, recipients)
+        self.counted(outcome)
+        return outcome
+
+    async def _handle(self, raw: bytes, recipients: Sequence[str]) -> str:
         headers = BytesHeaderParser().parsebytes(raw)
         automatic = str(headers.get("Auto-Submitted", "no")).strip().lower()
-        if automatic != "no":
-            return "ignored: automatic mail"
+        if automatic != "no" or headers.get_content_type() == "multipart/report":
+            return "ignored: automatic mail"  # an absence notice, a bounce, our own notice
         fields = [
             str(v)
             for name in ("To", "Cc", "Delivered-To", "X-Original-To")
             for v in headers.get_all(name, [])
         ]
-        seats = {s for _, a in getaddresses(fields) if (s := seat_of_address(self.key, a))}
+        addresses = [*recipients, *(a for _, a in getaddresses(fields))]
+        seats = {s for a in addresses if (s := seat_of_address(self.key, a))}
         if len(seats) != 1:
             return "ignored: not sent to one seat's reply address"
         replies = [found for found in replies_in(raw) if isinstance(found, Reply)]

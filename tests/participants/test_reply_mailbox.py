@@ -17,7 +17,8 @@ from support.replies import fixture
 from support.service import Api, ManualClock, small_program
 
 from orchestrator import appkeys
-from orchestrator.mail.inbound import HANDLED, parse_inbound_url
+from orchestrator.inbound_url import parse_inbound_url
+from orchestrator.mail.inbound import HANDLED
 
 SLUG = "meet-the-buyers"
 M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
