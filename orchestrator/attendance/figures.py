@@ -4,7 +4,7 @@ representatives of 6 directorates"), computed from the attendance outcomes."""
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,6 +29,13 @@ DEFINITIONS = {
     "directorates": N_("buyer organisations (directorates) with at least one held meeting"),
     "no_show_rate": N_("share of expected meeting seats nobody took, in meetings that are over"),
     "median_meeting_minutes": N_("median time both sides spent together, over held meetings"),
+    "seats_confirmed": N_(
+        "meeting seats whose holder said ahead they would come (agenda page or calendar)"
+    ),
+    "seats_declined_ahead": N_("meeting seats whose holder said ahead they could not come"),
+    "no_shows_without_notice": N_(
+        "meeting seats nobody took, in meetings that are over, with no decline ahead"
+    ),
 }
 
 
@@ -60,6 +67,9 @@ def key_figures(outcomes: list[Outcome]) -> dict[str, Any]:
     held = [outcome for outcome in meetings if outcome.held]
     over = [outcome for outcome in meetings if outcome.window.over]
     seats = [line for outcome in over for line in outcome.lines if line.attendee_id]
+    answered = Counter(
+        line.answer for outcome in meetings for line in outcome.lines if line.attendee_id
+    )
     return {
         "plenary_participants": len(plenary_people),
         "plenary_peak": peak(spans)[0],
@@ -75,6 +85,11 @@ def key_figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "median_meeting_minutes": statistics.median(o.together_minutes for o in held)
         if held
         else None,
+        "seats_confirmed": answered["accepted"],
+        "seats_declined_ahead": answered["declined"],
+        "no_shows_without_notice": sum(
+            1 for line in seats if line.status == "no-show" and line.answer != "declined"
+        ),
         "per_directorate": [asdict(directorate) for directorate in _directorates(meetings)],
         "definitions": DEFINITIONS,
     }

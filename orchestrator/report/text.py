@@ -19,6 +19,11 @@ def report_lines(title: str, figures: dict[str, Any]) -> list[str]:
     ]
     if figures["no_show_rate"] is not None:
         lines.append(f"  no-show rate             {figures['no_show_rate']:.0%}")
+    lines.append(
+        f"  answers ahead            {figures['seats_confirmed']} confirmed, "
+        f"{figures['seats_declined_ahead']} declined; "
+        f"{figures['no_shows_without_notice']} no-shows without notice"
+    )
     if figures["median_meeting_minutes"] is not None:
         lines.append(f"  median meeting minutes   {figures['median_meeting_minutes']:.0f}")
     if figures.get("plenary_replay"):

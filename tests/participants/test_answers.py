@@ -242,3 +242,27 @@ async def test_the_invite_says_where_to_answer_and_a_scanner_opening_it_answers_
     assert page.status == 200
     assert 'action="/me/' in await page.text()
     assert seat_in(await api.get_event(SLUG), "m1", "chloe")["answer"] == "needs-action"
+
+
+async def test_the_report_tells_who_said_ahead_from_who_stayed_away_without_a_word(
+    api: Api, db: Any, clock: ManualClock
+) -> None:
+    await answer(api, await agenda_of(db, "chloe"), "m1", answer="declined", reason="Ill")
+    await answer(api, await agenda_of(db, "eve"), "m2", answer="accepted")
+    await answer(api, await agenda_of(db, "ben"), "m2", answer="tentative")
+    clock.set(M1_START + timedelta(hours=2))  # every meeting is over; nobody came
+
+    report = await (
+        await api.client.get(f"/api/v1/events/{SLUG}/report", headers=api.headers(SLUG))
+    ).json()
+    assert report["seats_confirmed"] == 1  # Eve said yes (and did not come)
+    assert report["seats_declined_ahead"] == 1  # Chloé warned
+    assert report["no_shows_without_notice"] == 5  # six empty seats, one of them announced
+    assert "no decline ahead" in report["definitions"]["no_shows_without_notice"]
+
+    signed = await sign_in(api.client, db, clock, SLUG)
+    page = await api.client.get(f"/events/{SLUG}/report", cookies=signed.cookies)
+    text = " ".join(html.unescape(await page.text()).split())
+    assert (
+        "Answers ahead: 1 seats confirmed, 1 declined ahead; 5 no-shows without notice." in text
+    )

@@ -73,6 +73,9 @@ class Report(Model):
     directorates: int
     no_show_rate: float | None
     median_meeting_minutes: float | None
+    seats_confirmed: int
+    seats_declined_ahead: int
+    no_shows_without_notice: int
     per_directorate: list[DirectorateFigures]
     definitions: dict[str, str]
     replays: int
