@@ -41,6 +41,7 @@ def plan(only: set[str], postgres: bool) -> list[tuple[str, list[str]]]:
         ("storm", ["storm.py", "--postgres", POSTGRES if postgres else ""]),
         ("dashboard", ["dashboard.py", *(["--postgres", POSTGRES] if postgres else [])]),
         ("schedule", ["schedule.py"]),
+        ("replies", ["replies.py"]),
         ("workspace", ["workspace.py", "--postgres", POSTGRES if postgres else ""]),
     ]
     if postgres:

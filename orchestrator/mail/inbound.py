@@ -156,14 +156,15 @@ class ReplyReader:
         seats = {s for a in addresses if (s := seat_of_address(self.key, a))}
         if len(seats) != 1:
             return "ignored: not sent to one seat's reply address"
-        replies = [found for found in replies_in(raw) if isinstance(found, Reply)]
-        if not replies:
+        # the first reply is enough: the copy in an .ics attachment is the same, left unread
+        reply = next((found for found in replies_in(raw) if isinstance(found, Reply)), None)
+        if reply is None:
             return "ignored: no calendar reply in it"
         (seat_id,) = seats
         now = self.now()
         async with self.db() as db, db.begin():
             applied = await apply_reply(
-                db, replies[0], seat_id, base_url=self.settings.base_url, now=now
+                db, reply, seat_id, base_url=self.settings.base_url, now=now
             )
             queued = 0
             if applied.changed and applied.seat is not None and applied.session is not None:

@@ -263,6 +263,4 @@ async def test_the_report_tells_who_said_ahead_from_who_stayed_away_without_a_wo
     signed = await sign_in(api.client, db, clock, SLUG)
     page = await api.client.get(f"/events/{SLUG}/report", cookies=signed.cookies)
     text = " ".join(html.unescape(await page.text()).split())
-    assert (
-        "Answers ahead: 1 seats confirmed, 1 declined ahead; 5 no-shows without notice." in text
-    )
+    assert "Answers ahead: 1 seats confirmed, 1 declined ahead; 5 no-shows without notice." in text
