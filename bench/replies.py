@@ -259,7 +259,10 @@ async def run(url: str) -> list[Row]:
 
         changed: list[bool] = []
         reader = TimedReader(
-            session_factory(db_engine), settings, lambda: IMPORTED_AT, changed.append
+            session_factory(db_engine),
+            settings,
+            lambda: IMPORTED_AT,
+            lambda _event, _declined, queued: changed.append(queued),
         )
         # Where rdv's IMAP time goes: its own fetch() of one batch, alone (nothing moved).
         mailbox = reader.mailbox

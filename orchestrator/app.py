@@ -60,6 +60,8 @@ from .mail.reminders import Reminders
 from .metrics import Metrics
 from .pages import Pages
 from .periodic import Periodic
+from .program.audit import Author, hooks, recorder
+from .program.refill import AutoRefill
 from .providers import ProviderRegistry, halfway, no_webhooks
 from .replays.recordings import ARCHIVE_EVERY, RecordingArchiver
 from .rooms.entry import organisers_can_open
@@ -70,6 +72,7 @@ from .workspace.actions import Workspace
 from .workspace.program import Uploads
 
 log = logging.getLogger("rdv")
+AUTO_REFILL = Author("rdv, after a decline (refill: auto)", "scheduler")
 # aiohttp's own cap; routes apply tighter limits of their own while reading.
 MAX_BODY = 33 * 1024 * 1024
 STATIC = Path(__file__).with_name("static")
@@ -157,10 +160,28 @@ def create_app(
         )
         app[appkeys.OUTBOX] = sender
 
-        def replied(mail_queued: bool) -> None:  # a calendar reply changed a seat's answer
+        def refilled() -> None:  # meetings declined ahead were replaced: invites, rooms
+            app[appkeys.FEED].wake_soon()
+            sender.wake()
+            timers = app.get(appkeys.TIMERS)
+            if timers is not None:
+                timers.poke()
+
+        app[appkeys.REFILL] = refill = AutoRefill(
+            app[appkeys.DB],
+            settings,
+            app[appkeys.CLOCK].now,
+            hooks(app[appkeys.INVITES].queue, recorder(AUTO_REFILL, "refill")),
+            refilled,
+        )
+
+        def replied(event_id: int, declined: bool, mail_queued: bool) -> None:
+            """A calendar reply changed a seat's answer."""
             app[appkeys.FEED].wake_soon()
             if mail_queued:
                 sender.wake()
+            if declined:
+                refill.soon(event_id)
 
         app[appkeys.REPLIES] = (
             ReplyReader(
@@ -177,6 +198,7 @@ def create_app(
             await sender.recover()
         task = asyncio.create_task(sender.run()) if background else None
         yield
+        await refill.settle()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

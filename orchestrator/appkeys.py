@@ -20,6 +20,7 @@ from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
 from .metrics import Metrics
 from .pages import Pages
+from .program.refill import AutoRefill
 from .providers import ProviderRegistry
 from .replays.recordings import RecordingArchiver
 from .rooms.lifecycle import RoomLifecycle
@@ -48,6 +49,7 @@ ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 REMINDERS = web.AppKey("reminders", Reminders)
 REPLIES: web.AppKey[ReplyReader | None] = web.AppKey("replies")  # None without a reply mailbox
 COMPOSERS = web.AppKey("composers", Composers)
+REFILL = web.AppKey("refill", AutoRefill)  # meetings declined ahead re-filled, "refill": "auto"
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TIMERS: web.AppKey[LifecycleTimers | None] = web.AppKey("timers")

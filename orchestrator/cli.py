@@ -34,6 +34,7 @@ from .db.engine import session_factory
 from .mail.invites import InviteComposer
 from .program.audit import Author, hooks, recorder
 from .program.problems import ProgramError
+from .program.refill import RefillOutcome, refill_event
 from .program.schedule import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from .program.schedule_outcome import Outcome
 from .program.service import NotFound
@@ -115,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--move", action="store_true", help="may move meetings whose invites have not gone out"
     )
     plan.add_argument("--dry-run", action="store_true", help="show the schedule, write nothing")
+    plan.add_argument(
+        "--refill",
+        action="store_true",
+        help="offer meetings declined ahead to the open requests that fit, moving no one else",
+    )
     plan.add_argument(
         "--time-limit",
         type=float,
@@ -229,8 +235,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "schedule":
         if args.time_limit <= 0:
             raise CommandError("--time-limit must be a positive number of seconds")
+        if args.refill and args.move:
+            raise CommandError("--refill moves no one: it cannot go with --move")
         try:
-            outcome = asyncio.run(_schedule(settings, args))
+            outcome: Outcome | RefillOutcome = (
+                asyncio.run(_refill(settings, args))
+                if args.refill
+                else asyncio.run(_schedule(settings, args))
+            )
         except NotFound as error:
             raise CommandError(str(error)) from None
         except Changed as error:
@@ -254,6 +266,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.flush()
         return 0
     raise CommandError(f"unknown command {args.command}")
+
+
+async def _refill(settings: Settings, args: argparse.Namespace) -> RefillOutcome:
+    """Re-fills the meetings declined ahead and queues the invites; `rdv serve` sends them."""
+    composer = InviteComposer(settings, Writer(Catalogues()))
+    async with migrated_engine(settings) as engine:
+        return await refill_event(
+            session_factory(engine),
+            settings,
+            args.slug,
+            now=SystemClock().now(),
+            dry_run=args.dry_run,
+            on_change=hooks(composer.queue, recorder(Author.command("scheduler"), "refill")),
+        )
 
 
 async def _schedule(settings: Settings, args: argparse.Namespace) -> Outcome:

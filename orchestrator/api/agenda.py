@@ -88,6 +88,8 @@ async def answer(request: web.Request) -> web.StreamResponse:
         app[appkeys.FEED].wake_soon()
         if queued:
             app[appkeys.OUTBOX].wake()
+        if given.answer == "declined":  # its slot may go to an open request
+            app[appkeys.REFILL].soon(session.event_id)
     key = quote(found[1].key, safe="")
     raise web.HTTPSeeOther(f"/me/{token}?{outcome}={key}#session-{key}")
 

@@ -59,6 +59,7 @@ LABELS = {
     "session.cancel": "Session cancelled",
     "session.provider": "Provider changed",
     "schedule": "Meetings scheduled",
+    "refill": "Declined meetings re-filled",
     "invite.resend": "Invite sent again",
     "person.erase": "Person erased",
     "person.readd": "Erased email allowed back",

@@ -22,6 +22,7 @@ class MeetingSchedule(Base):
     gap_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
     max_parallel: Mapped[int | None]
     max_per_person: Mapped[int | None]
+    refill: Mapped[str | None] = mapped_column(String(16))  # "auto", or None: on demand
     # Person key to the [start, end] pairs they are available; people not named use the windows.
     availability: Mapped[dict[str, list[list[str]]]] = mapped_column(JSON)
 

@@ -104,10 +104,11 @@ class ReplyReader:
         db: async_sessionmaker[AsyncSession],
         settings: Settings,
         now: Callable[[], datetime],
-        on_changed: Callable[[bool], None],
+        on_changed: Callable[[int, bool, bool], None],
         counted: Callable[[str], None] = lambda _: None,
     ) -> None:
-        """`on_changed(mail_queued)` is called after a reply changed a seat's answer, `counted`
+        """`on_changed(event_id, declined, mail_queued)` is called after a reply changed a seat's
+        answer, `counted`
         with each message's outcome (the metrics)."""
         assert settings.inbound_mail_url
         assert settings.secret_key
@@ -178,7 +179,8 @@ class ReplyReader:
                 )
         if applied.ignored:
             return f"ignored: {applied.ignored}"
-        if applied.changed:
-            self.on_changed(bool(queued))
+        if applied.changed and applied.seat is not None and applied.session is not None:
+            declined = applied.seat.answer == "declined"
+            self.on_changed(applied.session.event_id, declined, bool(queued))
             return "applied"
         return "unchanged"

@@ -22,6 +22,7 @@ class Rules:
     gap_minutes: int = 0
     max_parallel: int | None = None
     max_per_person: int | None = None
+    refill: str | None = None  # "auto": a meeting declined ahead is re-filled at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,8 @@ class Requests:
             schedule["max_parallel"] = rules.max_parallel
         if rules.max_per_person is not None:
             schedule["max_per_person"] = rules.max_per_person
+        if rules.refill is not None:
+            schedule["refill"] = rules.refill
         return {
             "schedule": schedule,
             "availability": {

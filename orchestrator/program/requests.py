@@ -15,7 +15,15 @@ from .problems import Collector, Place
 from .raw import RawProgram
 
 SECTIONS = ("schedule", "availability", "requests")
-SCHEDULE_FIELDS = ("windows", "slot_minutes", "gap_minutes", "max_parallel", "max_per_person")
+SCHEDULE_FIELDS = (
+    "windows",
+    "slot_minutes",
+    "gap_minutes",
+    "max_parallel",
+    "max_per_person",
+    "refill",
+)
+REFILLS = ("auto",)  # and left out: re-filled on demand, `rdv schedule SLUG --refill`
 REQUEST_FIELDS = ("from", "to", "priority", "key")
 LIMITS = {
     "slot_minutes": (5, 24 * 60),
@@ -92,6 +100,13 @@ class _Check:
         if value.get("windows") is None:
             self.problems.add(place / "windows", "missing windows")
             return None
+        refill = value.get("refill")
+        if refill is not None and refill not in REFILLS:
+            self.problems.add(
+                place / "refill",
+                f'refill must be "auto" (a declined meeting is re-filled at once) or left out '
+                f"(re-filled by rdv schedule --refill), not {refill!r}",
+            )
         windows = self.intervals(value["windows"], place / "windows", "window")
         if windows is None or slot is None:
             return None
@@ -112,6 +127,7 @@ class _Check:
             numbers["gap_minutes"] or 0,
             numbers["max_parallel"],
             numbers["max_per_person"],
+            refill=refill if refill in REFILLS else None,
         )
 
     def integer(self, value: Any, place: Place, name: str) -> int | None:

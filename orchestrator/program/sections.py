@@ -36,6 +36,7 @@ async def save(db: AsyncSession, event_id: int, requests: Requests | None) -> No
             gap_minutes=schedule["gap_minutes"],
             max_parallel=schedule.get("max_parallel"),
             max_per_person=schedule.get("max_per_person"),
+            refill=schedule.get("refill"),
             availability=sections["availability"],
         )
     )
@@ -68,7 +69,7 @@ async def stored(db: AsyncSession, event_id: int) -> dict[str, Any]:
         "slot_minutes": schedule.slot_minutes,
         "gap_minutes": schedule.gap_minutes,
     }
-    for name in ("max_parallel", "max_per_person"):
+    for name in ("max_parallel", "max_per_person", "refill"):
         if getattr(schedule, name) is not None:
             rules[name] = getattr(schedule, name)
     requests = (

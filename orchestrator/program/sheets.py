@@ -44,9 +44,10 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "organiser_email": ("organiser", "email"),
 }
 """The event sheet's fields, and where each goes in the program's `event`."""
-SCHEDULE_FIELDS = ("slot_minutes", "gap_minutes", "max_parallel", "max_per_person")
+SCHEDULE_NUMBERS = ("slot_minutes", "gap_minutes", "max_parallel", "max_per_person")
+SCHEDULE_FIELDS = (*SCHEDULE_NUMBERS, "refill")
 """The event sheet's fields for meeting requests: they go in the program's `schedule`."""
-NUMBER_FIELDS = (*SCHEDULE_FIELDS, "priority")
+NUMBER_FIELDS = (*SCHEDULE_NUMBERS, "priority")
 
 
 def cell_list(text: str) -> str | list[str]:

@@ -147,6 +147,7 @@ def with_requests(**sections: Any) -> dict[str, Any]:
         "gap_minutes": 5,
         "max_parallel": 20,
         "max_per_person": 6,
+        "refill": "auto",
     }
     program["availability"] = {"ben": [["2021-04-08T11:00", "2021-04-08T12:00"]]}
     program["requests"] = [
@@ -355,10 +356,10 @@ def test_an_unknown_or_repeated_event_field_is_placed_at_its_name() -> None:
         book["event"].append(["title", "Again"])
 
     assert problems(edited(workbook_of(small_program()), event)) == [
-        'event!A13: unknown field "venue" (known: slug, title, timezone, locale, provider, '
+        'event!A14: unknown field "venue" (known: slug, title, timezone, locale, provider, '
         "organiser_name, organiser_email, slot_minutes, gap_minutes, max_parallel, "
-        "max_per_person)",
-        'event!A14: "title" given twice (also at event!A3)',
+        "max_per_person, refill)",
+        'event!A15: "title" given twice (also at event!A3)',
     ]
 
 
