@@ -88,7 +88,12 @@ class Writer:
             "",
         ]
         if answer_url:
-            lines += [_("Can you come? Say so on your agenda: {url}").format(url=answer_url), ""]
+            lines += [
+                _(
+                    "Can you come, or will a colleague come instead? Say so on your agenda: {url}"
+                ).format(url=answer_url),
+                "",
+            ]
         if agenda_url:
             lines.append(
                 _("Your agenda, with every session and its join button: {url}").format(

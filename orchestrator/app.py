@@ -22,6 +22,7 @@ from webhooks.door import routes as webhook_routes
 from . import appkeys
 from .api import (
     agenda,
+    answers,
     attendance,
     audit,
     dashboard,
@@ -294,6 +295,7 @@ def create_app(
         health.routes,
         openapi.routes,
         events.routes,
+        answers.routes,
         mail.routes,
         audit.routes,
         feeds.routes,

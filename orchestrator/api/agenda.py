@@ -14,6 +14,7 @@ from .. import appkeys
 from ..mail.declines import after_answer
 from ..participants.agenda import Item, agenda_items, owner_of, sessions_of
 from ..participants.answers import ANSWERS, Given, Unanswerable, answer_seat, seat_for
+from ..participants.handover import Colleague, Refused, colleague_in, colleagues_of, hand_over
 from ..participants.seats import build_entry
 
 routes = web.RouteTableDef()
@@ -34,6 +35,9 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         if owner is None:
             return _unknown(request)
         mine = await sessions_of(db, owner.person, cancelled=True)
+        colleagues = await colleagues_of(db, owner.person)
+        handed = request.query.get("handed")
+        handed_to = await colleague_in(db, owner.person, handed) if handed else None
     person, event = owner.person, owner.event
     language = app[appkeys.PAGES].language(owner.locale)
 
@@ -55,7 +59,70 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         now=now.isoformat(),
         answered=request.query.get("answered"),
         refused=request.query.get("refused"),
+        colleagues=colleagues,
+        can_hand_over=person.organisation_id is not None,
+        handed_to=handed_to,
+        not_handed=request.query.get("not_handed"),
+        why=HANDOVER_REFUSALS.get(request.query.get("why", ""), ""),
     )
+
+
+# What the page says when a seat cannot be handed over (`Refused.code`); messages of the catalogues.
+HANDOVER_REFUSALS = {
+    "over": "This session is over or cancelled.",
+    "alone": "You are not in the program as part of an organisation: ask the organisers.",
+    "already": "Your colleague is already invited to this session.",
+    "unknown": "Choose a colleague from the list, or give a name and an email.",
+    "missing": "Give your colleague's name and email.",
+    "email": "That is not an email address.",
+    "yourself": "That is your own address.",
+    "elsewhere": "That address belongs to someone of another organisation: ask the organisers.",
+    "erased": "That person asked this event to forget them: ask the organisers.",
+}
+
+
+@routes.post("/me/{token}/{key}/handover")
+async def handover(request: web.Request) -> web.StreamResponse:
+    """ "A colleague comes instead": the seat goes to a person of the same organisation, who
+    gets the invite and a link of their own; back to the agenda page, which says so."""
+    app, token, key = request.app, request.match_info["token"], request.match_info["key"]
+    form = await request.post()
+    wanted = Colleague(
+        str(form.get("colleague", "")).strip(),
+        str(form.get("name", "")),
+        str(form.get("email", "")),
+    )
+    now = app[appkeys.CLOCK].now()
+    async with app[appkeys.DB]() as db, db.begin():
+        owner = await owner_of(db, token)
+        if owner is None:
+            return _unknown(request)
+        found = await seat_for(db, owner.person, key)
+        if found is None:
+            raise web.HTTPNotFound(text="not one of your sessions")
+        seat, session = found
+        refused: str | None = None
+        try:
+            handed = await hand_over(
+                db,
+                owner.person,
+                owner.event,
+                seat,
+                session,
+                wanted,
+                now=now,
+                secret=app[appkeys.SETTINGS].secret_key,
+            )
+        except Refused as why:
+            refused = why.code
+        else:
+            await app[appkeys.INVITES].queue(db, handed.changes, now)
+    there = quote(session.key, safe="")
+    if refused is not None:
+        raise web.HTTPSeeOther(f"/me/{token}?not_handed={there}&why={refused}#session-{there}")
+    app[appkeys.FEED].wake_soon()
+    app[appkeys.OUTBOX].wake()
+    raise web.HTTPSeeOther(f"/me/{token}?handed={there}")
 
 
 @routes.post("/me/{token}/{key}/answer")

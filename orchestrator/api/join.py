@@ -14,6 +14,7 @@ from aiohttp import web
 from integrations.base import Role
 
 from .. import appkeys
+from ..participants.handover import moved_seat
 from ..participants.visits import Visit, closed_state, find_visit, record_click, replay_url
 from ..rooms.entry import OPEN, seat_page, seat_url
 from ..rooms.lifecycle import ensure_ready
@@ -74,7 +75,7 @@ async def join(request: web.Request) -> web.StreamResponse:
     settings, now = app[appkeys.SETTINGS], app[appkeys.CLOCK].now()
     visit = await _visit(request)
     if visit is None:
-        return page(request, None, "unknown")
+        return await _moved_or_unknown(request)
     state = closed_state(visit, now, settings.join_early)
     session = visit.session
     if state == "ended":
@@ -102,6 +103,28 @@ async def join(request: web.Request) -> web.StreamResponse:
             await _record(request, visit, "joined", now)
             raise _go(url)
     return await closed_page(request, visit, state or "unavailable", now)
+
+
+async def _moved_or_unknown(request: web.Request) -> web.Response:
+    """A link whose seat was handed to a colleague says so (410); any other dead link is 404."""
+    async with request.app[appkeys.DB]() as db:
+        moved = await moved_seat(db, request.match_info["token"])
+    if moved is None:
+        return page(request, None, "unknown")
+    pages = request.app[appkeys.PAGES]
+    session, event = moved.session, moved.event
+    return pages.render(
+        "join.html",
+        moved.locale,
+        status=410,
+        state="moved",
+        title=session.title,
+        event_title=event.title,
+        when=pages.language(moved.locale).when(session.starts_at, session.ends_at, event.timezone),
+        organiser_name=event.organiser_name,
+        organiser_email=event.organiser_email,
+        moved_to=moved.to_name,
+    )
 
 
 def _go(url: str) -> web.HTTPFound:

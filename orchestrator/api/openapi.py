@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from . import attendance, audit, events, mail, replays, rooms, schedule
+from . import answers, attendance, audit, events, mail, replays, rooms, schedule
 from .operations import Answer, Operation, Operations
 from .replies import reply
 from .schemas.common import Error
@@ -140,4 +140,14 @@ async def openapi(_request: web.Request) -> web.Response:
     return reply(_served())
 
 
-API = (events.api, rooms.api, attendance.api, replays.api, schedule.api, mail.api, audit.api, api)
+API = (
+    events.api,
+    answers.api,
+    rooms.api,
+    attendance.api,
+    replays.api,
+    schedule.api,
+    mail.api,
+    audit.api,
+    api,
+)

@@ -252,14 +252,16 @@ def _outcome(
     for attendee_id, person_id, role in seats:
         person = people[person_id]
         seen = presence(own[person_id], window, frozenset(own_sources[person_id]))
+        handed_by = people.get(who.stands_in.get(attendee_id, 0))  # "a colleague comes instead"
         lines.append(
             Line(
                 person,
                 person.name,
                 person.email,
-                role,
+                "substitute" if handed_by and role == "attendee" else role,
                 seen,
                 status(seen, window),
+                substitute_for=handed_by,
                 attendee_id=attendee_id,
                 answer=answers.get(attendee_id, ("needs-action", None))[0],
                 answer_reason=answers.get(attendee_id, ("needs-action", None))[1],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,8 @@ class Roster:
     by_email: dict[str, Person]
     by_name: dict[str, Person]
     seats: dict[int, list[tuple[int, int, str]]]  # session id -> (attendee, person, role)
+    # Seats handed to a colleague: attendee id -> the person whose seat it took.
+    stands_in: dict[int, int] = field(default_factory=dict)
 
 
 async def roster(
@@ -57,8 +59,15 @@ async def roster(
     }
     seats: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     among = m.Session.event_id == event.id if session_ids is None else m.Session.id.in_(session_ids)
-    for attendee_id, session_id, person_id, role in await db.execute(
-        select(m.Attendee.id, m.Attendee.session_id, m.Attendee.person_id, m.Attendee.role)
+    stands_in: dict[int, int] = {}
+    for attendee_id, session_id, person_id, role, handed_by in await db.execute(
+        select(
+            m.Attendee.id,
+            m.Attendee.session_id,
+            m.Attendee.person_id,
+            m.Attendee.role,
+            m.Attendee.substitute_for_id,
+        )
         .join(m.Session, m.Session.id == m.Attendee.session_id)
         .where(among, m.Attendee.removed_at.is_(None))
         .order_by(m.Attendee.id)
@@ -67,9 +76,12 @@ async def roster(
         # each statement afresh) waits for the next read; that import notes a change.
         if person_id in people:
             seats[session_id].append((attendee_id, person_id, role))
+            if handed_by is not None and handed_by in people:
+                stands_in[attendee_id] = handed_by
     return Roster(
         people,
         {person.email.casefold(): person for person in people.values()},
         {" ".join(person.name.split()).casefold(): person for person in people.values()},
         dict(seats),
+        stands_in,
     )

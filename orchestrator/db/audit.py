@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 
-SOURCES = ("workspace", "api", "cli", "scheduler")
+SOURCES = ("workspace", "api", "cli", "scheduler", "agenda")
 
 
 class AuditEntry(Base):

@@ -118,6 +118,10 @@ class Attendee(Timestamped, Base):
     answered_at: Mapped[datetime | None]
     answer_source: Mapped[str | None] = mapped_column(String(16))
     answer_reason: Mapped[str | None] = mapped_column(String(500))
+    # "A colleague comes instead": the person whose seat this one took (theirs is removed).
+    substitute_for_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )
 
 
 class Room(Timestamped, Base):

@@ -81,7 +81,7 @@ def room_key(event_slug: str, session_key: str) -> str:
 
 
 # Changes to the change log that alter what an import reads: another import or edit, an erasure.
-PROGRAM_REASONS = ("program", "forget")
+PROGRAM_REASONS = ("program", "forget", "handover")
 
 
 class Replan(Exception):
@@ -170,8 +170,11 @@ async def _plan(
     stored_orgs = await read_keyed(db, m.Organisation, event_id, ORGANISATION_COLUMNS)
     stored_people = await read_keyed(db, m.Person, event_id, PERSON_COLUMNS)
     organisations = plan_organisations(stored_orgs, program.organisations, now)
+    handovers = await _handovers(db, event_id)
+    colleagues = {colleague for seats in handovers.values() for colleague in seats.values()}
+    standing_in = frozenset(key for key, row in stored_people.items() if row.id in colleagues)
     people, detail_changed = plan_people(
-        stored_people, program.people, organisations.refs, now, tokens
+        stored_people, program.people, organisations.refs, now, tokens, standing_in
     )
     dialect = db.get_bind().dialect
     organisations.make_ready(dialect, m.Organisation, ())
@@ -186,9 +189,32 @@ async def _plan(
         tokens,
         people.refs,
         detail_changed,
+        handovers,
     )
     await sessions.plan(event_id, program.sessions, invite_wide)
     return _Plan(event, event_changed, organisations, people, sessions)
+
+
+async def _handovers(db: AsyncSession, event_id: int | None) -> dict[int, dict[int, int]]:
+    """Seats handed to a colleague (`participants/handover.py`), live: session id to {the
+    person who handed it: the colleague}. The program still names the first; an import keeps
+    the colleague in their place rather than undo the change."""
+    if event_id is None:
+        return {}
+    rows = await db.execute(
+        select(m.Attendee.session_id, m.Attendee.substitute_for_id, m.Attendee.person_id)
+        .join(m.Session, m.Session.id == m.Attendee.session_id)
+        .where(
+            m.Session.event_id == event_id,
+            m.Attendee.removed_at.is_(None),
+            m.Attendee.substitute_for_id.is_not(None),
+        )
+    )
+    found: dict[int, dict[int, int]] = {}
+    for session_id, handed_by, colleague in rows:
+        if handed_by is not None:  # the query says so; the type does not
+            found.setdefault(session_id, {})[handed_by] = colleague
+    return found
 
 
 async def _read_event(db: AsyncSession, spec: EventSpec) -> tuple[m.Event | None, tuple[str, ...]]:
@@ -220,8 +246,10 @@ class _SessionSync:
         tokens: TokenFactory,
         people: dict[str, Ref],
         detail_changed: set[int],
+        handovers: dict[int, dict[int, int]] | None = None,
     ) -> None:
         self.db, self.slug, self.now, self.tokens = db, slug, now, tokens
+        self.handovers = handovers or {}
         self.event_provider = event_provider
         self.people = people
         self.person_keys = {ref: key for key, ref in people.items()}
@@ -329,12 +357,19 @@ class _SessionSync:
         await insert_ready(self.db, room_rows, {"session_id": session})
         await insert_ready(self.db, attendee_rows, {"session_id": session, "person_id": person})
 
-    def desired(self, spec: SessionSpec) -> dict[Ref, str]:
+    def desired(self, spec: SessionSpec, session_id: int | None = None) -> dict[Ref, str]:
+        """Who the program seats, with the colleagues who took a seat in the place of whoever
+        handed it to them (unless the program seats both)."""
         speakers = set(spec.speakers)
-        return {
+        wanted: dict[Ref, str] = {
             self.people[key]: ("speaker" if key in speakers else "attendee")
             for key in spec.attendees
         }
+        handed = self.handovers.get(session_id, {}) if session_id is not None else {}
+        for handed_by, colleague in handed.items():
+            if handed_by in wanted and colleague not in wanted:
+                wanted[colleague] = wanted.pop(handed_by)
+        return wanted
 
     def update(
         self,
@@ -368,7 +403,9 @@ class _SessionSync:
             values["cancelled_at"] = None
             room_values["state"] = "scheduled"
             room_values["error"] = None
-        added, removed, roles_changed = self.sync_attendees(row.id, self.desired(spec), current)
+        added, removed, roles_changed = self.sync_attendees(
+            row.id, self.desired(spec, row.id), current
+        )
         if added or removed:
             fields.append("attendees")
         if roles_changed:

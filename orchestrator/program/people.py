@@ -83,9 +83,11 @@ def plan_people(
     organisations: Mapping[str, Ref],
     now: datetime,
     tokens: Callable[[], str],
+    keep: frozenset[str] = frozenset(),
 ) -> tuple[KeyedPlan, set[int]]:
     """The plan, and the ids of stored people whose name, email or organisation changes (the
-    invites of their sessions show those)."""
+    invites of their sessions show those). People in `keep` stay though the program does not
+    name them (a colleague who took someone's seat: `participants/handover.py`)."""
     wanted = {
         spec.key: {
             "name": spec.name,
@@ -95,7 +97,7 @@ def plan_people(
         }
         for spec in specs
     }
-    plan = _plan_keyed(stored, wanted, PERSON_COLUMNS, now, lambda: {"feed_token": tokens()})
+    plan = _plan_keyed(stored, wanted, PERSON_COLUMNS, now, lambda: {"feed_token": tokens()}, keep)
     shown = {
         row_id for row_id, columns in plan.changed_columns.items() if columns & SHOWN_IN_INVITES
     }
@@ -108,8 +110,10 @@ def _plan_keyed(
     columns: Sequence[str],
     now: datetime,
     new_values: Callable[[], dict[str, Any]],
+    keep: frozenset[str] = frozenset(),
 ) -> KeyedPlan:
-    """Inserts, updates, reactivations and removals (rows are marked removed, never deleted)."""
+    """Inserts, updates, reactivations and removals (rows are marked removed, never deleted);
+    the rows in `keep` are left as they are when `wanted` does not name them."""
     left = dict(stored)
     refs: dict[str, Ref] = {key: row.id for key, row in stored.items()}
     added: list[str] = []
@@ -131,7 +135,7 @@ def _plan_keyed(
         else:
             continue
         plan.updates.append({"id": row.id, "removed_at": None, **values})
-    removed = [row for row in left.values() if row.removed_at is None]
+    removed = [row for key, row in left.items() if row.removed_at is None and key not in keep]
     plan.updates.extend({"id": row.id, "removed_at": now} for row in removed)
     plan.changes = KeyedChanges(tuple(added), tuple(changed), tuple(row.key for row in removed))
     return plan

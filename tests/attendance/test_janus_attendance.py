@@ -148,7 +148,7 @@ class Service:
         async with self.db() as s:
             token = await s.scalar(
                 select(m.Attendee.token)
-                .join(m.Person)
+                .join(m.Person, m.Person.id == m.Attendee.person_id)
                 .join(m.Session)
                 .where(m.Person.key == person, m.Session.key == session)
             )

@@ -67,7 +67,7 @@ async def test_each_session_says_where_it_stands_without_javascript(
     async with db() as session:
         m3_token = await session.scalar(
             select(m.Attendee.token)
-            .join(m.Person)
+            .join(m.Person, m.Person.id == m.Attendee.person_id)
             .join(m.Session)
             .where(m.Person.key == "dan", m.Session.key == "m3")
         )

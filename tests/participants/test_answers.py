@@ -235,7 +235,10 @@ async def test_the_invite_says_where_to_answer_and_a_scanner_opening_it_answers_
     )
     chloe = await agenda_of(db, "chloe")
     link = f"http://rdv.test{chloe}#session-m1"
-    assert f"Can you come? Say so on your agenda: {link}" in invite.text
+    assert (
+        f"Can you come, or will a colleague come instead? Say so on your agenda: {link}"
+        in invite.text
+    )
     assert link in str(invite.event.get("DESCRIPTION"))  # the calendar entry says it too
 
     page = await api.client.get(chloe)  # what a mail scanner does with the link
@@ -264,3 +267,34 @@ async def test_the_report_tells_who_said_ahead_from_who_stayed_away_without_a_wo
     page = await api.client.get(f"/events/{SLUG}/report", cookies=signed.cookies)
     text = " ".join(html.unescape(await page.text()).split())
     assert "Answers ahead: 1 seats confirmed, 1 declined ahead; 5 no-shows without notice." in text
+
+
+async def test_an_organiser_records_the_answer_of_someone_who_phoned(
+    api: Api, db: Any, clock: ManualClock
+) -> None:
+    url = f"/api/v1/events/{SLUG}/sessions/m1/attendees/chloe/answer"
+    body = {"answer": "declined", "reason": "Called the front desk: ill"}
+
+    followup = await api.client.put(url, json=body, headers=api.headers(SLUG, "followup"))
+    assert followup.status == 403  # a followup token only reads
+    sent = await api.client.put(url, json=body, headers=api.headers(SLUG))
+    assert sent.status == 200
+    answered = await sent.json()
+    assert (answered["answer"], answered["answer_source"], answered["changed"]) == (
+        "declined",
+        "organiser",
+        True,
+    )
+    seat = seat_in(await api.get_event(SLUG), "m1", "chloe")
+    assert (seat["answer"], seat["answer_reason"]) == ("declined", "Called the front desk: ill")
+    again = await (await api.client.put(url, json=body, headers=api.headers(SLUG))).json()
+    assert again["changed"] is False
+
+    nobody = f"/api/v1/events/{SLUG}/sessions/m2/attendees/chloe/answer"
+    missing = await api.client.put(nobody, json=body, headers=api.headers(SLUG))
+    assert missing.status == 404  # Chloé has no seat in m2
+    assert "no seat of" in (await missing.json())["error"]["message"]
+    clock.set(M1_START + timedelta(hours=1))
+    late = await api.client.put(url, json={"answer": "accepted"}, headers=api.headers(SLUG))
+    assert late.status == 422
+    assert "over" in (await late.json())["error"]["message"]

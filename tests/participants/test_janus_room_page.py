@@ -32,7 +32,7 @@ async def token_of(db: Any, person: str) -> str:
     async with db() as s:
         token = await s.scalar(
             select(m.Attendee.token)
-            .join(m.Person)
+            .join(m.Person, m.Person.id == m.Attendee.person_id)
             .join(m.Session)
             .where(m.Person.key == person, m.Session.key == "m1")
         )

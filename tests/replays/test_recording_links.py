@@ -67,7 +67,7 @@ async def after_the_plenary(api: Api, clock: ManualClock, db: Any) -> tuple[list
     async with db() as session:
         token = await session.scalar(
             select(m.Attendee.token)
-            .join(m.Person)
+            .join(m.Person, m.Person.id == m.Attendee.person_id)
             .join(m.Session)
             .where(m.Person.key == "ben", m.Session.key == "plenary")
         )

@@ -173,7 +173,7 @@ async def test_after_the_end_a_plenary_link_and_the_feed_lead_to_the_replay(
         token, feed = (
             await session.execute(
                 select(m.Attendee.token, m.Person.feed_token)
-                .join(m.Person)
+                .join(m.Person, m.Person.id == m.Attendee.person_id)
                 .join(m.Session)
                 .where(m.Person.key == "ben", m.Session.key == "plenary")
             )
@@ -198,7 +198,7 @@ async def test_a_streamed_plenary_sends_the_audience_to_the_stream_and_speakers_
         async with db() as session:
             token = await session.scalar(
                 select(m.Attendee.token)
-                .join(m.Person)
+                .join(m.Person, m.Person.id == m.Attendee.person_id)
                 .join(m.Session)
                 .where(m.Person.key == person, m.Session.key == "plenary")
             )
@@ -334,7 +334,7 @@ async def test_a_stream_viewers_click_counts_as_attendance_and_earns_the_thank_y
     async with db() as session:
         token = await session.scalar(
             select(m.Attendee.token)
-            .join(m.Person)
+            .join(m.Person, m.Person.id == m.Attendee.person_id)
             .join(m.Session)
             .where(m.Person.key == "dan", m.Session.key == "plenary")
         )

@@ -102,7 +102,7 @@ async def test_a_failed_room_is_created_when_someone_opens_their_link(
     async with db() as s:
         token = await s.scalar(
             select(m.Attendee.token)
-            .join(m.Person)
+            .join(m.Person, m.Person.id == m.Attendee.person_id)
             .join(m.Session)
             .where(m.Person.key == "ana", m.Session.key == "m1")
         )

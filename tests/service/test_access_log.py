@@ -42,7 +42,7 @@ async def tokens(api: Api, db: Any, clock: ManualClock) -> dict[str, str]:
     async with db() as session, session.begin():
         join = await session.scalar(
             select(m.Attendee.token)
-            .join(m.Person)
+            .join(m.Person, m.Person.id == m.Attendee.person_id)
             .join(m.Session)
             .where(m.Person.key == "ana", m.Session.key == "m1")
         )

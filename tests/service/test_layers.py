@@ -13,7 +13,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EDGES = ("integrations", "calendars", "webhooks")
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("settings", "clock", "tokens", "metrics", "pages", "periodic", "providers", "db")),
+    (
+        "ground",
+        (
+            "settings",
+            "inbound_url",
+            "clock",
+            "tokens",
+            "metrics",
+            "pages",
+            "periodic",
+            "providers",
+            "db",
+        ),
+    ),
     (
         "domain",
         ("program", "scheduling", "attendance", "participants", "replays", "report", "signin"),

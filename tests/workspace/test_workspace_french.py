@@ -9,6 +9,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 import orchestrator
+from orchestrator.api.agenda import HANDOVER_REFUSALS
 from orchestrator.api.workspace import DONE, LABELS
 from orchestrator.api.workspace_program import REFUSALS
 
@@ -22,10 +23,11 @@ def test_every_message_of_the_workspace_has_a_french_translation() -> None:
         french = {m.id: m.string for m in read_po(source, locale="fr") if m.id}
     shown = {
         double or single
-        for path in [*TEMPLATES.glob("admin*.html"), TEMPLATES / "_pager.html"]
+        for path in TEMPLATES.glob("*.html")  # the workspace's, and every other page
         for double, single in MESSAGE.findall(path.read_text(encoding="utf-8"))
     }
     shown |= set(LABELS.values()) | set(DONE.values()) | set(REFUSALS)
+    shown |= set(HANDOVER_REFUSALS.values())
 
     missing = sorted(message for message in shown if not french.get(message))
 

@@ -9,7 +9,7 @@ from msgspec import UNSET, UnsetType
 
 from .common import DateTime, Model, Query
 
-Source = Literal["workspace", "api", "cli", "scheduler"]
+Source = Literal["workspace", "api", "cli", "scheduler", "agenda"]
 EntryId = Annotated[int, msgspec.Meta(ge=1)]
 
 
