@@ -48,6 +48,17 @@ async def hand_over(api: Api, agenda: str, session: str, **form: str) -> Any:
     return await api.client.post(f"{agenda}/{session}/handover", data=form, allow_redirects=False)
 
 
+async def agnes_and_ana_meet(api: Api, db: Any, clock: ManualClock) -> None:
+    """The day: both walk into m1's room at 10:30 and stay 22 minutes (Jitsi's webhooks)."""
+    clock.set(M1_START + timedelta(minutes=1))
+    room = await provisioned(api, db, "m1")
+    for person, name in (("agnes.collomb", "Agnès Collomb"), ("ana", "Ana Lopez")):
+        _, seat_id, _ = await seat(db, person, "m1")
+        for kind, at in (("joined", M1_START), ("left", M1_START + timedelta(minutes=22))):
+            body = occupant(kind, room, seat_id, name, at)
+            assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+
+
 def attendees(event: dict[str, Any], session: str) -> set[str]:
     found = next(s for s in event["sessions"] if s["key"] == session)
     return {attendee["key"] for attendee in found["attendees"]}
@@ -88,14 +99,7 @@ async def test_a_new_colleague_gets_the_seat_the_invite_and_counts_for_the_compa
     assert moved.status == 410
     assert "You handed this seat to Agnès Collomb" in html.unescape(await moved.text())
 
-    # The day: Agnès and Ana meet for twenty minutes.
-    clock.set(M1_START + timedelta(minutes=1))
-    room = await provisioned(api, db, "m1")
-    for person, name in (("agnes.collomb", "Agnès Collomb"), ("ana", "Ana Lopez")):
-        _, seat_id, _ = await seat(db, person, "m1")
-        for kind, at in (("joined", M1_START), ("left", M1_START + timedelta(minutes=22))):
-            body = occupant(kind, room, seat_id, name, at)
-            assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+    await agnes_and_ana_meet(api, db, clock)
     clock.set(M1_START + timedelta(hours=1))
 
     log = await api.client.get(
@@ -205,14 +209,7 @@ async def test_in_a_browser_a_colleague_comes_instead_and_the_report_counts_them
     assert "You handed this seat to Agnès Collomb" in await chloe.locator("main").inner_text()
     assert await blocking_violations(chloe) == []
 
-    # The day: Agnès and Ana meet; the report, signed in, counts Acme as met.
-    clock.set(M1_START + timedelta(minutes=1))
-    room = await provisioned(api, db, "m1")
-    for person, name in (("agnes.collomb", "Agnès Collomb"), ("ana", "Ana Lopez")):
-        _, seat_id, _ = await seat(db, person, "m1")
-        for kind, at in (("joined", M1_START), ("left", M1_START + timedelta(minutes=22))):
-            body = occupant(kind, room, seat_id, name, at)
-            assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+    await agnes_and_ana_meet(api, db, clock)  # the report, signed in, counts Acme as met
     clock.set(M1_START + timedelta(hours=2))
     desk = await browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     organiser = await desk.new_page()

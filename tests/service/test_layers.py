@@ -29,7 +29,16 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "domain",
-        ("program", "scheduling", "attendance", "participants", "replays", "report", "signin"),
+        (
+            "program",
+            "scheduling",
+            "suggestions",
+            "attendance",
+            "participants",
+            "replays",
+            "report",
+            "signin",
+        ),
     ),
     ("services", ("rooms", "mail", "dashboard", "workspace")),
     ("http", ("api", "appkeys", "accesslog")),
