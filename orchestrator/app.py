@@ -34,6 +34,7 @@ from .api import (
     openapi,
     replays,
     report,
+    requests_page,
     rooms,
     schedule,
     workspace,
@@ -58,6 +59,7 @@ from .mail.invites import InviteComposer
 from .mail.lmtp import LmtpDoor
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
+from .mail.request_notices import RequestReminders
 from .metrics import Metrics
 from .pages import Pages
 from .periodic import Periodic
@@ -253,6 +255,8 @@ def create_app(
         periodic.every("dashboard-tick", TICK_EVERY, feed.tick)
         periodic.every("dashboard-prune", PRUNE_EVERY, feed.prune)
         periodic.every("archive-recordings", ARCHIVE_EVERY, app[appkeys.ARCHIVER].run_once)
+        reminders = RequestReminders(db, clock.now, settings, app[appkeys.WRITER])
+        periodic.every("request-reminders", settings.poll_interval, reminders.queue_due)
         replies = app[appkeys.REPLIES]
         if replies is not None and replies.mailbox is not None:
             periodic.every("read-replies", settings.poll_interval, replies.read_once)
@@ -300,6 +304,7 @@ def create_app(
         audit.routes,
         feeds.routes,
         agenda.routes,
+        requests_page.routes,
         join.routes,
         rooms.routes,
         attendance.routes,

@@ -21,13 +21,13 @@ from .attendance.log import as_dict
 from .clock import SystemClock
 from .commands import (
     add_replay_link,
+    extra_counts,
     forget_person,
     import_file,
     login_link,
     migrated_engine,
     outcomes,
     readd_person,
-    replay_counts,
     upgrade_database,
 )
 from .db.engine import session_factory
@@ -255,7 +255,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         except LookupError as error:
             raise CommandError(str(error)) from None
         if args.command == "report":
-            figures = {**key_figures(found), **asyncio.run(replay_counts(settings, event.id))}
+            figures = {**key_figures(found), **asyncio.run(extra_counts(settings, event.id))}
             print("\n".join(report_lines(event.title, figures)))
             return 0
         rows = [row for outcome in found for row in as_dict(outcome, ZoneInfo(event.timezone))]

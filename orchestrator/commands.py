@@ -25,7 +25,8 @@ from .program.audit import Author, hooks, record_readd, recorder
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
-from .replays.archive import NewReplay, add_replay, replay_dict, replay_figures
+from .replays.archive import NewReplay, add_replay, replay_dict
+from .report.extras import extra_figures
 from .settings import Settings
 from .signin import create_link
 
@@ -63,9 +64,10 @@ async def outcomes(settings: Settings, slug: str) -> tuple[m.Event, list[Outcome
     return found
 
 
-async def replay_counts(settings: Settings, event_id: int) -> dict[str, Any]:
+async def extra_counts(settings: Settings, event_id: int) -> dict[str, Any]:
+    """The report's figures beside the attendance's: replays, participants' requests."""
     async with migrated_engine(settings) as engine, session_factory(engine)() as db:
-        return await replay_figures(db, event_id)
+        return await extra_figures(db, event_id, SystemClock().now())
 
 
 async def forget_person(settings: Settings, slug: str, email: str) -> Forgotten | None:

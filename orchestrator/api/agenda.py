@@ -15,6 +15,7 @@ from ..mail.declines import after_answer
 from ..participants.agenda import Item, agenda_items, owner_of, sessions_of
 from ..participants.answers import ANSWERS, Given, Unanswerable, answer_seat, seat_for
 from ..participants.handover import Colleague, Refused, colleague_in, colleagues_of, hand_over
+from ..participants.meeting_requests import window_of
 from ..participants.seats import build_entry
 
 routes = web.RouteTableDef()
@@ -36,6 +37,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
             return _unknown(request)
         mine = await sessions_of(db, owner.person, cancelled=True)
         colleagues = await colleagues_of(db, owner.person)
+        asking = await window_of(db, owner.person.event_id) is not None
         handed = request.query.get("handed")
         handed_to = await colleague_in(db, owner.person, handed) if handed else None
     person, event = owner.person, owner.event
@@ -60,6 +62,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         answered=request.query.get("answered"),
         refused=request.query.get("refused"),
         colleagues=colleagues,
+        asking=asking,
         can_hand_over=person.organisation_id is not None,
         handed_to=handed_to,
         not_handed=request.query.get("not_handed"),

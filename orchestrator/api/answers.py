@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import appkeys
 from ..db import models as m
+from ..db.base import names_nothing
 from ..mail.declines import after_answer
 from ..participants.answers import Given, Unanswerable, answer_seat, seat_for
 from .bodies import read_struct
@@ -38,6 +39,8 @@ async def put_answer(request: web.Request) -> web.Response:
     app, info = request.app, request.match_info
     given = await read_struct(request, AnswerGiven)
     now = app[appkeys.CLOCK].now()
+    if names_nothing(info["person"]):
+        raise ApiError(404, "no such person")
     async with app[appkeys.DB]() as db, db.begin():
         person = await db.scalar(
             select(m.Person)

@@ -15,7 +15,7 @@ from ..attendance.export import attendance_csv
 from ..attendance.figures import key_figures
 from ..attendance.log import Outcome, as_dict, attendance
 from ..db import models as m
-from ..replays.archive import replay_figures
+from ..report.extras import extra_figures
 from .bodies import read_query
 from .errors import ApiError
 from .operations import Answer, Operations
@@ -105,6 +105,6 @@ async def get_report(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     event, outcomes = await outcomes_of(request, slug)
     async with request.app[appkeys.DB]() as db:
-        replays = await replay_figures(db, event.id)
-    figures = {"event": slug, "title": event.title, **key_figures(outcomes), **replays}
+        extra = await extra_figures(db, event.id, request.app[appkeys.CLOCK].now())
+    figures = {"event": slug, "title": event.title, **key_figures(outcomes), **extra}
     return reply(msgspec.convert(figures, Report))

@@ -12,8 +12,8 @@ from .. import appkeys
 from ..attendance.export import attendance_csv, csv_bytes
 from ..attendance.log import as_dict, event_attendance
 from ..db import models as m
-from ..replays.archive import replay_figures
 from ..report.charts import held_chart, presence_chart
+from ..report.extras import extra_figures
 from ..report.model import Report, build_report
 from .viewers import viewer_of
 
@@ -49,7 +49,7 @@ async def _report(request: web.Request) -> tuple[m.Event, Report, list[Any]] | w
         if found is None:
             raise web.HTTPNotFound(text=f"no event {slug}")
         event, outcomes = found
-        extra = await replay_figures(db, event.id)
+        extra = await extra_figures(db, event.id, now)
     zone = ZoneInfo(event.timezone)
     return event, build_report(slug, event.title, zone, outcomes, extra), outcomes
 

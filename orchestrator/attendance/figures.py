@@ -36,6 +36,12 @@ DEFINITIONS = {
     "no_shows_without_notice": N_(
         "meeting seats nobody took, in meetings that are over, with no decline ahead"
     ),
+    "requests_sent": N_("meeting requests companies sent before the day (withdrawn ones left out)"),
+    "requests_accepted": N_("requests the directorate accepted"),
+    "requests_declined": N_("requests the directorate declined"),
+    "requests_expired": N_("requests left unanswered when requests closed"),
+    "requests_placed": N_("accepted requests the scheduler placed as meetings"),
+    "acceptance_rate": N_("per directorate: requests accepted out of requests received"),
 }
 
 

@@ -51,6 +51,10 @@ class Organisation(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     removed_at: Mapped[datetime | None]
+    # Its profile (a company's offer, a directorate's presentation), plain text; themes are labels.
+    description: Mapped[str | None] = mapped_column(String(2000))
+    themes: Mapped[list[str] | None] = mapped_column(JSON)
+    website: Mapped[str | None] = mapped_column(String(2000))
 
 
 class Person(Timestamped, Base):

@@ -23,6 +23,10 @@ class MeetingSchedule(Base):
     max_parallel: Mapped[int | None]
     max_per_person: Mapped[int | None]
     refill: Mapped[str | None] = mapped_column(String(16))  # "auto", or None: on demand
+    # When participants may ask for meetings, as ISO 8601 with their offset (like the windows).
+    requests_open: Mapped[str | None] = mapped_column(String(40))
+    requests_close: Mapped[str | None] = mapped_column(String(40))
+    max_requests_per_person: Mapped[int | None]
     # Person key to the [start, end] pairs they are available; people not named use the windows.
     availability: Mapped[dict[str, list[list[str]]]] = mapped_column(JSON)
 

@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.audit import record
+from ..db.base import names_nothing
 from ..db.updates import note
 from ..program.changes import ChangeSet, SessionChange
 from ..program.fields import EMAIL
 from ..tokens import new_link_token
 from .erasure import erased_among
+from .needs import plain
 
 NAME_LIMIT = 200
 
@@ -158,6 +160,8 @@ async def _colleague(
 ) -> m.Person:
     """The colleague named: an existing person of the organisation, or a new one."""
     if wanted.key:
+        if names_nothing(wanted.key):
+            raise Refused("unknown", "choose a colleague from the list")
         found = await db.scalar(
             select(m.Person).where(
                 m.Person.event_id == event.id,
@@ -170,7 +174,7 @@ async def _colleague(
         if found is None or found.id == person.id:
             raise Refused("unknown", "choose a colleague from the list")
         return found
-    name = " ".join(wanted.name.split())[:NAME_LIMIT]
+    name = plain(wanted.name, NAME_LIMIT).replace("\n", " ")
     email = wanted.email.strip().lower()
     if not name or not email:
         raise Refused("missing", "give your colleague's name and email")
@@ -223,6 +227,8 @@ async def _free_key(db: AsyncSession, event_id: int, name: str) -> str:
 
 async def colleague_in(db: AsyncSession, person: m.Person, key: str) -> str | None:
     """The name of the colleague who has the person's seat in the session `key` now."""
+    if names_nothing(key):
+        return None
     return await db.scalar(
         select(m.Person.name)
         .join(m.Attendee, m.Attendee.person_id == m.Person.id)
@@ -238,6 +244,8 @@ async def colleague_in(db: AsyncSession, person: m.Person, key: str) -> str | No
 
 async def moved_seat(db: AsyncSession, token: str) -> Moved | None:
     """Where the seat of a removed join link went, when it was handed to a colleague."""
+    if names_nothing(token):
+        return None
     row = (
         await db.execute(
             select(m.Attendee, m.Person, m.Session, m.Event)

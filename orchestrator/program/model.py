@@ -23,6 +23,10 @@ class Rules:
     max_parallel: int | None = None
     max_per_person: int | None = None
     refill: str | None = None  # "auto": a meeting declined ahead is re-filled at once
+    # When participants may ask each other for meetings (`participants/requests.py`).
+    requests_open: datetime | None = None
+    requests_close: datetime | None = None
+    max_requests_per_person: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,11 @@ class Requests:
             schedule["max_per_person"] = rules.max_per_person
         if rules.refill is not None:
             schedule["refill"] = rules.refill
+        if rules.requests_open is not None and rules.requests_close is not None:
+            schedule["requests_open"] = rules.requests_open.isoformat()
+            schedule["requests_close"] = rules.requests_close.isoformat()
+        if rules.max_requests_per_person is not None:
+            schedule["max_requests_per_person"] = rules.max_requests_per_person
         return {
             "schedule": schedule,
             "availability": {

@@ -22,6 +22,9 @@ SCHEDULE_FIELDS = (
     "max_parallel",
     "max_per_person",
     "refill",
+    "requests_open",
+    "requests_close",
+    "max_requests_per_person",
 )
 REFILLS = ("auto",)  # and left out: re-filled on demand, `rdv schedule SLUG --refill`
 REQUEST_FIELDS = ("from", "to", "priority", "key")
@@ -30,6 +33,7 @@ LIMITS = {
     "gap_minutes": (0, 24 * 60),
     "max_parallel": (1, 1_000_000),
     "max_per_person": (1, 10_000),
+    "max_requests_per_person": (1, 1_000),
 }
 PRIORITIES = (1, 2, 3)
 
@@ -92,8 +96,28 @@ class _Check:
             return None
         numbers = {
             name: self.integer(value.get(name), place / name, name)
-            for name in ("slot_minutes", "gap_minutes", "max_parallel", "max_per_person")
+            for name in (
+                "slot_minutes",
+                "gap_minutes",
+                "max_parallel",
+                "max_per_person",
+                "max_requests_per_person",
+            )
         }
+        opens, closes = (
+            fields.instant(value[name], place / name, self.problems, self.tz, what=name)
+            if value.get(name) is not None
+            else None
+            for name in ("requests_open", "requests_close")
+        )
+        given = [value.get(name) is not None for name in ("requests_open", "requests_close")]
+        if given[0] != given[1]:
+            self.problems.add(
+                place / ("requests_open" if given[1] else "requests_close"),
+                "participants' requests need both requests_open and requests_close",
+            )
+        elif opens is not None and closes is not None and closes <= opens:
+            self.problems.add(place / "requests_close", "requests_close is not after requests_open")
         slot = numbers["slot_minutes"]
         if value.get("slot_minutes") is None:
             self.problems.add(place / "slot_minutes", "missing slot_minutes")
@@ -128,6 +152,9 @@ class _Check:
             numbers["max_parallel"],
             numbers["max_per_person"],
             refill=refill if refill in REFILLS else None,
+            requests_open=opens,
+            requests_close=closes,
+            max_requests_per_person=numbers["max_requests_per_person"],
         )
 
     def integer(self, value: Any, place: Place, name: str) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from ..scheduling.solver import WORKERS
 from ..scheduling.split import solve
 from ..settings import Settings
 from .apply import Replan
+from .asked import accepted_requests
 from .export import export_document
 from .model import Program, Request, SessionSpec
 from .raw import RawProgram
@@ -58,7 +60,10 @@ async def schedule_event(
         if document is None:
             raise NotFound(f'no event "{slug}"')
         invited = await _invited(db, slug)
-    program = checked(RawProgram(copy.deepcopy(document)), settings, slug)
+        event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == slug))
+        assert event_id is not None
+        asked = await accepted_requests(db, event_id, len(document.get("requests") or []))
+    program = _with_asked(checked(RawProgram(copy.deepcopy(document)), settings, slug), asked)
     outcome = Outcome(slug, ZoneInfo(program.event.timezone), _labels(program), dry_run=dry_run)
     if program.requests is None or not program.requests.requests:
         return outcome
@@ -81,6 +86,14 @@ async def schedule_event(
         except Replan:
             raise Changed(f'the event "{slug}" changed while scheduling; run it again') from None
     return outcome
+
+
+def _with_asked(program: Program, asked: list[Request]) -> Program:
+    """The program's requests and the participants' accepted ones (`asked.py`)."""
+    if program.requests is None or not asked:
+        return program
+    requests = replace(program.requests, requests=program.requests.requests + tuple(asked))
+    return replace(program, requests=requests)
 
 
 def _labels(program: Program) -> dict[str, str]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.scheduling import MeetingRequest, MeetingSchedule
+from .asked import accepted_requests
 from .model import Program, Requests, SessionSpec
 from .problems import Collector
 from .raw import RawProgram
@@ -37,6 +38,9 @@ async def save(db: AsyncSession, event_id: int, requests: Requests | None) -> No
             max_parallel=schedule.get("max_parallel"),
             max_per_person=schedule.get("max_per_person"),
             refill=schedule.get("refill"),
+            requests_open=schedule.get("requests_open"),
+            requests_close=schedule.get("requests_close"),
+            max_requests_per_person=schedule.get("max_requests_per_person"),
             availability=sections["availability"],
         )
     )
@@ -69,7 +73,14 @@ async def stored(db: AsyncSession, event_id: int) -> dict[str, Any]:
         "slot_minutes": schedule.slot_minutes,
         "gap_minutes": schedule.gap_minutes,
     }
-    for name in ("max_parallel", "max_per_person", "refill"):
+    for name in (
+        "max_parallel",
+        "max_per_person",
+        "refill",
+        "requests_open",
+        "requests_close",
+        "max_requests_per_person",
+    ):
         if getattr(schedule, name) is not None:
             rules[name] = getattr(schedule, name)
     requests = (
@@ -95,18 +106,19 @@ async def carry_meetings(db: AsyncSession, program: Program, raw: RawProgram) ->
     A meeting is carried while its two people are still in the program and on the request's
     sides; one that would now overlap another of their sessions is a problem of the import,
     like any overlap, named at its request."""
-    if program.requests is None or not program.requests.requests:
-        return program
-    given = {session.key for session in program.sessions}
-    wanted = {
-        request.session_key: request
-        for request in program.requests.requests
-        if request.session_key not in given
-    }
-    if not wanted:
+    if program.requests is None:
         return program
     event_id = await db.scalar(select(m.Event.id).where(m.Event.slug == program.event.slug))
     if event_id is None:
+        return program
+    asked = await accepted_requests(db, event_id, len(program.requests.requests))
+    given = {session.key for session in program.sessions}
+    wanted = {
+        request.session_key: request
+        for request in (*program.requests.requests, *asked)
+        if request.session_key not in given
+    }
+    if not wanted:
         return program
     stored = (
         await db.execute(
@@ -168,7 +180,11 @@ def _check_overlaps(program: Program, carried: list[SessionSpec], raw: RawProgra
             if not (other.starts_at < meeting.ends_at and meeting.starts_at < other.ends_at):
                 continue
             for key in set(meeting.attendees) & set(other.attendees):
-                place = raw.place("requests", position[meeting.key])
+                place = (  # a participant's accepted request has no place in the file
+                    raw.place("requests", position[meeting.key])
+                    if meeting.key in position
+                    else raw.section_place("sessions")
+                )
                 start = meeting.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
                 problems.add(
                     place,

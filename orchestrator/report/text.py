@@ -24,6 +24,12 @@ def report_lines(title: str, figures: dict[str, Any]) -> list[str]:
         f"{figures['seats_declined_ahead']} declined; "
         f"{figures['no_shows_without_notice']} no-shows without notice"
     )
+    if figures.get("requests_sent"):
+        lines.append(
+            f"  meeting requests         {figures['requests_sent']} sent, "
+            f"{figures['requests_accepted']} accepted, {figures['requests_declined']} declined, "
+            f"{figures['requests_expired']} expired; {figures['requests_placed']} placed"
+        )
     if figures["median_meeting_minutes"] is not None:
         lines.append(f"  median meeting minutes   {figures['median_meeting_minutes']:.0f}")
     if figures.get("plenary_replay"):

@@ -229,7 +229,14 @@ async def test_a_field_name_holding_a_lone_surrogate_is_refused_naming_it_not_a_
 
 @pytest.mark.parametrize(
     "link",
-    ["/j/%00", "/room/a%00b", "/calendar/%00.ics", "/me/%00", "/me/%00/b2b-01.ics"],
+    [
+        "/j/%00",
+        "/room/a%00b",
+        "/calendar/%00.ics",
+        "/me/%00",
+        "/me/%00/b2b-01.ics",
+        "/me/%00/requests",
+    ],
 )
 async def test_a_guessed_personal_link_holding_a_nul_is_not_found_instead_of_a_500(
     seeded: Api, link: str
@@ -262,3 +269,30 @@ async def test_an_organiser_joining_a_room_whose_key_holds_a_nul_is_told_not_fou
         f"/dashboard/{EXAMPLE_SLUG}/rooms/b2b-01%00/join", allow_redirects=False
     )
     assert response.status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/b2b-01/handover", {"colleague": "x\x00"}),
+        ("/b2b-01/handover", {"name": "Agn\x00s", "email": "agnes@aquasentis.example"}),
+        ("/requests/ask", {"to": "eau\x00", "message": "Bonjour"}),
+    ],
+)
+async def test_a_participant_form_holding_a_nul_is_refused_or_cleaned_not_a_500(
+    seeded: Api, db: Any, path: str, form: dict[str, str]
+) -> None:
+    async with db() as session:
+        feed = await session.scalar(select(m.Person.feed_token).where(m.Person.key == "cgirard"))
+    response = await seeded.client.post(f"/me/{feed}{path}", data=form, allow_redirects=False)
+    assert response.status == 303  # back to the page, which says why (or what it did)
+
+
+async def test_an_answer_for_a_person_key_holding_a_nul_is_not_found(seeded: Api) -> None:
+    response = await seeded.client.put(
+        f"/api/v1/events/{EXAMPLE_SLUG}/sessions/b2b-01/attendees/cg%00/answer",
+        json={"answer": "declined"},
+        headers=seeded.headers(EXAMPLE_SLUG),
+    )
+    assert response.status == 404
+    assert_error_format(await response.json(), 404)

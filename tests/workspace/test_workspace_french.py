@@ -9,6 +9,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 import orchestrator
+from orchestrator.api import requests_page
 from orchestrator.api.agenda import HANDOVER_REFUSALS
 from orchestrator.api.workspace import DONE, LABELS
 from orchestrator.api.workspace_program import REFUSALS
@@ -28,6 +29,9 @@ def test_every_message_of_the_workspace_has_a_french_translation() -> None:
     }
     shown |= set(LABELS.values()) | set(DONE.values()) | set(REFUSALS)
     shown |= set(HANDOVER_REFUSALS.values())
+    shown |= set(requests_page.DONE.values()) | set(requests_page.WHY.values())
+    mail = (CATALOGUE.parents[3] / "request_text.py").read_text(encoding="utf-8")
+    shown |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', mail))
 
     missing = sorted(message for message in shown if not french.get(message))
 

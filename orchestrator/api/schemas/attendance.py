@@ -58,6 +58,16 @@ class DirectorateFigures(Model):
     median_minutes: float | None
 
 
+class DirectorateRequests(Model):
+    """Participants' meeting requests one directorate received, and what it answered."""
+
+    name: str
+    received: int
+    accepted: int
+    declined: int
+    acceptance_rate: float
+
+
 class Report(Model):
     """The key figures of the event; `definitions` says what each one counts."""
 
@@ -80,4 +90,10 @@ class Report(Model):
     definitions: dict[str, str]
     replays: int
     replay_mail_sent: int
+    requests_sent: int
+    requests_accepted: int
+    requests_declined: int
+    requests_expired: int
+    requests_placed: int
+    requests_per_directorate: list[DirectorateRequests]
     plenary_replay: str | None

@@ -1,0 +1,72 @@
+"""The mail of participants' meeting requests, in the recipient's language: a request received,
+accepted, declined, or still waiting for its answer. Pure: words in, a `MailText` out; the
+notice template escapes every value in the HTML."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .model import Party
+from .text import MailText, Writer
+
+Step = Literal["received", "accepted", "declined", "reminder"]
+
+
+def request_mail(
+    writer: Writer,
+    locale: str | None,
+    *,
+    step: Step,
+    sender: str,
+    sender_organisation: str,
+    directorate: str,
+    need: str | None,
+    message: str,
+    reason: str | None,
+    page_url: str,
+    organiser: Party,
+    event_title: str,
+) -> MailText:
+    """`sender` asked `directorate` for a meeting; what this step tells the recipient."""
+    language = writer.language(locale)
+    _ = language.gettext
+    who = f"{sender} ({sender_organisation})" if sender_organisation else sender
+    subject = {
+        "received": _("Meeting request from {who}"),
+        "reminder": _("Waiting for your answer: meeting request from {who}"),
+        "accepted": _("{directorate} accepted your meeting request"),
+        "declined": _("{directorate} declined your meeting request"),
+    }[step].format(who=who, directorate=directorate)
+    lines = [
+        {
+            "received": _("{who} would like to meet {directorate} at {event}."),
+            "reminder": _("{who} is still waiting for an answer from {directorate} for {event}."),
+            "accepted": _("{directorate} accepted to meet you at {event}."),
+            "declined": _("{directorate} will not meet you at {event}."),
+        }[step].format(who=who, directorate=directorate, event=event_title)
+    ]
+    if need:
+        lines.append(_("About the need: “{need}”").format(need=need))
+    if step in ("received", "reminder"):
+        lines.append(_("Their message: “{message}”").format(message=message))
+        lines.append(_("Accept or decline it on your page."))
+    elif step == "accepted":
+        lines.append(_("The meeting will be placed in the day's schedule; its invite follows."))
+    elif reason:
+        lines.append(_("Their reason: “{reason}”").format(reason=reason))
+    lines += [
+        "",
+        _("Your page: {url}").format(url=page_url),
+        _("Organised by {name} ({email}) for {event}").format(
+            name=organiser.name, email=organiser.email, event=event_title
+        ),
+    ]
+    html = writer.templates.get_template("notice.html").render(
+        _=_,
+        lang=language.locale,
+        subject=subject,
+        lines=lines,
+        link=page_url,
+        label=_("Open my page"),
+    )
+    return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)

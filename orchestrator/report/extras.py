@@ -1,0 +1,16 @@
+"""The report's figures that do not come from the attendance: replays, and participants'
+meeting requests; read once for the API, the page and `rdv report`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..participants.request_figures import request_figures
+from ..replays.archive import replay_figures
+
+
+async def extra_figures(db: AsyncSession, event_id: int, now: datetime) -> dict[str, Any]:
+    return {**await replay_figures(db, event_id), **await request_figures(db, event_id, now)}
