@@ -1,0 +1,1 @@
+"""Which needs and offers fit each other, ranked by their texts (French and English)."""
