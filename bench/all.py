@@ -42,6 +42,7 @@ def plan(only: set[str], postgres: bool) -> list[tuple[str, list[str]]]:
         ("dashboard", ["dashboard.py", *(["--postgres", POSTGRES] if postgres else [])]),
         ("schedule", ["schedule.py"]),
         ("replies", ["replies.py"]),
+        ("suggest", ["suggest.py"]),
         ("workspace", ["workspace.py", "--postgres", POSTGRES if postgres else ""]),
     ]
     if postgres:

@@ -39,6 +39,7 @@ from .api import (
     schedule,
     workspace,
     workspace_program,
+    workspace_requests,
 )
 from .api.crosssite import same_site_only
 from .api.errors import error_middleware
@@ -313,6 +314,7 @@ def create_app(
         dashboard.routes,
         report.routes,
         workspace_program.routes,
+        workspace_requests.routes,
         workspace.routes,
         webhook_routes(door),
     ):

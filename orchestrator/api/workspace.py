@@ -38,7 +38,7 @@ from .viewers import Viewer, csrf_ok, csrf_token, viewer_of
 
 routes = web.RouteTableDef()
 STALE_FORM = "this form is out of date or came from another page: reload and retry"
-SECTIONS = ("program", "sessions", "people", "mail", "audit")
+SECTIONS = ("program", "sessions", "people", "requests", "mail", "audit")
 DONE = {
     "moved": "The session was moved; its attendees get the updated invite.",
     "cancelled": "The session was cancelled; its attendees get the cancellation.",
@@ -48,6 +48,9 @@ DONE = {
     "retried": "The mail is due again.",
     "applied": "The program was applied; the invites it changes are on their way.",
     "discarded": "The upload was thrown away; nothing changed.",
+    "request-accepted": "Accepted for the directorate; the company is told.",
+    "request-declined": "Declined for the directorate; the company is told.",
+    "scheduled": "The meetings are written; their invites are on their way.",
 }
 
 
@@ -61,6 +64,7 @@ LABELS = {
     "schedule": "Meetings scheduled",
     "refill": "Declined meetings re-filled",
     "seat.handover": "Seat handed to a colleague",
+    "request.answer": "Meeting request answered",
     "invite.resend": "Invite sent again",
     "person.erase": "Person erased",
     "person.readd": "Erased email allowed back",
@@ -336,7 +340,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
 Change = Callable[[web.Request, dict[str, str], Author, datetime], Awaitable[str]]
 
 
-def _changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaitable[Any]]]:
+def changing(section: str) -> Callable[[Change], Callable[[web.Request], Awaitable[Any]]]:
     """A POST of the workspace: signed in as an organiser, with the form's CSRF token; the change
     says where to go back; a refused change shows its problems on the section's page."""
 
@@ -422,7 +426,7 @@ def after_change(app: web.Application) -> None:
 
 
 @routes.post("/admin/{slug}/sessions/{key}/move")
-@_changing("sessions")
+@changing("sessions")
 async def move(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
     day, start, end = form.get("day", ""), form.get("start", ""), form.get("end", "")
     patch = {"start": f"{day}T{start}", "end": f"{day}T{end}"}
@@ -433,7 +437,7 @@ async def move(request: web.Request, form: dict[str, str], author: Author, now: 
 
 
 @routes.post("/admin/{slug}/sessions/{key}/cancel")
-@_changing("sessions")
+@changing("sessions")
 async def cancel(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
     await request.app[appkeys.WORKSPACE].edit(
         request.match_info["slug"], request.match_info["key"], None, author, now
@@ -442,7 +446,7 @@ async def cancel(request: web.Request, form: dict[str, str], author: Author, now
 
 
 @routes.post("/admin/{slug}/sessions/{key}/provider")
-@_changing("sessions")
+@changing("sessions")
 async def provider(
     request: web.Request, form: dict[str, str], author: Author, now: datetime
 ) -> str:
@@ -454,7 +458,7 @@ async def provider(
 
 
 @routes.post("/admin/{slug}/sessions/{key}/resend")
-@_changing("sessions")
+@changing("sessions")
 async def resend_invite(
     request: web.Request, form: dict[str, str], author: Author, now: datetime
 ) -> str:
@@ -469,7 +473,7 @@ async def resend_invite(
 
 
 @routes.post("/admin/{slug}/people/{key}/resend")
-@_changing("people")
+@changing("people")
 async def resend_links(
     request: web.Request, form: dict[str, str], author: Author, now: datetime
 ) -> str:
@@ -480,7 +484,7 @@ async def resend_links(
 
 
 @routes.post("/admin/{slug}/people/{key}/erase")
-@_changing("people")
+@changing("people")
 async def erase(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
     await request.app[appkeys.WORKSPACE].erase(
         request.match_info["slug"], request.match_info["key"], author, now
@@ -489,7 +493,7 @@ async def erase(request: web.Request, form: dict[str, str], author: Author, now:
 
 
 @routes.post("/admin/{slug}/mail/retry")
-@_changing("mail")
+@changing("mail")
 async def retry(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
     message = form.get("message", "")
     await request.app[appkeys.WORKSPACE].retry(

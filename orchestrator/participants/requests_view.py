@@ -16,7 +16,10 @@ from sqlalchemy.orm import aliased
 from ..db import models as m
 from ..db.matchmaking import Need, ParticipantRequest
 from ..program.asked import request_session_key
+from ..suggestions.rank import Index, Text
 from .meeting_requests import Window, state_now, window_of
+
+SUGGESTED = 5  # suggestions on the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,15 @@ class RequestLine:
     meeting: str | None = None  # the meeting's key, once the scheduler placed it
 
 
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A need that fits the company's offer, or a company whose offer fits a buyer's need."""
+
+    need: NeedLine
+    company: str  # the company's name (a buyer's suggestion), else ""
+    words: tuple[str, ...]
+
+
 @dataclass
 class RequestsPage:
     kind: str | None  # the person's organisation kind: company, buyer, organiser, or None
@@ -54,6 +66,7 @@ class RequestsPage:
     own_needs: list[NeedLine] = field(default_factory=list)  # a buyer: their directorate's
     sent: list[RequestLine] = field(default_factory=list)
     received: list[RequestLine] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
 
 
 async def requests_page(db: AsyncSession, person: m.Person, now: datetime) -> RequestsPage:
@@ -76,7 +89,68 @@ async def requests_page(db: AsyncSession, person: m.Person, now: datetime) -> Re
     if organisation is not None and organisation.kind == "company":
         asked = {line.to: line.state for line in page.sent}
         page.needs = [replace(line, asked=asked.get(line.organisation)) for line in lines]
+    if organisation is not None and organisation.kind in ("company", "buyer"):
+        page.suggestions = await _suggestions(db, organisation, lines)
     return page
+
+
+async def _suggestions(
+    db: AsyncSession, organisation: m.Organisation, needs: list[NeedLine]
+) -> list[Suggestion]:
+    """For a company, the needs that fit its offer; for a buyer, the companies that fit its
+    needs; never a pair of a company and a directorate that already have a request."""
+    sender, sender_org, target = aliased(m.Person), aliased(m.Organisation), aliased(m.Organisation)
+    companies = {
+        row.key: row
+        for row in await db.scalars(
+            select(m.Organisation).where(
+                m.Organisation.event_id == organisation.event_id,
+                m.Organisation.kind == "company",
+                m.Organisation.removed_at.is_(None),
+            )
+        )
+    }
+    requested = set(
+        await db.execute(
+            select(sender_org.key, target.key)
+            .select_from(ParticipantRequest)
+            .join(sender, sender.id == ParticipantRequest.from_person_id)
+            .join(sender_org, sender_org.id == sender.organisation_id)
+            .join(target, target.id == ParticipantRequest.to_organisation_id)
+            .where(
+                ParticipantRequest.event_id == organisation.event_id,
+                ParticipantRequest.state != "withdrawn",
+            )
+        )
+    )
+    index = Index(
+        [Text(str(need.id), f"{need.title}\n{need.description}", need.themes) for need in needs],
+        [
+            Text(key, row.description or "", tuple(row.themes or ()))
+            for key, row in companies.items()
+        ],
+    )
+    by_id = {str(need.id): need for need in needs}
+    taken = {
+        (str(need.id), company)
+        for need in needs
+        for company, directorate in requested
+        if directorate == need.organisation_key
+    }
+    if organisation.kind == "company":
+        matches = index.for_offer(organisation.key, limit=SUGGESTED, exclude=taken)
+        return [Suggestion(by_id[match.need], "", match.words) for match in matches]
+    found = [
+        match
+        for need in needs
+        if need.organisation_key == organisation.key
+        for match in index.for_need(str(need.id), limit=SUGGESTED, exclude=taken)
+    ]
+    found.sort(key=lambda match: (-match.score, match.need, match.offer))
+    return [
+        Suggestion(by_id[match.need], companies[match.offer].name, match.words)
+        for match in found[:SUGGESTED]
+    ]
 
 
 async def _needs(db: AsyncSession, event_id: int) -> list[NeedLine]:

@@ -6,7 +6,6 @@ oneself, one after the close. What people type is shown as text, whatever it hol
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,26 +16,14 @@ from sqlalchemy import select
 from support.accessibility import blocking_violations
 from support.browser import screenshot_path
 from support.mailsink import MailSink
-from support.service import Api, ManualClock, small_program
+from support.matchmaking import OPEN_DAY, post, requests_open, text_of
+from support.service import Api, ManualClock
 
 from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.mail.request_notices import RequestReminders
 
 SLUG = "meet-the-buyers"
-OPEN_DAY = datetime(2021, 3, 20, 9, 0, tzinfo=UTC)
-
-
-def requests_open() -> dict[str, Any]:
-    program = small_program()
-    program["schedule"] = {
-        "windows": [["2021-04-08T10:30", "2021-04-08T12:00"]],
-        "slot_minutes": 30,
-        "requests_open": "2021-03-15T09:00",
-        "requests_close": "2021-04-01T18:00",
-        "max_requests_per_person": 1,
-    }
-    return program
 
 
 @pytest.fixture
@@ -51,19 +38,6 @@ async def page_of(db: Any, person: str) -> str:
     async with db() as session:
         token = await session.scalar(select(m.Person.feed_token).where(m.Person.key == person))
     return f"/me/{token}/requests"
-
-
-async def post(api: Api, path: str, **form: str) -> str:
-    """Sends a form of the page; what the page then says (it redirects back with it)."""
-    sent = await api.client.post(path, data=form, allow_redirects=False)
-    assert sent.status == 303, await sent.text()
-    return await text_of(api, sent.headers["Location"])
-
-
-async def text_of(api: Api, path: str) -> str:
-    answer = await api.client.get(path)
-    assert answer.status == 200
-    return " ".join(html.unescape(await answer.text()).split())
 
 
 async def test_a_need_a_request_an_acceptance_and_the_mail_of_each_step(
@@ -241,6 +215,10 @@ async def test_an_accepted_request_is_scheduled_invited_and_kept_by_a_reimport(
         "ana@water.example",
     }
     assert "Placed: see the meeting on your agenda" in await text_of(api, chloe)
+    report = await (
+        await api.client.get(f"/api/v1/events/{SLUG}/report", headers=api.headers(SLUG))
+    ).json()
+    assert (report["requests_accepted"], report["requests_placed"]) == (1, 1)
 
     changes = await api.import_ok(requests_open())  # the organiser's file knows nothing of it
     assert key not in changes["sessions"]["cancelled"]
@@ -274,3 +252,70 @@ async def test_an_unanswered_request_gets_one_reminder_and_none_after_the_close(
     await post(api, f"{await page_of(db, 'eve')}/ask", to="water", message="Globex")
     clock.set(datetime(2021, 4, 5, 9, 0, tzinfo=UTC))  # closed: Eve's request has expired
     assert await reminders.queue_due() == 0
+
+
+async def test_each_side_sees_what_fits_with_the_words_in_common_until_it_is_asked(
+    api: Api, db: Any
+) -> None:
+    ana, roads = await page_of(db, "ana"), await page_of(db, "ben")
+    chloe, eve = await page_of(db, "chloe"), await page_of(db, "eve")
+    await post(
+        api,
+        f"{ana}/needs",
+        title="Mesurer la qualité de l'eau potable",
+        description="Capteurs sur le réseau, alertes de pollution.",
+        themes="eau",
+    )
+    await post(api, f"{roads}/needs", title="Entretien des chaussées", themes="voirie")
+    page = await text_of(api, chloe)
+    assert "Describe your offer below" in page  # nothing to rank an empty offer with
+    await post(
+        api,
+        f"{chloe}/profile",
+        description="Nos capteurs mesurent la qualité de l'eau en continu.",
+        themes="eau; capteurs",
+    )
+    await post(api, f"{eve}/profile", description="Marquage des chaussées", themes="voirie")
+
+    page = await text_of(api, chloe)
+    fits = page.split("Needs that fit your offer")[1].split("Your requests")[0]
+    assert "Mesurer la qualité de l'eau potable — Water and Waste" in fits
+    assert "Entretien des chaussées" not in fits  # nothing in common
+    assert "In common: eau," in fits
+    buyer = await text_of(api, ana)
+    assert "Acme Sensors — for “Mesurer la qualité de l'eau potable”" in buyer
+    assert "Globex" not in buyer.split("Companies that fit your needs")[1].split("Requests to")[0]
+
+    await post(api, f"{chloe}/ask", to="water", message="Parlons capteurs")
+    assert "Nothing fits yet." in await text_of(api, chloe)  # asked already: not suggested
+    assert "Acme Sensors — for" not in await text_of(api, ana)
+
+
+async def test_the_report_counts_the_requests_and_each_directorates_acceptance(
+    api: Api, db: Any, clock: ManualClock
+) -> None:
+    await post(api, f"{await page_of(db, 'chloe')}/ask", to="water", message="Capteurs")
+    await post(api, f"{await page_of(db, 'eve')}/ask", to="water", message="Globex")
+    await post(api, f"{await page_of(db, 'dan')}/ask", to="roads", message="Routes")
+    ana = await page_of(db, "ana")
+    ids = re.findall(r"/requests/(\d+)/answer", await (await api.client.get(ana)).text())
+    await post(api, f"{ana}/{ids[0]}/answer", answer="accepted")
+    await post(api, f"{ana}/{ids[1]}/answer", answer="declined", reason="Pas ce trimestre")
+    clock.set(datetime(2021, 4, 2, 9, 0, tzinfo=UTC))  # closed: Roads never answered
+
+    report = await (
+        await api.client.get(f"/api/v1/events/{SLUG}/report", headers=api.headers(SLUG))
+    ).json()
+    assert (report["requests_sent"], report["requests_accepted"]) == (3, 1)
+    assert (report["requests_declined"], report["requests_expired"]) == (1, 1)
+    assert report["requests_placed"] == 0
+    assert report["requests_per_directorate"] == [
+        {"name": "Roads", "received": 1, "accepted": 0, "declined": 0, "acceptance_rate": 0.0},
+        {
+            "name": "Water and Waste",
+            "received": 2,
+            "accepted": 1,
+            "declined": 1,
+            "acceptance_rate": 0.5,
+        },
+    ]

@@ -13,6 +13,7 @@ from orchestrator.api import requests_page
 from orchestrator.api.agenda import HANDOVER_REFUSALS
 from orchestrator.api.workspace import DONE, LABELS
 from orchestrator.api.workspace_program import REFUSALS
+from orchestrator.api.workspace_requests import REFUSED
 
 TEMPLATES = Path(orchestrator.__file__).parent / "templates"
 CATALOGUE = Path(__file__).parents[2] / "calendars/locale/fr/LC_MESSAGES/rdv.po"
@@ -28,7 +29,7 @@ def test_every_message_of_the_workspace_has_a_french_translation() -> None:
         for double, single in MESSAGE.findall(path.read_text(encoding="utf-8"))
     }
     shown |= set(LABELS.values()) | set(DONE.values()) | set(REFUSALS)
-    shown |= set(HANDOVER_REFUSALS.values())
+    shown |= set(HANDOVER_REFUSALS.values()) | set(REFUSED.values())
     shown |= set(requests_page.DONE.values()) | set(requests_page.WHY.values())
     mail = (CATALOGUE.parents[3] / "request_text.py").read_text(encoding="utf-8")
     shown |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', mail))

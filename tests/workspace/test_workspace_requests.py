@@ -1,0 +1,128 @@
+"""The organiser follows participants' requests in the workspace: every company against every
+directorate with what came of what was asked, the requests waiting first; answers for a
+directorate that does not; then previews where the accepted requests would be placed, nothing
+written, and applies it: the meetings are written and both sides get their invites."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from support.accessibility import blocking_violations
+from support.mailsink import MailSink
+from support.matchmaking import OPEN_DAY, post, requests_open
+from support.service import Api, ManualClock
+from support.signin import login_path
+from test_workspace import BASE, SLUG, csrf_of, page, sign_in
+
+from orchestrator.db import models as m
+
+
+@pytest.fixture
+async def api(make_api: Callable[..., Any], sink: MailSink, clock: ManualClock) -> Api:
+    api: Api = await make_api(mail_url=sink.url, public_url=BASE)
+    await api.import_ok(requests_open())
+    clock.set(OPEN_DAY)
+    return api
+
+
+async def requests_of(db: Any, person: str) -> str:
+    async with db() as session:
+        token = await session.scalar(select(m.Person.feed_token).where(m.Person.key == person))
+    return f"/me/{token}/requests"
+
+
+def words(text: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+async def test_the_organiser_answers_for_a_directorate_previews_and_applies_the_day(
+    api: Api, db: Any, sink: MailSink, clock: ManualClock
+) -> None:
+    await post(api, f"{await requests_of(db, 'chloe')}/ask", to="water", message="Capteurs")
+    await post(api, f"{await requests_of(db, 'eve')}/ask", to="roads", message="Marquage")
+    await api.deliver_mail()
+    sink.clear()
+    await sign_in(api.client, db, clock)
+
+    shown = await page(api.client, f"/admin/{SLUG}/requests")
+    text = words(shown)
+    assert "Companies and directorates" in text
+    assert "Acme Sensors waiting" in text  # the matrix: Acme asked Water and Waste
+    assert "Chloé Martin, Acme Sensors → Water and Waste" in text
+    ids = re.findall(r"/requests/(\d+)/answer", shown)
+    assert len(ids) == 2
+
+    token = csrf_of(shown)
+    accepted = await api.client.post(
+        f"/admin/{SLUG}/requests/{ids[0]}/answer",
+        data={"csrf": token, "answer": "accepted"},
+        allow_redirects=False,
+    )
+    assert accepted.status == 303
+    assert "done=request-accepted" in accepted.headers["Location"]
+    declined = await api.client.post(
+        f"/admin/{SLUG}/requests/{ids[1]}/answer",
+        data={"csrf": token, "answer": "declined", "reason": "Hors périmètre"},
+        allow_redirects=False,
+    )
+    assert declined.status == 303
+    await api.deliver_mail()
+    told = {(message.recipient, message.subject) for message in sink.received}
+    assert ("chloe@acme.example", "Water and Waste accepted your meeting request") in told
+    assert ("eve@globex.example", "Roads a décliné votre demande de rendez-vous") in told
+    sink.clear()
+    again = await api.client.post(
+        f"/admin/{SLUG}/requests/{ids[0]}/answer",
+        data={"csrf": token, "answer": "declined"},
+        allow_redirects=False,
+    )
+    assert "why=accepted" in again.headers["Location"]
+
+    preview = words(await page(api.client, f"/admin/{SLUG}/requests?preview=1"))
+    assert "placed 1 of 1 meeting requests" in preview
+    assert "dry run: nothing was written" in preview
+    assert not [s for s in (await api.get_event(SLUG))["sessions"] if s["key"].startswith("re")]
+    applied = await api.client.post(
+        f"/admin/{SLUG}/requests/schedule", data={"csrf": token}, allow_redirects=False
+    )
+    assert applied.status == 303
+    assert "done=scheduled" in applied.headers["Location"]
+    (placed,) = [s for s in (await api.get_event(SLUG))["sessions"] if s["key"].startswith("re")]
+    people = {attendee["key"] for attendee in placed["attendees"]}
+    assert "ana" in people  # Water and Waste's one buyer; accepted for it: any Acme person
+    assert people & {"chloe", "dan"}
+    await api.deliver_mail()
+    invited = {m.recipient for m in sink.received if m.method == "REQUEST"}
+    assert "chloe@acme.example" in invited
+    assert "ana@water.example" in invited
+    after = words(await page(api.client, f"/admin/{SLUG}/requests"))
+    assert "Acme Sensors placed" in after
+    audit = words(await page(api.client, f"/admin/{SLUG}/audit"))
+    assert "Meeting request answered" in audit
+    assert "Meetings scheduled" in audit
+
+
+async def test_a_follow_up_reader_sees_the_requests_but_nothing_to_press(
+    api: Api, db: Any, clock: ManualClock, browser: Any
+) -> None:
+    await post(api, f"{await requests_of(db, 'chloe')}/ask", to="water", message="Capteurs")
+    await sign_in(api.client, db, clock, role="followup")
+    shown = await page(api.client, f"/admin/{SLUG}/requests?preview=1")
+    assert "Chloé Martin" in shown
+    assert "/answer" not in shown
+    assert "Preview the placement" not in shown
+    base = str(api.client.make_url("/")).rstrip("/")
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    reader = await context.new_page()
+    await reader.goto(base + await login_path(db, clock, SLUG, role="followup", base_url=base))
+    await reader.get_by_role("button", name="Sign in").click()
+    await reader.wait_for_load_state()
+    await reader.goto(f"{base}/admin/{SLUG}/requests")
+    assert "Chloé Martin" in await reader.locator("main").inner_text()
+    assert await blocking_violations(reader) == []
+    await context.close()
