@@ -70,3 +70,38 @@ def request_mail(
         label=_("Open my page"),
     )
     return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
+
+
+def agenda_ready_mail(
+    writer: Writer,
+    locale: str | None,
+    *,
+    meetings: tuple[str, ...],
+    agenda_url: str,
+    organiser: Party,
+    event_title: str,
+) -> MailText:
+    """The meetings asked before the day are placed: where to see them (their invites follow
+    separately, one per meeting)."""
+    language = writer.language(locale)
+    _ = language.gettext
+    subject = _("Your agenda for {event} is ready").format(event=event_title)
+    lines = [
+        _("The meetings you asked for or accepted are placed:"),
+        *(f"- {title}" for title in meetings),
+        _("Each one's invite comes in its own mail, with your personal link."),
+        "",
+        _("Your agenda: {url}").format(url=agenda_url),
+        _("Organised by {name} ({email}) for {event}").format(
+            name=organiser.name, email=organiser.email, event=event_title
+        ),
+    ]
+    html = writer.templates.get_template("notice.html").render(
+        _=_,
+        lang=language.locale,
+        subject=subject,
+        lines=lines,
+        link=agenda_url,
+        label=_("Open my agenda"),
+    )
+    return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)

@@ -32,6 +32,7 @@ from .commands import (
 )
 from .db.engine import session_factory
 from .mail.invites import InviteComposer
+from .mail.request_notices import AgendaReady
 from .program.audit import Author, hooks, recorder
 from .program.problems import ProgramError
 from .program.refill import RefillOutcome, refill_event
@@ -294,5 +295,9 @@ async def _schedule(settings: Settings, args: argparse.Namespace) -> Outcome:
             move=args.move,
             dry_run=args.dry_run,
             time_limit=args.time_limit,
-            on_change=hooks(composer.queue, recorder(Author.command("scheduler"), "schedule")),
+            on_change=hooks(
+                composer.queue,
+                AgendaReady(settings, composer.writer),
+                recorder(Author.command("scheduler"), "schedule"),
+            ),
         )

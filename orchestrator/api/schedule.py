@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from .. import appkeys
+from ..mail.request_notices import AgendaReady
 from ..program.audit import hooks, recorder
 from ..program.schedule import Changed, schedule_event
 from ..program.service import NotFound
@@ -50,7 +51,9 @@ async def post_schedule(request: web.Request) -> web.Response:
             dry_run=options.dry_run,
             time_limit=options.time_limit,
             on_change=hooks(
-                app[appkeys.INVITES].queue, recorder(author(request, "scheduler"), "schedule")
+                app[appkeys.INVITES].queue,
+                AgendaReady(app[appkeys.SETTINGS], app[appkeys.WRITER]),
+                recorder(author(request, "scheduler"), "schedule"),
             ),
         )
     except NotFound as error:

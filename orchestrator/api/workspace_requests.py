@@ -12,7 +12,7 @@ from aiohttp import web
 
 from .. import appkeys
 from ..db.audit import record
-from ..mail.request_notices import queue_request_mail
+from ..mail.request_notices import AgendaReady, queue_request_mail
 from ..participants.meeting_requests import Refused, answer_request
 from ..program.audit import Author, hooks, recorder
 from ..program.schedule import Changed, schedule_event
@@ -123,7 +123,11 @@ async def schedule(
             event.slug,
             now=now,
             time_limit=PREVIEW_SECONDS,
-            on_change=hooks(app[appkeys.INVITES].queue, recorder(author, "schedule")),
+            on_change=hooks(
+                app[appkeys.INVITES].queue,
+                AgendaReady(app[appkeys.SETTINGS], app[appkeys.WRITER]),
+                recorder(author, "schedule"),
+            ),
         )
     except Changed:
         raise web.HTTPSeeOther(f"/admin/{event.slug}/requests?why=changed") from None

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars import imip
 from calendars.model import Party
-from calendars.request_text import Step, request_mail
+from calendars.request_text import Step, agenda_ready_mail, request_mail
 from calendars.text import Writer
 
 from ..db import models as m
@@ -22,6 +22,7 @@ from ..db.mail import Outgoing, enqueue
 from ..db.matchmaking import Need, ParticipantRequest
 from ..db.scheduling import MeetingSchedule
 from ..participants.meeting_requests import window_of
+from ..program.changes import ChangeSet
 from ..settings import Settings
 
 KIND = "request"
@@ -142,3 +143,65 @@ class RequestReminders:
                     db, request, "reminder", writer=self.writer, settings=self.settings, now=now
                 )
         return queued
+
+
+class AgendaReady:
+    """A change hook: when a run of the scheduler writes meetings for participants' requests,
+    each of their people gets one "your agenda is ready" mail naming them (once per meeting)."""
+
+    def __init__(self, settings: Settings, writer: Writer) -> None:
+        self.settings, self.writer = settings, writer
+
+    async def __call__(self, db: AsyncSession, changes: ChangeSet, now: datetime) -> int:
+        keys = [key for key in changes.sessions_created if key.startswith("request-")]
+        if not keys:
+            return 0
+        event = await db.scalar(select(m.Event).where(m.Event.slug == changes.event))
+        assert event is not None
+        rows = await db.execute(
+            select(m.Person, m.Session.key, m.Session.title)
+            .join(m.Attendee, m.Attendee.person_id == m.Person.id)
+            .join(m.Session, m.Session.id == m.Attendee.session_id)
+            .where(
+                m.Session.event_id == event.id,
+                m.Session.key.in_(keys),
+                m.Attendee.removed_at.is_(None),
+                m.Person.erased_at.is_(None),
+            )
+            .order_by(m.Session.starts_at)
+        )
+        placed: dict[int, tuple[m.Person, list[tuple[str, str]]]] = {}
+        for person, key, title in rows:
+            placed.setdefault(person.id, (person, []))[1].append((key, title))
+        organiser = Party(event.organiser_name, event.organiser_email)
+        outgoing = []
+        for person, meetings in placed.values():
+            text = agenda_ready_mail(
+                self.writer,
+                person.locale or event.locale,
+                meetings=tuple(title for _, title in meetings),
+                agenda_url=f"{self.settings.base_url}/me/{person.feed_token}",
+                organiser=organiser,
+                event_title=event.title,
+            )
+            outgoing.append(
+                Outgoing(
+                    event_id=event.id,
+                    session_id=None,
+                    person_id=person.id,
+                    kind=KIND,
+                    dedupe_key=f"agenda-ready:{person.id}:{','.join(k for k, _ in meetings)}",
+                    sender=self.settings.mail_from,
+                    recipient=person.email,
+                    subject=text.subject,
+                    body=imip.plain(
+                        organiser=organiser,
+                        mail_from=self.settings.mail_from,
+                        recipient=Party(person.name, person.email),
+                        text=text,
+                        now=now,
+                    ),
+                    created_at=now,
+                )
+            )
+        return await enqueue(db, outgoing)

@@ -58,6 +58,9 @@ class Received:
 
     @property
     def method(self) -> str:
+        """The calendar's METHOD; empty for a message without a calendar (a notice)."""
+        if not any(part.get_content_type() == "text/calendar" for part in self.message.walk()):
+            return ""
         return str(self.calendar["METHOD"])
 
     @property

@@ -100,6 +100,13 @@ async def test_the_organiser_answers_for_a_directorate_previews_and_applies_the_
     invited = {m.recipient for m in sink.received if m.method == "REQUEST"}
     assert "chloe@acme.example" in invited
     assert "ana@water.example" in invited
+    ready = {
+        m.recipient
+        for m in sink.received
+        if m.subject == "Your agenda for Meet the buyers is ready"
+    }
+    assert "ana@water.example" in ready  # once, beside the invite
+    assert len(ready) == 2
     after = words(await page(api.client, f"/admin/{SLUG}/requests"))
     assert "Acme Sensors placed" in after
     audit = words(await page(api.client, f"/admin/{SLUG}/audit"))
