@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
@@ -14,14 +14,17 @@ REQUEST_STATES = ("pending", "accepted", "declined", "expired", "withdrawn")
 
 
 class Need(Base):
-    """A buyer's need, published for their directorate (their organisation)."""
+    """A buyer's need, published for their directorate (their organisation); `key` when the
+    program pre-filled it (a re-import then finds it), none when written on the page."""
 
     __tablename__ = "needs"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    key: Mapped[str | None] = mapped_column(String(80))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(2000))
     themes: Mapped[list[str]] = mapped_column(JSON)

@@ -41,6 +41,7 @@ from .people import (
     read_keyed,
     write_keyed,
 )
+from .prefill import write_prefill
 
 EVENT_FIELDS = ("title", "timezone", "locale", "organiser_name", "organiser_email", "provider")
 # Event fields an invite shows: changing one updates every session's invite.
@@ -129,6 +130,8 @@ async def apply_program(
             setattr(event, name, getattr(program.event, name))
         await db.flush()
     org_ids = await write_keyed(db, m.Organisation, event.id, plan.organisations)
+    profiles = {spec.key: spec.profile for spec in program.organisations}
+    await write_prefill(db, event.id, profiles, program.needs, org_ids, now)
 
     def organisation(ref: Ref | None) -> int | None:
         return org_ids[ref.key] if isinstance(ref, New) else ref

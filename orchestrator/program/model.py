@@ -101,10 +101,35 @@ class EventSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileSpec:
+    """An organisation's profile as the program pre-fills it (`prefill.py`)."""
+
+    description: str | None = None
+    themes: tuple[str, ...] = ()
+    website: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.description or self.themes or self.website)
+
+
+@dataclass(frozen=True, slots=True)
+class NeedSpec:
+    """A buyer's need as the program pre-fills it."""
+
+    key: str
+    organisation: str
+    title: str
+    description: str
+    themes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OrganisationSpec:
     key: str
     name: str
     kind: str
+    profile: ProfileSpec = ProfileSpec()  # what the program pre-fills (`prefill.py`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +165,4 @@ class Program:
     people: tuple[PersonSpec, ...]
     sessions: tuple[SessionSpec, ...]
     requests: Requests | None = None  # meeting requests for `rdv schedule`, when given
+    needs: tuple[NeedSpec, ...] = ()  # buyers' needs the program pre-fills

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..settings import LONGEST_SESSION, PROVIDERS
-from . import fields
+from . import fields, prefill
 from . import requests as meeting_requests
 from .model import EventSpec, OrganisationSpec, PersonSpec, Program, SessionSpec
 from .problems import Collector, Place
@@ -27,10 +27,11 @@ ALLOWED = {
         "schedule",
         "availability",
         "requests",
+        "needs",
     ),
     "event": ("slug", "title", "timezone", "locale", "organiser", "provider"),
     "organiser": ("name", "email"),
-    "organisation": ("key", "name", "kind"),
+    "organisation": ("key", "name", "kind", *prefill.PROFILE_FIELDS),
     "person": ("key", "name", "email", "organisation", "locale"),
     "session": (
         "key",
@@ -90,10 +91,22 @@ class _Validator:
             organisations=org_keys,
             problems=self.problems,
         )
+        needs = prefill.needs(
+            document.get("needs"),
+            self.raw.section_place("needs"),
+            self.problems,
+            {key: spec.kind for key, spec in organisations.items()},
+            lambda index: self.raw.place("needs", index),
+        )
         self.problems.raise_if_any()
         assert event is not None
         return Program(
-            event, tuple(organisations.values()), tuple(people), tuple(sessions), requests
+            event,
+            tuple(organisations.values()),
+            tuple(people),
+            tuple(sessions),
+            requests,
+            needs,
         )
 
     # -- structure ---------------------------------------------------------------------------
@@ -217,9 +230,10 @@ class _Validator:
                     place / "kind",
                     f"kind must be one of {', '.join(ORGANISATION_KINDS)}, not {kind!r}",
                 )
+            profile = prefill.profile(item, place, self.problems)
             fresh = self.unique(seen, key, place / "key", "organisation key")
             if fresh and name and key and kind in ORGANISATION_KINDS:
-                result[key] = OrganisationSpec(key, name, kind)
+                result[key] = OrganisationSpec(key, name, kind, profile)
         return result, seen
 
     def people(

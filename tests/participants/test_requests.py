@@ -21,6 +21,7 @@ from support.service import Api, ManualClock
 
 from orchestrator import appkeys
 from orchestrator.db import models as m
+from orchestrator.db.matchmaking import Need
 from orchestrator.mail.request_notices import RequestReminders
 
 SLUG = "meet-the-buyers"
@@ -319,3 +320,81 @@ async def test_the_report_counts_the_requests_and_each_directorates_acceptance(
             "acceptance_rate": 0.5,
         },
     ]
+
+
+def prefilled() -> dict[str, Any]:
+    """The organisers pre-fill a profile and a need from the program."""
+    program = requests_open()
+    for organisation in program["organisations"]:
+        if organisation["key"] == "acme":
+            organisation.update(
+                description="Capteurs connectés\npour les réseaux d'eau.",
+                themes=["eau", "capteurs"],
+                website="https://acme.example",
+            )
+    program["needs"] = [
+        {"key": "eau-1", "organisation": "water", "title": "Détecter les fuites", "themes": "eau"}
+    ]
+    return program
+
+
+async def test_the_program_pre_fills_profiles_and_needs_and_a_reimport_keeps_what_people_wrote(
+    make_api: Callable[..., Any], db: Any, clock: ManualClock
+) -> None:
+    api: Api = await make_api(public_url="http://rdv.test")
+    await api.import_ok(prefilled())
+    clock.set(OPEN_DAY)
+    chloe = await page_of(db, "chloe")
+    page = await text_of(api, chloe)
+    assert "Détecter les fuites" in page  # the need the program gave Water and Waste
+    raw = await (await api.client.get(chloe)).text()
+    assert "Capteurs connectés\npour les réseaux d&#39;eau." in raw
+    assert 'value="eau, capteurs"' in raw
+
+    await post(api, f"{chloe}/profile", description="Nos sondes", themes="eau", website="")
+    await post(api, f"{await page_of(db, 'ana')}/needs", title="Compter l'eau", themes="eau")
+    await api.import_ok(prefilled())  # the same file again
+    raw = await (await api.client.get(chloe)).text()
+    assert ">Nos sondes<" in raw  # what Chloé wrote stays
+    async with db() as session:
+        titles = list(await session.scalars(select(Need.title).order_by(Need.id)))
+    assert titles == ["Détecter les fuites", "Compter l'eau"]  # not added twice
+
+
+@pytest.mark.parametrize(
+    ("change", "place", "says"),
+    [
+        (
+            {"needs": [{"key": "n", "organisation": "acme", "title": "T"}]},
+            "needs[0].organisation",
+            "not a buyer",
+        ),
+        (
+            {"needs": [{"key": "n", "organisation": "nope", "title": "T"}]},
+            "needs[0].organisation",
+            "unknown organisation",
+        ),
+        ({"needs": [{"key": "n", "organisation": "water"}]}, "needs[0].title", "missing title"),
+        (
+            {"needs": [{"key": "n", "organisation": "water", "title": "T", "colour": 1}]},
+            "needs[0].colour",
+            "unknown field",
+        ),
+        ({"needs": "water"}, "needs", "must be a list"),
+        ({"website": "javascript:alert(1)"}, "organisations[2].website", "https"),
+        ({"description": "a\x07b"}, "organisations[2].description", "control character"),
+        ({"themes": [1, 2]}, "organisations[2].themes", "short texts"),
+    ],
+)
+async def test_a_pre_fill_with_problems_is_refused_at_its_place(
+    api: Api, change: dict[str, Any], place: str, says: str
+) -> None:
+    program = requests_open()
+    if "needs" in change:
+        program.update(change)
+    else:
+        program["organisations"][2].update(change)  # Acme Sensors
+    response = await api.put_program(program)
+    assert response.status == 422
+    problems = (await response.json())["error"]["details"]
+    assert any(p["place"] == place and says in p["message"] for p in problems), problems

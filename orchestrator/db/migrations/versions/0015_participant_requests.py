@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("key", sa.String(length=80), nullable=True),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("description", sa.String(length=2000), nullable=False),
         sa.Column("themes", sa.JSON(), nullable=False),
@@ -47,6 +48,7 @@ def upgrade() -> None:
             ["author_id"], ["people.id"], name="fk_needs_author_id_people", ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_needs"),
+        sa.UniqueConstraint("event_id", "key", name="uq_needs_event_id_key"),
     )
     op.create_index("ix_needs_event_id", "needs", ["event_id"])
     op.create_table(
