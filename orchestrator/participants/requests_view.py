@@ -54,6 +54,7 @@ class Suggestion:
     need: NeedLine
     company: str  # the company's name (a buyer's suggestion), else ""
     words: tuple[str, ...]
+    website: str | None = None  # the company's, checked when it was saved
 
 
 @dataclass
@@ -148,7 +149,12 @@ async def _suggestions(
     ]
     found.sort(key=lambda match: (-match.score, match.need, match.offer))
     return [
-        Suggestion(by_id[match.need], companies[match.offer].name, match.words)
+        Suggestion(
+            by_id[match.need],
+            companies[match.offer].name,
+            match.words,
+            companies[match.offer].website,
+        )
         for match in found[:SUGGESTED]
     ]
 

@@ -275,6 +275,7 @@ async def test_each_side_sees_what_fits_with_the_words_in_common_until_it_is_ask
         f"{chloe}/profile",
         description="Nos capteurs mesurent la qualité de l'eau en continu.",
         themes="eau; capteurs",
+        website="acme.example",
     )
     await post(api, f"{eve}/profile", description="Marquage des chaussées", themes="voirie")
 
@@ -285,6 +286,8 @@ async def test_each_side_sees_what_fits_with_the_words_in_common_until_it_is_ask
     assert "In common: eau," in fits
     buyer = await text_of(api, ana)
     assert "Acme Sensors — for “Mesurer la qualité de l'eau potable”" in buyer
+    link = '<a href="https://acme.example" rel="nofollow noopener noreferrer">website</a>'
+    assert link in await (await api.client.get(ana)).text()
     assert "Globex" not in buyer.split("Companies that fit your needs")[1].split("Requests to")[0]
 
     await post(api, f"{chloe}/ask", to="water", message="Parlons capteurs")

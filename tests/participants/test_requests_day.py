@@ -37,7 +37,7 @@ def lyon_with_requests_open() -> dict[str, Any]:
         "slot_minutes": 30,
         "requests_open": "2021-03-15T09:00",
         "requests_close": "2021-04-01T18:00",
-        "max_requests_per_person": 3,
+        "max_requests_per_person": 1,
     }
     return program
 
@@ -100,6 +100,20 @@ async def test_the_day_builds_itself_from_a_need_a_request_and_an_acceptance(
     assert "Votre demande est envoyée" in await camille.get_by_role("status").inner_text()
     assert await blocking_violations(camille) == []
 
+    # one request going at most: asking a second directorate is refused, and says why
+    roads = f"{base}/me/{await feed_of(db, 'ochabert')}/requests"
+    await api.client.post(
+        roads.removeprefix(base) + "/needs", data={"title": "Éclairage public économe"}
+    )
+    await camille.reload()
+    other = camille.locator(".need", has_text="Éclairage public économe")
+    await other.get_by_text("Demander un rendez-vous sur ce besoin").click()
+    await other.get_by_label("Votre message").fill("Nos capteurs de luminosité")
+    await other.get_by_role("button", name="Envoyer la demande").click()
+    alert = camille.get_by_role("alert")
+    await alert.wait_for()
+    assert "autant de demandes en cours que l'événement le permet" in await alert.inner_text()
+
     await helene.reload()
     request = helene.locator(".request", has_text="Camille Girard")
     await request.get_by_role("button", name="Accepter").click()
@@ -131,4 +145,8 @@ async def test_the_day_builds_itself_from_a_need_a_request_and_an_acceptance(
         meeting = agenda.locator(".session", has_text="Aquasentis × Eau et Déchets")
         assert await meeting.count() == 1
         assert "jeudi 8 avril 2021" in await meeting.inner_text()
+    clock.set(datetime(2021, 4, 2, 9, 0, tzinfo=UTC))  # requests closed
+    await camille.reload()
+    assert "Les demandes de rendez-vous ont fermé le" in await camille.locator("main").inner_text()
+    assert await camille.get_by_text("Demander un rendez-vous sur ce besoin").count() == 0
     await phone.close()
