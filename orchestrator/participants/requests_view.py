@@ -5,6 +5,7 @@ meeting it became."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -124,7 +125,10 @@ async def _suggestions(
             )
         )
     )
-    index = Index(
+    # Built in a thread: for a large event (2,000 companies, 500 needs) the index takes a few
+    # hundred milliseconds, which the loop serving everyone else must not wait for.
+    index = await asyncio.to_thread(
+        Index,
         [Text(str(need.id), f"{need.title}\n{need.description}", need.themes) for need in needs],
         [
             Text(key, row.description or "", tuple(row.themes or ()))
