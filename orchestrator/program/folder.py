@@ -15,8 +15,8 @@ from .raw import RawProgram
 from .sheets import LIST_COLUMNS, PEOPLE, SESSIONS, Table, cell_list
 
 FILES = ("event.json", "people.csv", "sessions.csv")
-# What event.json may hold in the folder form: the event, organisations and meeting requests.
-FOLDER_HEAD = ("event", "organisations", "schedule", "availability", "requests")
+# What event.json may hold in the folder form: the event, organisations, meeting requests, needs.
+FOLDER_HEAD = ("event", "organisations", "schedule", "availability", "requests", "needs")
 FOLDER_NAMES = ", ".join(f'"{name}"' for name in FOLDER_HEAD)
 
 

@@ -15,6 +15,7 @@ from .sheets import (
     EVENT_FIELDS,
     EVERYONE,
     LIST_COLUMNS,
+    NEEDS,
     NUMBER_FIELDS,
     ORGANISATIONS,
     PEOPLE,
@@ -26,7 +27,7 @@ from .sheets import (
 )
 
 EVENT = "event"
-TABLES = (ORGANISATIONS, PEOPLE, SESSIONS, REQUESTS)
+TABLES = (ORGANISATIONS, PEOPLE, SESSIONS, REQUESTS, NEEDS)
 _EVENT_NAMES = ", ".join((*EVENT_FIELDS, *SCHEDULE_FIELDS))
 
 Grid = Sequence[Sequence[Any]]
@@ -54,7 +55,7 @@ class SheetReader:
         for table in TABLES:
             if table.name in sheets:
                 rows, row_places = self.table(grids[table.name], table, sheets[table.name])
-                if rows or table.name != REQUESTS.name:
+                if rows or table.name not in (REQUESTS.name, NEEDS.name):
                     document[table.name], places[table.name] = rows, row_places
         availability_cells = FieldCells({}, AVAILABILITY.name)
         windows: list[list[Any]] = []

@@ -19,7 +19,9 @@ class Table:
         return self.required + self.optional
 
 
-ORGANISATIONS = Table("organisations", ("key", "name", "kind"))
+ORGANISATIONS = Table(
+    "organisations", ("key", "name", "kind"), ("description", "themes", "website")
+)
 PEOPLE = Table("people", ("key", "name", "email", "organisation"), ("locale",))
 SESSIONS = Table(
     "sessions",
@@ -27,10 +29,12 @@ SESSIONS = Table(
     ("provider", "speakers", "stream_url", "streamed"),
 )
 REQUESTS = Table("requests", ("from", "to"), ("priority", "key"))
+NEEDS = Table("needs", ("key", "organisation", "title"), ("description", "themes"))
+"""The buyers' needs the program pre-fills (`prefill.py`)."""
 AVAILABILITY = Table("availability", ("person", "start", "end"))
 """Rows of person "*" are the schedule's windows: when anyone may meet."""
 
-LIST_COLUMNS = ("attendees", "speakers")
+LIST_COLUMNS = ("attendees", "speakers", "themes")
 TIME_COLUMNS = ("start", "end")
 EVERYONE = "*"
 
@@ -44,8 +48,14 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "organiser_email": ("organiser", "email"),
 }
 """The event sheet's fields, and where each goes in the program's `event`."""
-SCHEDULE_NUMBERS = ("slot_minutes", "gap_minutes", "max_parallel", "max_per_person")
-SCHEDULE_FIELDS = (*SCHEDULE_NUMBERS, "refill")
+SCHEDULE_NUMBERS = (
+    "slot_minutes",
+    "gap_minutes",
+    "max_parallel",
+    "max_per_person",
+    "max_requests_per_person",
+)
+SCHEDULE_FIELDS = (*SCHEDULE_NUMBERS, "refill", "requests_open", "requests_close")
 """The event sheet's fields for meeting requests: they go in the program's `schedule`."""
 NUMBER_FIELDS = (*SCHEDULE_NUMBERS, "priority")
 

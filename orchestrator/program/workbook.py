@@ -20,10 +20,10 @@ from .cells import column_letter
 from .problems import Collector, ProgramError
 from .raw import RawProgram
 from .sheet_rows import EVENT, Grid, SheetReader
-from .sheets import AVAILABILITY, ORGANISATIONS, PEOPLE, REQUESTS, SESSIONS
+from .sheets import AVAILABILITY, NEEDS, ORGANISATIONS, PEOPLE, REQUESTS, SESSIONS
 
 REQUIRED_SHEETS = (EVENT, PEOPLE.name, SESSIONS.name)
-OPTIONAL_SHEETS = (ORGANISATIONS.name, REQUESTS.name, AVAILABILITY.name)
+OPTIONAL_SHEETS = (ORGANISATIONS.name, REQUESTS.name, AVAILABILITY.name, NEEDS.name)
 MAX_SHEET_CELLS = 2_000_000
 """The most cells a sheet may span from A1 to its last cell (the reader lays them all out)."""
 _SHEETS_NAMED = (
@@ -77,8 +77,6 @@ def _chosen_sheets(parts: dict[str, str], problems: Collector) -> dict[str, str]
         canonical = actual.strip().lower()
         if canonical in REQUIRED_SHEETS or canonical in OPTIONAL_SHEETS:
             chosen[canonical] = actual
-        elif canonical == "needs":
-            problems.add(actual, "buyers' needs are not part of a program yet; remove this sheet")
         else:
             problems.add(actual, f"unknown sheet ({_SHEETS_NAMED})")
     for required in REQUIRED_SHEETS:

@@ -24,6 +24,7 @@ from .sheets import (
     AVAILABILITY,
     EVENT_FIELDS,
     EVERYONE,
+    NEEDS,
     ORGANISATIONS,
     PEOPLE,
     REQUESTS,
@@ -60,7 +61,7 @@ def export_workbook(document: Mapping[str, Any]) -> bytes:
     everyone = {person.get("key") for person in document.get("people") or []}
     book = Workbook(write_only=True)
     _sheet(book, "event", _EVENT_HEADER, _event_rows(event, schedule))
-    for table in (ORGANISATIONS, PEOPLE, SESSIONS, REQUESTS):
+    for table in (ORGANISATIONS, PEOPLE, SESSIONS, REQUESTS, NEEDS):
         rows = []
         for item in document.get(table.name) or []:
             if table is SESSIONS and _is_everyone(item.get("attendees"), everyone):

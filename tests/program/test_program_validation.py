@@ -419,17 +419,18 @@ def test_unknown_fields_are_named_with_the_allowed_ones() -> None:
     document["venue"] = "Lyon"
     document["event"]["date"] = "2021-04-08"
     document["event"]["organiser"]["phone"] = "+33 4 00 00 00 00"
-    document["organisations"][0]["website"] = "https://water.example"
+    document["organisations"][0]["phone"] = "+33 4 00 00 00 01"
     person(document, "ana")["phone"] = "+33 6 00 00 00 00"
     session_of(document, "m1")["room"] = "A"
 
     assert problems(document) == [
         'venue: unknown field "venue" (allowed: event, organisations, people, sessions, '
-        "schedule, availability, requests)",
+        "schedule, availability, requests, needs)",
         'event.date: unknown field "date" '
         "(allowed: slug, title, timezone, locale, organiser, provider)",
         'event.organiser.phone: unknown field "phone" (allowed: name, email)',
-        'organisations[0].website: unknown field "website" (allowed: key, name, kind)',
+        'organisations[0].phone: unknown field "phone" '
+        "(allowed: key, name, kind, description, themes, website)",
         'people[0].phone: unknown field "phone" (allowed: key, name, email, organisation, locale)',
         'sessions[1].room: unknown field "room" (allowed: key, kind, title, start, end, '
         "attendees, speakers, provider, stream_url, streamed)",

@@ -38,7 +38,7 @@ from orchestrator.settings import Settings
 
 SHEETS = (
     "a program workbook has the sheets event, people, sessions, and optionally organisations, "
-    "requests, availability"
+    "requests, availability, needs"
 )
 SESSION_COLUMNS = (
     "key, kind, title, start, end, attendees, provider, speakers, stream_url, streamed"
@@ -148,6 +148,9 @@ def with_requests(**sections: Any) -> dict[str, Any]:
         "max_parallel": 20,
         "max_per_person": 6,
         "refill": "auto",
+        "requests_open": "2021-03-15T09:00",
+        "requests_close": "2021-04-01T18:00",
+        "max_requests_per_person": 4,
     }
     program["availability"] = {"ben": [["2021-04-08T11:00", "2021-04-08T12:00"]]}
     program["requests"] = [
@@ -307,10 +310,10 @@ def test_a_missing_column_is_named() -> None:
 def test_a_repeated_column_and_a_value_without_a_header_are_placed() -> None:
     def columns(book: Workbook) -> None:
         book["people"]["E1"] = "email"
-        book["organisations"]["E4"] = "call back"
+        book["organisations"]["H4"] = "call back"
 
     assert problems(edited(workbook_of(small_program()), columns)) == [
-        "organisations!E4: a value in a column without a header",
+        "organisations!H4: a value in a column without a header",
         'people!E1: repeated column "email" (also at people!C1)',
     ]
 
@@ -318,11 +321,9 @@ def test_a_repeated_column_and_a_value_without_a_header_are_placed() -> None:
 def test_unknown_sheets_are_named_with_the_known_ones() -> None:
     def sheets(book: Workbook) -> None:
         book.create_sheet("Sheet1")
-        book.create_sheet("needs")
 
     assert problems(edited(workbook_of(small_program()), sheets)) == [
         f"Sheet1: unknown sheet ({SHEETS})",
-        "needs: buyers' needs are not part of a program yet; remove this sheet",
     ]
 
 
@@ -356,10 +357,10 @@ def test_an_unknown_or_repeated_event_field_is_placed_at_its_name() -> None:
         book["event"].append(["title", "Again"])
 
     assert problems(edited(workbook_of(small_program()), event)) == [
-        'event!A14: unknown field "venue" (known: slug, title, timezone, locale, provider, '
+        'event!A17: unknown field "venue" (known: slug, title, timezone, locale, provider, '
         "organiser_name, organiser_email, slot_minutes, gap_minutes, max_parallel, "
-        "max_per_person, refill)",
-        'event!A15: "title" given twice (also at event!A3)',
+        "max_per_person, max_requests_per_person, refill, requests_open, requests_close)",
+        'event!A18: "title" given twice (also at event!A3)',
     ]
 
 
@@ -436,3 +437,28 @@ def test_a_workbook_part_with_a_document_type_is_refused() -> None:
         "lyon.xlsx: not a workbook this service can read: xl/workbook.xml declares a document "
         "type, which no spreadsheet writes"
     ]
+
+
+def test_needs_and_offer_profiles_mean_in_the_workbook_what_they_mean_in_json() -> None:
+    program = small_program()
+    program["organisations"][2].update(  # Acme Sensors
+        description="Capteurs connectés pour les réseaux d'eau",
+        themes=["eau", "capteurs"],
+        website="https://acme.example",
+    )
+    program["needs"] = [
+        {
+            "key": "eau-1",
+            "organisation": "water",
+            "title": "Détecter les fuites",
+            "description": "Sur tout le réseau",
+            "themes": ["eau", "fuites"],
+        }
+    ]
+    from_json = validate(RawProgram(copy.deepcopy(program)), check_provider=lambda name: None)
+
+    from_workbook = validated(workbook_of(program))
+
+    assert from_workbook == from_json
+    assert from_workbook.needs[0].themes == ("eau", "fuites")
+    assert from_workbook.organisations[2].profile.website == "https://acme.example"

@@ -21,6 +21,7 @@ def test_the_template_holds_the_example_event_sheet_by_sheet() -> None:
         "people",
         "sessions",
         "requests",
+        "needs",
         "availability",
     ]
     event = {row[0]: row[1] for row in book["event"].iter_rows(min_row=2, values_only=True)}
