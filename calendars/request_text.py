@@ -61,15 +61,7 @@ def request_mail(
             name=organiser.name, email=organiser.email, event=event_title
         ),
     ]
-    html = writer.templates.get_template("notice.html").render(
-        _=_,
-        lang=language.locale,
-        subject=subject,
-        lines=lines,
-        link=page_url,
-        label=_("Open my page"),
-    )
-    return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
+    return _notice(writer, language.locale, subject, lines, page_url, _("Open my page"))
 
 
 def agenda_ready_mail(
@@ -96,12 +88,15 @@ def agenda_ready_mail(
             name=organiser.name, email=organiser.email, event=event_title
         ),
     ]
+    return _notice(writer, language.locale, subject, lines, agenda_url, _("Open my agenda"))
+
+
+def _notice(
+    writer: Writer, locale: str, subject: str, lines: list[str], link: str, label: str
+) -> MailText:
+    """The text, and the HTML of the notice template (the first line bold, a button)."""
+    language = writer.language(locale)
     html = writer.templates.get_template("notice.html").render(
-        _=_,
-        lang=language.locale,
-        subject=subject,
-        lines=lines,
-        link=agenda_url,
-        label=_("Open my agenda"),
+        _=language.gettext, lang=locale, subject=subject, lines=lines, link=link, label=label
     )
     return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)

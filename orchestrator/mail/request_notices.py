@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from calendars import imip
 from calendars.model import Party
 from calendars.request_text import Step, agenda_ready_mail, request_mail
-from calendars.text import Writer
+from calendars.text import MailText, Writer
 
 from ..db import models as m
 from ..db.mail import Outgoing, enqueue
@@ -80,26 +80,8 @@ async def queue_request_mail(
             organiser=organiser,
             event_title=event.title,
         )
-        outgoing.append(
-            Outgoing(
-                event_id=event.id,
-                session_id=None,
-                person_id=person.id,
-                kind=KIND,
-                dedupe_key=f"{KIND}:{request.id}:{step}:{person.id}",
-                sender=settings.mail_from,
-                recipient=person.email,
-                subject=text.subject,
-                body=imip.plain(
-                    organiser=organiser,
-                    mail_from=settings.mail_from,
-                    recipient=Party(person.name, person.email),
-                    text=text,
-                    now=now,
-                ),
-                created_at=now,
-            )
-        )
+        dedupe = f"{KIND}:{request.id}:{step}:{person.id}"
+        outgoing.append(_outgoing(event, person, dedupe, text, settings.mail_from, now))
     return await enqueue(db, outgoing)
 
 
@@ -184,24 +166,30 @@ class AgendaReady:
                 organiser=organiser,
                 event_title=event.title,
             )
-            outgoing.append(
-                Outgoing(
-                    event_id=event.id,
-                    session_id=None,
-                    person_id=person.id,
-                    kind=KIND,
-                    dedupe_key=f"agenda-ready:{person.id}:{','.join(k for k, _ in meetings)}",
-                    sender=self.settings.mail_from,
-                    recipient=person.email,
-                    subject=text.subject,
-                    body=imip.plain(
-                        organiser=organiser,
-                        mail_from=self.settings.mail_from,
-                        recipient=Party(person.name, person.email),
-                        text=text,
-                        now=now,
-                    ),
-                    created_at=now,
-                )
-            )
+            dedupe = f"agenda-ready:{person.id}:{','.join(key for key, _ in meetings)}"
+            outgoing.append(_outgoing(event, person, dedupe, text, self.settings.mail_from, now))
         return await enqueue(db, outgoing)
+
+
+def _outgoing(
+    event: m.Event, person: m.Person, dedupe: str, text: MailText, mail_from: str, now: datetime
+) -> Outgoing:
+    """One composed message to a person, from the organiser's name at `mail_from`."""
+    return Outgoing(
+        event_id=event.id,
+        session_id=None,
+        person_id=person.id,
+        kind=KIND,
+        dedupe_key=dedupe,
+        sender=mail_from,
+        recipient=person.email,
+        subject=text.subject,
+        body=imip.plain(
+            organiser=Party(event.organiser_name, event.organiser_email),
+            mail_from=mail_from,
+            recipient=Party(person.name, person.email),
+            text=text,
+            now=now,
+        ),
+        created_at=now,
+    )

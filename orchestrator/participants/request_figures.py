@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.matchmaking import ParticipantRequest
-from ..program.asked import request_session_key
+from ..program.asked import placed_requests, request_session_key
 from .meeting_requests import state_now, window_of
 
 
@@ -28,15 +28,7 @@ async def request_figures(db: AsyncSession, event_id: int, now: datetime) -> dic
             )
         )
     ).all()
-    placed_keys = set(
-        await db.scalars(
-            select(m.Session.key).where(
-                m.Session.event_id == event_id,
-                m.Session.cancelled_at.is_(None),
-                m.Session.key.like("request-%"),
-            )
-        )
-    )
+    placed_keys = await placed_requests(db, event_id)
     states: Counter[str] = Counter()
     by_directorate: dict[str, Counter[str]] = defaultdict(Counter)
     placed = 0

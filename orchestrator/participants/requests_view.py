@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from ..db import models as m
 from ..db.matchmaking import Need, ParticipantRequest
-from ..program.asked import request_session_key
+from ..program.asked import placed_requests, request_session_key
 from ..suggestions.rank import Index, Text
 from .meeting_requests import Window, state_now, window_of
 
@@ -199,7 +199,7 @@ async def _requests(
         .where(ParticipantRequest.state != "withdrawn")
         .order_by(ParticipantRequest.created_at.desc(), ParticipantRequest.id.desc())
     )
-    placed = await _placed(db, person.event_id)
+    placed = await placed_requests(db, person.event_id)
     found = []
     for request, name, organisation, to, need in rows:
         key = request_session_key(request.id)
@@ -221,17 +221,6 @@ async def _requests(
             )
         )
     return found
-
-
-async def _placed(db: AsyncSession, event_id: int) -> set[str]:
-    keys = await db.scalars(
-        select(m.Session.key).where(
-            m.Session.event_id == event_id,
-            m.Session.cancelled_at.is_(None),
-            m.Session.key.like("request-%"),
-        )
-    )
-    return set(keys)
 
 
 def by_directorate(needs: list[NeedLine]) -> dict[str, list[NeedLine]]:

@@ -55,3 +55,15 @@ async def accepted_requests(db: AsyncSession, event_id: int, first: int) -> list
             )
         )
     return found
+
+
+async def placed_requests(db: AsyncSession, event_id: int) -> set[str]:
+    """The keys of the live meetings placed for participants' requests."""
+    keys = await db.scalars(
+        select(m.Session.key).where(
+            m.Session.event_id == event_id,
+            m.Session.cancelled_at.is_(None),
+            m.Session.key.like("request-%"),
+        )
+    )
+    return set(keys)

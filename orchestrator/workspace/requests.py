@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from ..db import models as m
 from ..db.matchmaking import Need, ParticipantRequest
 from ..participants.meeting_requests import Window, state_now, window_of
-from ..program.asked import request_session_key
+from ..program.asked import placed_requests, request_session_key
 
 ORDER = {"pending": 0, "accepted": 1, "declined": 2, "expired": 3}
 
@@ -67,15 +67,7 @@ async def requests_overview(db: AsyncSession, event: m.Event, now: datetime) -> 
         .outerjoin(Need, Need.id == ParticipantRequest.need_id)
         .where(ParticipantRequest.event_id == event.id, ParticipantRequest.state != "withdrawn")
     )
-    placed = set(
-        await db.scalars(
-            select(m.Session.key).where(
-                m.Session.event_id == event.id,
-                m.Session.cancelled_at.is_(None),
-                m.Session.key.like("request-%"),
-            )
-        )
-    )
+    placed = await placed_requests(db, event.id)
     rows = [
         Row(
             request.id,
