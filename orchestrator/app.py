@@ -32,6 +32,7 @@ from .api import (
     join,
     mail,
     openapi,
+    outcomes,
     replays,
     report,
     requests_page,
@@ -59,6 +60,7 @@ from .mail.inbound import ReplyReader
 from .mail.invites import InviteComposer
 from .mail.lmtp import LmtpDoor
 from .mail.outbox import OutboxSender
+from .mail.outcome_questions import OutcomeQuestions
 from .mail.reminders import Reminders
 from .mail.request_notices import RequestReminders
 from .metrics import Metrics
@@ -258,6 +260,8 @@ def create_app(
         periodic.every("archive-recordings", ARCHIVE_EVERY, app[appkeys.ARCHIVER].run_once)
         reminders = RequestReminders(db, clock.now, settings, app[appkeys.WRITER])
         periodic.every("request-reminders", settings.poll_interval, reminders.queue_due)
+        questions = OutcomeQuestions(db, clock.now, settings, app[appkeys.WRITER])
+        periodic.every("outcome-questions", settings.poll_interval, questions.queue_due)
         replies = app[appkeys.REPLIES]
         if replies is not None and replies.mailbox is not None:
             periodic.every("read-replies", settings.poll_interval, replies.read_once)
@@ -305,6 +309,7 @@ def create_app(
         audit.routes,
         feeds.routes,
         agenda.routes,
+        outcomes.routes,
         requests_page.routes,
         join.routes,
         rooms.routes,

@@ -16,6 +16,7 @@ from ..participants.agenda import Item, agenda_items, owner_of, sessions_of
 from ..participants.answers import ANSWERS, Given, Unanswerable, answer_seat, seat_for
 from ..participants.handover import Colleague, Refused, colleague_in, colleagues_of, hand_over
 from ..participants.meeting_requests import window_of
+from ..participants.outcomes import questions_of
 from ..participants.seats import build_entry
 
 routes = web.RouteTableDef()
@@ -37,6 +38,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
             return _unknown(request)
         mine = await sessions_of(db, owner.person, cancelled=True)
         colleagues = await colleagues_of(db, owner.person)
+        questions = await questions_of(db, owner.person)
         asking = await window_of(db, owner.person.event_id) is not None
         handed = request.query.get("handed")
         handed_to = await colleague_in(db, owner.person, handed) if handed else None
@@ -53,7 +55,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         title=event.title,
         person=person,
         event=event,
-        items=agenda_items(mine, settings, now),
+        items=agenda_items(mine, settings, now, questions),
         when=when,
         feed=f"{settings.base_url}/calendar/{person.feed_token}.ics",
         webcal=f"webcal://{host.netloc}{host.path}/calendar/{person.feed_token}.ics",

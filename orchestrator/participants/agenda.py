@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.base import names_nothing
+from ..db.outcomes import MeetingOutcome
 from ..db.replays import Replay
 from ..replays.links import followable
 from ..settings import Settings
@@ -42,6 +44,8 @@ class Item:
     join_url: str
     replay_url: str | None
     answer: str  # the person's own answer for this session (participants/answers.py)
+    outcome: str | None = None  # the link of "what came of it?", once the meeting was held
+    outcome_answer: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -114,8 +118,14 @@ async def sessions_of(
     ]
 
 
-def agenda_items(mine: list[Mine], settings: Settings, now: datetime) -> list[Item]:
-    """The agenda page's lines: each session's state now, and who else comes to a meeting."""
+def agenda_items(
+    mine: list[Mine],
+    settings: Settings,
+    now: datetime,
+    questions: Mapping[int, MeetingOutcome] | None = None,
+) -> list[Item]:
+    """The agenda page's lines: each session's state now, who else comes to a meeting, and the
+    question of what came of it (`questions`, by session) once it was held."""
     items = []
     for found in mine:
         session = found.session
@@ -151,6 +161,8 @@ def agenda_items(mine: list[Mine], settings: Settings, now: datetime) -> list[It
                 join_url=f"{settings.base_url}/j/{found.seat.token}",
                 replay_url=found.replay_url,
                 answer=found.seat.answer,
+                outcome=question.token if (question := (questions or {}).get(session.id)) else None,
+                outcome_answer=question.answer if question else None,
             )
         )
     return items

@@ -1,0 +1,146 @@
+"""Asking each side of a held meeting what came of it, once, right after it: a periodic pass
+looks at the meetings whose window has closed since the last days, decides from the attendance
+whether each was held (the attendance rules: both sides together long enough), and for a held
+one gives each of its people a question with a link of their own and mails it. A meeting not
+held is recorded as checked and asks nobody (the report shows why it was not held). Durable:
+what was asked is stored with the mail in one transaction, so a restart asks nobody twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calendars import imip
+from calendars.model import Party
+from calendars.outcome_text import outcome_question_mail
+from calendars.text import Writer
+
+from ..attendance.log import attendance
+from ..db import models as m
+from ..db.mail import Outgoing, enqueue
+from ..db.outcomes import AFTER, MeetingOutcome, OutcomeCheck
+from ..settings import Settings
+from ..tokens import new_link_token
+
+KIND = "outcome"
+LOOK_BACK = timedelta(days=7)  # meetings closed longer ago than this are not asked any more
+
+
+class OutcomeQuestions:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        now: Callable[[], datetime],
+        settings: Settings,
+        writer: Writer,
+    ) -> None:
+        self.db, self.now, self.settings, self.writer = db, now, settings, writer
+
+    async def queue_due(self) -> int:
+        """Checks the meetings closed since LOOK_BACK and not checked yet; how many questions
+        were mailed."""
+        now = self.now()
+        marks = self.settings.marks
+        asked = 0
+        async with self.db() as db, db.begin():
+            due = (
+                await db.execute(
+                    select(m.Session, m.Event)
+                    .join(m.Event, m.Event.id == m.Session.event_id)
+                    .outerjoin(OutcomeCheck, OutcomeCheck.session_id == m.Session.id)
+                    .where(
+                        m.Session.kind == "meeting",
+                        m.Session.cancelled_at.is_(None),
+                        m.Session.ends_at <= now - marks.close_grace,
+                        m.Session.ends_at > now - marks.close_grace - LOOK_BACK,
+                        OutcomeCheck.session_id.is_(None),
+                    )
+                    .order_by(m.Session.ends_at)
+                    .limit(500)
+                )
+            ).all()
+            by_event: dict[int, tuple[m.Event, list[m.Session]]] = {}
+            for session, event in due:
+                by_event.setdefault(event.id, (event, []))[1].append(session)
+            for event, sessions in by_event.values():
+                outcomes = await attendance(
+                    db, event, now=now, marks=marks, session_ids=[s.id for s in sessions]
+                )
+                for outcome in outcomes:
+                    held = bool(outcome.held)
+                    db.add(OutcomeCheck(session_id=outcome.session.id, held=held, checked_at=now))
+                    if held:
+                        asked += await self._ask(db, event, outcome.session, now)
+        return asked
+
+    async def _ask(
+        self, db: AsyncSession, event: m.Event, session: m.Session, now: datetime
+    ) -> int:
+        """A question for each person of the meeting, with its link, and its mail."""
+        people = (
+            await db.execute(
+                select(m.Person, m.Organisation.name)
+                .join(m.Attendee, m.Attendee.person_id == m.Person.id)
+                .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
+                .where(
+                    m.Attendee.session_id == session.id,
+                    m.Attendee.removed_at.is_(None),
+                    m.Person.erased_at.is_(None),
+                )
+            )
+        ).all()
+        organiser = Party(event.organiser_name, event.organiser_email)
+        outgoing = []
+        for person, _ in people:
+            others = [  # the other side: by organisation, else by name
+                organisation or other.name
+                for other, organisation in people
+                if other.id != person.id
+                and (
+                    other.organisation_id is None or other.organisation_id != person.organisation_id
+                )
+            ]
+            question = MeetingOutcome(
+                event_id=event.id,
+                session_id=session.id,
+                person_id=person.id,
+                stage="after",
+                token=new_link_token(),
+                asked_at=now,
+            )
+            db.add(question)
+            base = f"{self.settings.base_url}/o/{question.token}"
+            text = outcome_question_mail(
+                self.writer,
+                person.locale or event.locale,
+                later=False,
+                title=session.title,
+                partner=", ".join(dict.fromkeys(others)) or session.title,
+                answers=[(label, f"{base}/{label}") for label in AFTER],
+                organiser=organiser,
+                event_title=event.title,
+            )
+            outgoing.append(
+                Outgoing(
+                    event_id=event.id,
+                    session_id=session.id,
+                    person_id=person.id,
+                    kind=KIND,
+                    dedupe_key=f"{KIND}:after:{session.id}:{person.id}",
+                    sender=self.settings.mail_from,
+                    recipient=person.email,
+                    subject=text.subject,
+                    body=imip.plain(
+                        organiser=organiser,
+                        mail_from=self.settings.mail_from,
+                        recipient=Party(person.name, person.email),
+                        text=text,
+                        now=now,
+                    ),
+                    created_at=now,
+                )
+            )
+        return await enqueue(db, outgoing)

@@ -1,0 +1,154 @@
+"""Right after the day's meetings, the follow-up team wants to know what came of each. Chloé
+(Acme) and Ana (Water and Waste) met for twenty minutes; Eve waited alone for Ben. Once the
+rooms have closed, Chloé and Ana each get one mail asking what came of it, Eve and Ben none (it
+was not held). Chloé's click on "a cooperation is possible" records it, in a browser, with a
+comment only the organisers read; a mail scanner fetching the same link records nothing."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from support.accessibility import blocking_violations
+from support.browser import screenshot_path
+from support.deliveries import JITSI_SECRET, headers, occupant, provisioned, seat
+from support.mailsink import MailSink
+from support.service import Api, ManualClock, small_program
+
+from orchestrator import appkeys
+from orchestrator.db import models as m
+from orchestrator.db.outcomes import MeetingOutcome, OutcomeCheck
+from orchestrator.mail.outcome_questions import OutcomeQuestions
+
+SLUG = "meet-the-buyers"
+M1_START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def api(make_api: Callable[..., Any], sink: MailSink, clock: ManualClock, db: Any) -> Api:
+    api: Api = await make_api(
+        mail_url=sink.url, jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test"
+    )
+    await api.import_ok(small_program())
+    clock.set(M1_START + timedelta(minutes=1))
+    for session, people in (("m1", ("chloe", "ana")), ("m2", ("eve",))):
+        room = await provisioned(api, db, session)
+        for person in people:
+            _, seat_id, _ = await seat(db, person, session)
+            for kind, at in (("joined", M1_START), ("left", M1_START + timedelta(minutes=22))):
+                body = occupant(kind, room, seat_id, person.title(), at)
+                assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+    await api.deliver_mail()
+    sink.clear()
+    return api
+
+
+def questions(api: Api, clock: ManualClock) -> OutcomeQuestions:
+    app = api.client.app
+    assert app is not None
+    return OutcomeQuestions(app[appkeys.DB], clock.now, app[appkeys.SETTINGS], app[appkeys.WRITER])
+
+
+async def test_each_side_of_a_held_meeting_is_asked_once_and_nobody_else(
+    api: Api, db: Any, sink: MailSink, clock: ManualClock
+) -> None:
+    asker = questions(api, clock)
+    clock.set(M1_START + timedelta(minutes=35))  # over, but the rooms close a little later
+    assert await asker.queue_due() == 0
+    clock.set(M1_START + timedelta(minutes=65))  # m1 and m2 closed; m3 still to come
+
+    assert await asker.queue_due() == 2
+    assert await asker.queue_due() == 0  # once
+    await api.deliver_mail()
+    asked = {message.recipient: message for message in sink.received}
+    assert set(asked) == {"chloe@acme.example", "ana@water.example"}
+    mail = asked["chloe@acme.example"]
+    assert mail.subject == "What came of your meeting with Water and Waste?"
+    assert "A cooperation is possible: http://rdv.test/o/" in mail.text
+    async with db() as session:
+        checks = dict(
+            (await session.execute(select(OutcomeCheck.session_id, OutcomeCheck.held))).all()
+        )
+        keys = dict((await session.execute(select(m.Session.id, m.Session.key))).all())
+    assert {keys[session_id]: held for session_id, held in checks.items()} == {
+        "m1": True,
+        "m2": False,  # Eve waited alone: not held, nobody asked
+    }
+
+
+async def test_one_click_records_the_answer_in_a_browser_and_a_scanner_records_nothing(
+    api: Api, db: Any, sink: MailSink, clock: ManualClock, browser: Any
+) -> None:
+    clock.set(M1_START + timedelta(minutes=65))
+    await questions(api, clock).queue_due()
+    await api.deliver_mail()
+    (mail,) = [msg for msg in sink.received if msg.recipient == "chloe@acme.example"]
+    link = re.search(r"A cooperation is possible: (\S+)", mail.text)
+    assert link is not None
+    path = link.group(1).removeprefix("http://rdv.test")
+
+    scanned = await api.client.get(path)  # what a mail scanner does: no script runs
+    assert scanned.status == 200
+    assert await answer_of(db, "chloe") == (None, None)
+
+    base = str(api.client.make_url("/")).rstrip("/")
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await page.goto(base + path)
+    status = page.get_by_role("status")
+    await status.wait_for()
+    assert "Thank you: your answer is recorded." in await status.inner_text()
+    assert "A cooperation is possible" in await status.inner_text()
+    assert await answer_of(db, "chloe") == ("cooperation-possible", None)
+    await page.get_by_label("A comment for the organisers").fill("Un essai pilote à l'automne")
+    await page.get_by_role("button", name="Send my answer").click()
+    await page.wait_for_url("**saved=1")
+    assert await answer_of(db, "chloe") == ("cooperation-possible", "Un essai pilote à l'automne")
+    await page.screenshot(path=str(screenshot_path("outcome.png")), full_page=True)
+    await context.close()
+    axe = await browser.new_context(bypass_csp=True)
+    checked = await axe.new_page()
+    await checked.goto(base + path.rsplit("/", 1)[0])
+    assert await blocking_violations(checked) == []
+    await axe.close()
+
+    async with db() as session:
+        feed = await session.scalar(select(m.Person.feed_token).where(m.Person.key == "chloe"))
+    agenda = html.unescape(await (await api.client.get(f"/me/{feed}")).text())
+    assert "What came of it: your answer is recorded" in agenda
+
+
+async def test_a_wrong_answer_or_link_changes_nothing(
+    api: Api, db: Any, clock: ManualClock
+) -> None:
+    clock.set(M1_START + timedelta(minutes=65))
+    await questions(api, clock).queue_due()
+    async with db() as session:
+        token = await session.scalar(select(MeetingOutcome.token).limit(1))
+    assert (await api.client.get("/o/no-such-link/cooperation-possible")).status == 404
+    assert (await api.client.get(f"/o/{token}/agreement-reached")).status == 404  # a later label
+    wrong = await api.client.post(f"/o/{token}", data={"answer": "delighted"})
+    assert wrong.status == 400
+    assert "cooperation-possible" in await wrong.text()
+    async with db() as session:
+        assert (
+            await session.scalar(select(MeetingOutcome.answer).where(MeetingOutcome.token == token))
+            is None
+        )
+
+
+async def answer_of(db: Any, person: str) -> tuple[str | None, str | None]:
+    async with db() as session:
+        row = (
+            await session.execute(
+                select(MeetingOutcome.answer, MeetingOutcome.comment)
+                .join(m.Person, m.Person.id == MeetingOutcome.person_id)
+                .where(m.Person.key == person)
+            )
+        ).one()
+    return row.answer, row.comment
