@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from . import answers, attendance, audit, events, mail, replays, rooms, schedule
+from . import answers, attendance, audit, events, mail, outcomes_api, replays, rooms, schedule
 from .operations import Answer, Operation, Operations
 from .replies import reply
 from .schemas.common import Error
@@ -145,6 +145,7 @@ API = (
     answers.api,
     rooms.api,
     attendance.api,
+    outcomes_api.api,
     replays.api,
     schedule.api,
     mail.api,

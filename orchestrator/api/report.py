@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from calendars.outcome_text import LABEL_TEXT
+
 from .. import appkeys
 from ..attendance.export import attendance_csv, csv_bytes
 from ..attendance.log import as_dict, event_attendance
@@ -15,6 +17,8 @@ from ..db import models as m
 from ..report.charts import held_chart, presence_chart
 from ..report.extras import extra_figures
 from ..report.model import Report, build_report
+from ..report.outcomes import COLUMNS as OUTCOME_COLUMNS
+from ..report.outcomes import answer_rows, outcome_answers, outcome_figures
 from .viewers import viewer_of
 
 routes = web.RouteTableDef()
@@ -60,6 +64,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     if isinstance(found, web.Response):
         return found
     event, report, _ = found
+    async with request.app[appkeys.DB]() as db:
+        said = outcome_figures(await outcome_answers(db, event.id))
     pages = request.app[appkeys.PAGES]
     _ = pages.language(event.locale).gettext
     peak = report.figures["plenary_peak"]
@@ -72,6 +78,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         event.locale,
         title=event.title,
         report=report,
+        said=said,
+        label_text=LABEL_TEXT,
         presence_svg=presence_chart(
             report.curve,
             report.curve_zone,
@@ -90,13 +98,21 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/events/{slug}/report/{name}.csv")
 async def report_csv(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    if name not in ("attendance", "meetings", "no-shows"):
+    if name not in ("attendance", "meetings", "no-shows", "outcomes"):
         raise web.HTTPNotFound(text="no such export")
     found = await _report(request)
     if isinstance(found, web.Response):
         return found
     event, report, outcomes = found
-    if name == "attendance":
+    if name == "outcomes":  # the comments are the organisers' alone
+        viewer = viewer_of(request, event.slug)
+        async with request.app[appkeys.DB]() as db:
+            answers = await outcome_answers(db, event.id)
+        rows = answer_rows(
+            answers, ZoneInfo(event.timezone), comments=bool(viewer and viewer.can_act)
+        )
+        body = csv_bytes(OUTCOME_COLUMNS, rows)
+    elif name == "attendance":
         body = attendance_csv(
             row for outcome in outcomes for row in as_dict(outcome, ZoneInfo(event.timezone))
         )

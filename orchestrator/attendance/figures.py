@@ -42,6 +42,9 @@ DEFINITIONS = {
     "requests_expired": N_("requests left unanswered when requests closed"),
     "requests_placed": N_("accepted requests the scheduler placed as meetings"),
     "acceptance_rate": N_("per directorate: requests accepted out of requests received"),
+    "outcomes": N_(
+        "what each side of a held meeting said came of it, asked once its room had closed"
+    ),
 }
 
 

@@ -1,5 +1,5 @@
-"""The report's figures that do not come from the attendance: replays, and participants'
-meeting requests; read once for the API, the page and `rdv report`."""
+"""The report's figures that do not come from the attendance: replays, participants' meeting
+requests, and what came of the meetings; read once for the API, the page and `rdv report`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..participants.request_figures import request_figures
 from ..replays.archive import replay_figures
+from .outcomes import outcome_answers, outcome_figures
 
 
 async def extra_figures(db: AsyncSession, event_id: int, now: datetime) -> dict[str, Any]:
-    return {**await replay_figures(db, event_id), **await request_figures(db, event_id, now)}
+    after = outcome_figures(await outcome_answers(db, event_id))["after"]
+    return {
+        **await replay_figures(db, event_id),
+        **await request_figures(db, event_id, now),
+        "outcomes_asked": after["asked"],
+        "outcomes_answered": after["answered"],
+        "outcomes": after["labels"],
+    }

@@ -30,6 +30,12 @@ def report_lines(title: str, figures: dict[str, Any]) -> list[str]:
             f"{figures['requests_accepted']} accepted, {figures['requests_declined']} declined, "
             f"{figures['requests_expired']} expired; {figures['requests_placed']} placed"
         )
+    if figures.get("outcomes_asked"):
+        said = ", ".join(f"{count} {label}" for label, count in figures["outcomes"].items())
+        lines.append(
+            f"  what came of them        {figures['outcomes_answered']} of "
+            f"{figures['outcomes_asked']} answered: {said}"
+        )
     if figures["median_meeting_minutes"] is not None:
         lines.append(f"  median meeting minutes   {figures['median_meeting_minutes']:.0f}")
     if figures.get("plenary_replay"):

@@ -42,6 +42,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/events/{slug}/audit"): (401, 401, 401, 401, 403, 200, 200),
     ("GET", "/api/v1/events/{slug}/attendance"): (401, 401, 401, 401, 403, 200, 200),
     ("GET", "/api/v1/events/{slug}/report"): (401, 401, 401, 401, 403, 200, 200),
+    ("GET", "/api/v1/events/{slug}/outcomes"): (401, 401, 401, 401, 403, 200, 200),
     ("GET", "/api/v1/events/{slug}/replays"): (401, 401, 401, 401, 403, 200, 200),
     ("POST", "/api/v1/events/{slug}/sessions/{key}/replays"): (401, 401, 401, 401, 403, 403, 201),
     ("GET", "/api/v1/events/{slug}/rooms"): (401, 401, 401, 401, 403, 200, 200),

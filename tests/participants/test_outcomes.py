@@ -19,6 +19,7 @@ from support.browser import screenshot_path
 from support.deliveries import JITSI_SECRET, headers, occupant, provisioned, seat
 from support.mailsink import MailSink
 from support.service import Api, ManualClock, small_program
+from support.signin import sign_in
 
 from orchestrator import appkeys
 from orchestrator.db import models as m
@@ -152,3 +153,61 @@ async def answer_of(db: Any, person: str) -> tuple[str | None, str | None]:
             )
         ).one()
     return row.answer, row.comment
+
+
+async def test_the_follow_up_team_reads_the_counts_and_only_organisers_the_comments(
+    api: Api, db: Any, clock: ManualClock
+) -> None:
+    clock.set(M1_START + timedelta(minutes=65))
+    await questions(api, clock).queue_due()
+    for person, answer, comment in (
+        ("chloe", "cooperation-possible", "Un pilote à l'automne"),
+        ("ana", "informative-no-cooperation", ""),
+    ):
+        async with db() as session:
+            token = await session.scalar(
+                select(MeetingOutcome.token)
+                .join(m.Person, m.Person.id == MeetingOutcome.person_id)
+                .where(m.Person.key == person)
+            )
+        sent = await api.client.post(
+            f"/o/{token}", data={"answer": answer, "comment": comment}, allow_redirects=False
+        )
+        assert sent.status == 303
+
+    for role, comment in (("organiser", "Un pilote à l'automne"), ("followup", "")):
+        found = await api.client.get(
+            f"/api/v1/events/{SLUG}/outcomes", headers=api.headers(SLUG, role)
+        )
+        body = await found.json()
+        assert body["after"]["asked"] == 2
+        assert body["after"]["answered"] == 2
+        assert body["after"]["labels"]["cooperation-possible"] == 1
+        assert body["after"]["by_company"] == [
+            {
+                "name": "Acme Sensors",
+                "did-not-take-place": 0,
+                "insufficient-interest": 0,
+                "informative-no-cooperation": 0,
+                "cooperation-possible": 1,
+            }
+        ]
+        chloe = next(row for row in body["answers"] if row["person"] == "chloe")
+        assert chloe["comment"] == comment  # the organisers' alone
+
+    report = await (
+        await api.client.get(f"/api/v1/events/{SLUG}/report", headers=api.headers(SLUG))
+    ).json()
+    assert (report["outcomes_asked"], report["outcomes_answered"]) == (2, 2)
+    assert report["outcomes"]["informative-no-cooperation"] == 1
+
+    signed = await sign_in(api.client, db, clock, SLUG, role="followup")
+    page = await api.client.get(f"/events/{SLUG}/report", cookies=signed.cookies)
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", await page.text())).split())
+    assert "2 of 2 people asked after a held meeting answered." in text
+    assert "Acme Sensors 0 0 0 1" in text
+    exported = await api.client.get(f"/events/{SLUG}/report/outcomes.csv", cookies=signed.cookies)
+    assert exported.status == 200
+    csv = await exported.text()
+    assert "cooperation-possible" in csv
+    assert "Un pilote" not in csv  # a follow-up reader gets no comment

@@ -96,4 +96,7 @@ class Report(Model):
     requests_expired: int
     requests_placed: int
     requests_per_directorate: list[DirectorateRequests]
+    outcomes_asked: int
+    outcomes_answered: int
+    outcomes: dict[str, int]
     plenary_replay: str | None
