@@ -122,6 +122,7 @@ class Settings:
     close_grace: timedelta = timedelta(minutes=10)
     max_session_length: timedelta = LONGEST_SESSION
     reminder_before: timedelta = timedelta(minutes=15)
+    followup_after: timedelta = timedelta(days=180)  # the second "what came of it?"
     poll_interval: timedelta = timedelta(seconds=60)
     archive_dir: Path | None = None
     raw_retention: timedelta = timedelta(days=30)

@@ -3,15 +3,18 @@ looks at the meetings whose window has closed since the last days, decides from 
 whether each was held (the attendance rules: both sides together long enough), and for a held
 one gives each of its people a question with a link of their own and mails it. A meeting not
 held is recorded as checked and asks nobody (the report shows why it was not held). Durable:
-what was asked is stored with the mail in one transaction, so a restart asks nobody twice."""
+what was asked is stored with the mail in one transaction, so a restart asks nobody twice.
+Months later (`RDV_FOLLOWUP_AFTER` after the event's last session) those who answered that a
+cooperation is possible are asked again, with the five later labels."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from calendars import imip
 from calendars.model import Party
@@ -21,7 +24,7 @@ from calendars.text import Writer
 from ..attendance.log import attendance
 from ..db import models as m
 from ..db.mail import Outgoing, enqueue
-from ..db.outcomes import AFTER, MeetingOutcome, OutcomeCheck
+from ..db.outcomes import LABELS, MeetingOutcome, OutcomeCheck
 from ..settings import Settings
 from ..tokens import new_link_token
 
@@ -40,6 +43,11 @@ class OutcomeQuestions:
         self.db, self.now, self.settings, self.writer = db, now, settings, writer
 
     async def queue_due(self) -> int:
+        """Both passes: right after the meetings, and months later; how many questions were
+        mailed."""
+        return await self.queue_after() + await self.queue_later()
+
+    async def queue_after(self) -> int:
         """Checks the meetings closed since LOOK_BACK and not checked yet; how many questions
         were mailed."""
         now = self.now()
@@ -73,13 +81,58 @@ class OutcomeQuestions:
                     held = bool(outcome.held)
                     db.add(OutcomeCheck(session_id=outcome.session.id, held=held, checked_at=now))
                     if held:
-                        asked += await self._ask(db, event, outcome.session, now)
+                        asked += await self._ask(db, event, outcome.session, "after", None, now)
+        return asked
+
+    async def queue_later(self) -> int:
+        """`RDV_FOLLOWUP_AFTER` after an event's last session: each side that answered
+        `cooperation-possible` is asked again, once (stage `later`)."""
+        now = self.now()
+        later = aliased(MeetingOutcome)
+        asked = 0
+        async with self.db() as db, db.begin():
+            ends = (
+                select(m.Session.event_id, func.max(m.Session.ends_at).label("last"))
+                .where(m.Session.cancelled_at.is_(None))
+                .group_by(m.Session.event_id)
+                .subquery()
+            )
+            due = (
+                await db.execute(
+                    select(MeetingOutcome, m.Session, m.Event)
+                    .join(m.Session, m.Session.id == MeetingOutcome.session_id)
+                    .join(m.Event, m.Event.id == MeetingOutcome.event_id)
+                    .join(ends, ends.c.event_id == MeetingOutcome.event_id)
+                    .outerjoin(
+                        later,
+                        (later.session_id == MeetingOutcome.session_id)
+                        & (later.person_id == MeetingOutcome.person_id)
+                        & (later.stage == "later"),
+                    )
+                    .where(
+                        MeetingOutcome.stage == "after",
+                        MeetingOutcome.answer == "cooperation-possible",
+                        ends.c.last <= now - self.settings.followup_after,
+                        later.id.is_(None),
+                    )
+                    .limit(500)
+                )
+            ).all()
+            for outcome, session, event in due:
+                asked += await self._ask(db, event, session, "later", outcome.person_id, now)
         return asked
 
     async def _ask(
-        self, db: AsyncSession, event: m.Event, session: m.Session, now: datetime
+        self,
+        db: AsyncSession,
+        event: m.Event,
+        session: m.Session,
+        stage: str,
+        only: int | None,
+        now: datetime,
     ) -> int:
-        """A question for each person of the meeting, with its link, and its mail."""
+        """A question at `stage` for each person of the meeting (or only the person `only`),
+        with its link, and its mail."""
         people = (
             await db.execute(
                 select(m.Person, m.Organisation.name)
@@ -95,19 +148,19 @@ class OutcomeQuestions:
         organiser = Party(event.organiser_name, event.organiser_email)
         outgoing = []
         for person, _ in people:
+            if only is not None and person.id != only:
+                continue
+            own = person.organisation_id
             others = [  # the other side: by organisation, else by name
                 organisation or other.name
                 for other, organisation in people
-                if other.id != person.id
-                and (
-                    other.organisation_id is None or other.organisation_id != person.organisation_id
-                )
+                if other.id != person.id and (own is None or other.organisation_id != own)
             ]
             question = MeetingOutcome(
                 event_id=event.id,
                 session_id=session.id,
                 person_id=person.id,
-                stage="after",
+                stage=stage,
                 token=new_link_token(),
                 asked_at=now,
             )
@@ -116,10 +169,10 @@ class OutcomeQuestions:
             text = outcome_question_mail(
                 self.writer,
                 person.locale or event.locale,
-                later=False,
+                later=stage == "later",
                 title=session.title,
                 partner=", ".join(dict.fromkeys(others)) or session.title,
-                answers=[(label, f"{base}/{label}") for label in AFTER],
+                answers=[(label, f"{base}/{label}") for label in LABELS[stage]],
                 organiser=organiser,
                 event_title=event.title,
             )
@@ -129,7 +182,7 @@ class OutcomeQuestions:
                     session_id=session.id,
                     person_id=person.id,
                     kind=KIND,
-                    dedupe_key=f"{KIND}:after:{session.id}:{person.id}",
+                    dedupe_key=f"{KIND}:{stage}:{session.id}:{person.id}",
                     sender=self.settings.mail_from,
                     recipient=person.email,
                     subject=text.subject,

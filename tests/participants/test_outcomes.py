@@ -211,3 +211,49 @@ async def test_the_follow_up_team_reads_the_counts_and_only_organisers_the_comme
     csv = await exported.text()
     assert "cooperation-possible" in csv
     assert "Un pilote" not in csv  # a follow-up reader gets no comment
+
+
+async def test_months_later_those_who_saw_a_cooperation_are_asked_again_once_across_a_restart(
+    api: Api, db: Any, sink: MailSink, clock: ManualClock, make_api: Callable[..., Any]
+) -> None:
+    clock.set(M1_START + timedelta(minutes=65))
+    await questions(api, clock).queue_due()
+    for person, answer in (("chloe", "cooperation-possible"), ("ana", "insufficient-interest")):
+        async with db() as session:
+            token = await session.scalar(
+                select(MeetingOutcome.token)
+                .join(m.Person, m.Person.id == MeetingOutcome.person_id)
+                .where(m.Person.key == person)
+            )
+        await api.client.post(f"/o/{token}", data={"answer": answer})
+    await api.deliver_mail()
+    sink.clear()
+    last_end = datetime(2021, 4, 8, 9, 30, tzinfo=UTC)  # m3, the day's last session
+
+    clock.set(last_end + timedelta(days=179))
+    assert await questions(api, clock).queue_later() == 0  # not yet
+    clock.set(last_end + timedelta(days=180, minutes=1))
+    assert await questions(api, clock).queue_later() == 1  # Chloé only: Ana saw none coming
+    restarted: Api = await make_api(
+        mail_url=sink.url, jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test"
+    )
+    assert await questions(restarted, clock).queue_due() == 0  # once, also after a restart
+    await api.deliver_mail()
+    (mail,) = sink.received
+    assert mail.recipient == "chloe@acme.example"
+    assert mail.subject == "Some months on: what came of your meeting with Water and Waste?"
+    link = re.search(r"A negotiation has started: \S+/o/(\S+)/negotiation-started", mail.text)
+    assert link is not None
+    sent = await api.client.post(f"/o/{link.group(1)}", data={"answer": "negotiation-started"})
+    assert sent.status == 200  # followed to the page that says it is recorded
+    async with db() as session:
+        stages = dict(
+            (
+                await session.execute(
+                    select(MeetingOutcome.stage, MeetingOutcome.answer)
+                    .join(m.Person, m.Person.id == MeetingOutcome.person_id)
+                    .where(m.Person.key == "chloe")
+                )
+            ).all()
+        )
+    assert stages == {"after": "cooperation-possible", "later": "negotiation-started"}
