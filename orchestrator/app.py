@@ -40,6 +40,7 @@ from .api import (
     rooms,
     schedule,
     workspace,
+    workspace_changes,
     workspace_program,
     workspace_requests,
 )
@@ -320,6 +321,7 @@ def create_app(
         schedule.routes,
         dashboard.routes,
         report.routes,
+        workspace_changes.routes,
         workspace_program.routes,
         workspace_requests.routes,
         workspace.routes,

@@ -14,7 +14,8 @@ from ..program.problems import ProgramError
 from ..program.service import NotFound, Stale
 from ..workspace.program import UPLOAD_LIMIT
 from .viewers import Viewer, csrf_ok
-from .workspace import STALE_FORM, after_change, author_of, event_of, render, signed_in
+from .workspace import STALE_FORM, event_of, render, signed_in
+from .workspace_changes import after_change, author_of
 
 routes = web.RouteTableDef()
 MEGABYTES = UPLOAD_LIMIT // MB

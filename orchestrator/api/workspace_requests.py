@@ -17,7 +17,8 @@ from ..participants.meeting_requests import Refused, answer_request
 from ..program.audit import Author, hooks, recorder
 from ..program.schedule import Changed, schedule_event
 from ..workspace.requests import requests_overview
-from .workspace import changing, event_of, render, signed_in
+from .workspace import event_of, render, signed_in
+from .workspace_changes import changing
 
 routes = web.RouteTableDef()
 PREVIEW_SECONDS = 20.0  # the solver's limit for a preview and an apply from the workspace
