@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy import select
 
 from calendars.outcome_text import LABEL_TEXT
 
@@ -14,11 +15,11 @@ from .. import appkeys
 from ..attendance.export import attendance_csv, csv_bytes
 from ..attendance.log import as_dict, event_attendance
 from ..db import models as m
-from ..report.charts import held_chart, presence_chart
+from ..report.charts import counts_chart, held_chart, presence_chart
 from ..report.extras import extra_figures
 from ..report.model import Report, build_report
 from ..report.outcomes import COLUMNS as OUTCOME_COLUMNS
-from ..report.outcomes import answer_rows, outcome_answers, outcome_figures
+from ..report.outcomes import answer_rows, next_steps, outcome_answers, outcome_figures
 from .viewers import viewer_of
 
 routes = web.RouteTableDef()
@@ -67,6 +68,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     async with request.app[appkeys.DB]() as db:
         said = outcome_figures(await outcome_answers(db, event.id))
     pages = request.app[appkeys.PAGES]
+    translate = pages.language(event.locale).gettext
+    labelled = [(translate(LABEL_TEXT[label]), n) for label, n in said["after"]["labels"].items()]
     _ = pages.language(event.locale).gettext
     peak = report.figures["plenary_peak"]
     rows = [
@@ -80,6 +83,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
         report=report,
         said=said,
         label_text=LABEL_TEXT,
+        outcomes_svg=counts_chart(labelled, title=translate("What came of the meetings")),
         presence_svg=presence_chart(
             report.curve,
             report.curve_zone,
@@ -152,4 +156,33 @@ async def report_csv(request: web.Request) -> web.StreamResponse:
             "Content-Disposition": f'attachment; filename="{event.slug}-{name}.csv"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+@routes.get("/events/{slug}/follow-up")
+async def follow_up_page(request: web.Request) -> web.StreamResponse:
+    """Every pair with a next step: the meetings where a side sees something coming of it, with
+    both sides' answers and contacts; the comments for organisers only."""
+    slug = request.match_info["slug"]
+    app = request.app
+    viewer = viewer_of(request, slug)
+    if viewer is None:
+        return app[appkeys.PAGES].render(
+            "signin.html", None, status=401, title="rdv", state="needed"
+        )
+    async with app[appkeys.DB]() as db:
+        event = await db.scalar(select(m.Event).where(m.Event.slug == slug))
+        if event is None:
+            raise web.HTTPNotFound(text=f"no event {slug}")
+        pairs = next_steps(await outcome_answers(db, event.id))
+    zone = ZoneInfo(event.timezone)
+    return app[appkeys.PAGES].render(
+        "follow_up.html",
+        event.locale,
+        title=event.title,
+        event=event,
+        pairs=pairs,
+        label_text=LABEL_TEXT,
+        comments=viewer.can_act,
+        local=lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     )

@@ -144,3 +144,29 @@ def _nice(value: int) -> int:
         if value <= step * 4:
             return ((value + step - 1) // step) * step
     return value
+
+
+def counts_chart(rows: Sequence[tuple[str, int]], *, title: str, width: int = 720) -> str:
+    """One solid bar per row with its count: the answers per label, for instance."""
+    if not rows or not any(count for _, count in rows):
+        return ""
+    bar, gap, left, top = 22, 10, 320, 10
+    height = top + len(rows) * (bar + gap) + 10
+    unit = (width - left - 40) / (max(count for _, count in rows) or 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" class="chart">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for index, (name, count) in enumerate(rows):
+        y = top + index * (bar + gap)
+        label = name if len(name) <= 44 else name[:43] + "…"
+        parts.append(_text(left - 8, y + bar * 0.7, label, anchor="end", size=12))
+        parts.append(
+            f'<rect x="{left}" y="{y}" width="{count * unit:.1f}" height="{bar}" fill="{INK}"/>'
+        )
+        parts.append(
+            _text(left + count * unit + 6, y + bar * 0.7, str(count), anchor="start", size=11)
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -45,6 +45,7 @@ class Answer:
     answer: str | None
     answered_at: datetime | None
     comment: str | None
+    email: str = ""
 
 
 async def outcome_answers(db: AsyncSession, event_id: int) -> list[Answer]:
@@ -70,6 +71,7 @@ async def outcome_answers(db: AsyncSession, event_id: int) -> list[Answer]:
             outcome.answer,
             outcome.answered_at,
             outcome.comment,
+            person.email,
         )
         for outcome, session, person, name, kind in rows
     ]
@@ -126,3 +128,32 @@ def answer_rows(answers: list[Answer], zone: ZoneInfo, *, comments: bool) -> lis
         }
         for answer in answers
     ]
+
+
+NEXT_STEPS = frozenset(
+    {"cooperation-possible", "valuable-contact", "negotiation-started", "agreement-reached"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A held meeting where a side sees a next step, with everyone's answers."""
+
+    session: str
+    title: str
+    starts_at: datetime
+    answers: tuple[Answer, ...]
+
+
+def next_steps(answers: list[Answer]) -> list[Pair]:
+    """The meetings where at least one side answered that something may come of it, in time
+    order, each with all of its answers (both stages)."""
+    by_session: dict[str, list[Answer]] = {}
+    for answer in answers:
+        by_session.setdefault(answer.session, []).append(answer)
+    pairs = [
+        Pair(found[0].session, found[0].title, found[0].starts_at, tuple(found))
+        for found in by_session.values()
+        if any(answer.answer in NEXT_STEPS for answer in found)
+    ]
+    return sorted(pairs, key=lambda pair: (pair.starts_at, pair.session))

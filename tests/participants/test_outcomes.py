@@ -19,7 +19,7 @@ from support.browser import screenshot_path
 from support.deliveries import JITSI_SECRET, headers, occupant, provisioned, seat
 from support.mailsink import MailSink
 from support.service import Api, ManualClock, small_program
-from support.signin import sign_in
+from support.signin import login_path, sign_in
 
 from orchestrator import appkeys
 from orchestrator.db import models as m
@@ -257,3 +257,42 @@ async def test_months_later_those_who_saw_a_cooperation_are_asked_again_once_acr
             ).all()
         )
     assert stages == {"after": "cooperation-possible", "later": "negotiation-started"}
+
+
+async def test_the_follow_up_page_lists_the_pairs_with_a_next_step(
+    api: Api, db: Any, clock: ManualClock, browser: Any
+) -> None:
+    clock.set(M1_START + timedelta(minutes=65))
+    await questions(api, clock).queue_due()
+    async with db() as session:
+        token = await session.scalar(
+            select(MeetingOutcome.token)
+            .join(m.Person, m.Person.id == MeetingOutcome.person_id)
+            .where(m.Person.key == "chloe")
+        )
+    await api.client.post(
+        f"/o/{token}", data={"answer": "cooperation-possible", "comment": "Pilote en mai"}
+    )
+    signed = await sign_in(api.client, db, clock, SLUG, role="followup")
+    page = await api.client.get(f"/events/{SLUG}/follow-up", cookies=signed.cookies)
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", await page.text())).split())
+    assert "Acme × Water" in text
+    assert "Chloé Martin , Acme Sensors — chloe@acme.example A cooperation is possible" in text
+    assert "Ana Lopez , Water and Waste — ana@water.example no answer yet" in text
+    assert "Pilote en mai" not in text  # the organisers' alone
+    organiser = await sign_in(api.client, db, clock, SLUG)
+    page = await api.client.get(f"/events/{SLUG}/follow-up", cookies=organiser.cookies)
+    assert "Pilote en mai" in await page.text()
+    report = await api.client.get(f"/events/{SLUG}/report", cookies=organiser.cookies)
+    assert 'aria-label="What came of the meetings" class="chart"' in await report.text()
+
+    base = str(api.client.make_url("/")).rstrip("/")
+    context = await browser.new_context(bypass_csp=True)
+    reader = await context.new_page()
+    await reader.goto(base + await login_path(db, clock, SLUG, role="followup", base_url=base))
+    await reader.locator("main form button").click()
+    await reader.wait_for_load_state()
+    await reader.goto(f"{base}/events/{SLUG}/follow-up")
+    assert "Acme × Water" in await reader.locator("main").inner_text()
+    assert await blocking_violations(reader) == []
+    await context.close()
