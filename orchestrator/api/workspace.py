@@ -82,6 +82,7 @@ LABELS = {
     "sent": "sent",
     "plenary": "plenary",
     "meeting": "meeting",
+    "follow-up": "follow-up meeting",
     "invitation": "invitation",
     "update": "update",
     "uninvited": "no longer invited",

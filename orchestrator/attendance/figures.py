@@ -36,6 +36,10 @@ DEFINITIONS = {
     "no_shows_without_notice": N_(
         "meeting seats nobody took, in meetings that are over, with no decline ahead"
     ),
+    "follow_ups_planned": N_("follow-up meetings planned after the day (cancelled ones left out)"),
+    "follow_ups_held": N_(
+        "follow-up meetings where both sides were together for 5 minutes or more"
+    ),
     "requests_sent": N_("meeting requests companies sent before the day (withdrawn ones left out)"),
     "requests_accepted": N_("requests the directorate accepted"),
     "requests_declined": N_("requests the directorate declined"),
@@ -65,6 +69,7 @@ def _present(line: Line) -> bool:
 def key_figures(outcomes: list[Outcome]) -> dict[str, Any]:
     plenaries = [outcome for outcome in outcomes if outcome.session.kind == "plenary"]
     meetings = [outcome for outcome in outcomes if outcome.session.kind == "meeting"]
+    follow_ups = [outcome for outcome in outcomes if outcome.session.kind == "follow-up"]
     plenary_people: set[str] = set()
     spans: dict[str, list[Interval]] = defaultdict(list)
     for outcome in plenaries:
@@ -94,6 +99,8 @@ def key_figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "median_meeting_minutes": statistics.median(o.together_minutes for o in held)
         if held
         else None,
+        "follow_ups_planned": len(follow_ups),
+        "follow_ups_held": sum(1 for outcome in follow_ups if outcome.held),
         "seats_confirmed": answered["accepted"],
         "seats_declined_ahead": answered["declined"],
         "no_shows_without_notice": sum(

@@ -285,7 +285,7 @@ def _outcome(
         )
     together = None
     minutes = 0.0
-    if session.kind == "meeting":
+    if session.kind in m.ONE_TO_ONE:
         sides = [
             [
                 span

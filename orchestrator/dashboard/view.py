@@ -81,7 +81,7 @@ class Dashboard:
     def slots(self) -> list[tuple[str, list[Card]]]:
         grouped: dict[str, list[Card]] = defaultdict(list)
         for card in self.cards:
-            if card.kind == "meeting":
+            if card.kind in m.ONE_TO_ONE:
                 grouped[card.time].append(card)
         return list(grouped.items())
 
@@ -122,7 +122,7 @@ def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
     present = [seat for seat in seats if seat.mark == "present"]
     sides = {seat.kind for seat in present}
     one_sided = (
-        session.kind == "meeting"
+        session.kind in m.ONE_TO_ONE
         and running
         and now > outcome.window.starts_at + outcome.window.late_after
         and len(sides & {"company", "buyer"}) == 1
@@ -147,7 +147,7 @@ def _card(outcome: Outcome, zone: ZoneInfo, now: datetime) -> Card:
         ),
         session_id=session.id,
         no_shows=sum(1 for line in outcome.lines if line.status == "no-show"),
-        declined=session.kind == "meeting"
+        declined=session.kind in m.ONE_TO_ONE
         and now < session.ends_at
         and any(seat.answer == "declined" and seat.mark != "present" for seat in seats),
     )

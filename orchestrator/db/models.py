@@ -16,7 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base
 from .states import RoomState
 
-SESSION_KINDS = ("plenary", "meeting")
+SESSION_KINDS = ("plenary", "meeting", "follow-up")
+# Where two sides meet: a meeting of the day, or one planned after it to follow up.
+ONE_TO_ONE = frozenset({"meeting", "follow-up"})
 ORGANISATION_KINDS = ("company", "buyer", "organiser")
 ATTENDEE_ROLES = ("speaker", "attendee")
 SEAT_ANSWERS = ("needs-action", "accepted", "tentative", "declined")

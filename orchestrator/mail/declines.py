@@ -48,7 +48,7 @@ async def after_answer(
             )
         )
         return 0
-    if seat.answer != "declined" or previous == "declined" or session.kind != "meeting":
+    if seat.answer != "declined" or previous == "declined" or session.kind not in m.ONE_TO_ONE:
         return 0
     seats = (await load_seats(db, [session.id]))[session.id]
     told: list[tuple[int | None, str]] = [

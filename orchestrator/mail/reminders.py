@@ -120,7 +120,7 @@ class Reminders:
             title=session.title,
             starts_at=session.starts_at,
             zone=event.timezone,
-            others=others if session.kind == "meeting" else (),
+            others=others if session.kind in m.ONE_TO_ONE else (),
             join_url=f"{base}/j/{seat.token}",
             agenda_url=f"{base}/me/{seat.feed_token}",
             organiser=organiser,

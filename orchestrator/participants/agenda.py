@@ -145,7 +145,7 @@ def agenda_items(
                 for seat in found.seats
                 if not seat.removed and seat.person_id != found.seat.person_id
             )
-            if session.kind == "meeting"
+            if session.kind in m.ONE_TO_ONE
             else ()
         )
         items.append(

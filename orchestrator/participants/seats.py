@@ -101,7 +101,7 @@ def build_entry(
     `reply_to` is the organiser address its calendar replies go to (the seat's own, when rdv
     reads replies), else the organiser's."""
     organiser = Party(event.organiser_name, event.organiser_email)
-    meeting = session.kind == "meeting"
+    meeting = session.kind in m.ONE_TO_ONE
     # Only a meeting lists who else comes; a plenary's invite names its recipient alone (and
     # listing its thousand seats for each of them would cost a million steps).
     present = tuple(other.party for other in seats if not other.removed) if meeting else ()

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..db import models as m
 from ..settings import LONGEST_SESSION, PROVIDERS
 from . import fields, prefill
 from . import requests as meeting_requests
@@ -16,7 +17,7 @@ from .problems import Collector, Place
 from .raw import RawProgram
 
 LOCALES = ("en", "fr")
-SESSION_KINDS = ("plenary", "meeting")
+SESSION_KINDS = m.SESSION_KINDS
 ORGANISATION_KINDS = ("company", "buyer", "organiser")
 ALLOWED = {
     "program": (
@@ -301,15 +302,15 @@ class _Validator:
             speakers = self.attendee_list(item.get("speakers", []), place / "speakers", known, None)
             attendees += tuple(speaker for speaker in speakers if speaker not in attendees)
             clean = len(self.problems.problems) == reported
-            if kind == "meeting" and clean and len(attendees) < 2:
-                self.problems.add(place / "attendees", "a meeting needs at least two attendees")
+            if kind in m.ONE_TO_ONE and clean and len(attendees) < 2:
+                self.problems.add(place / "attendees", f"a {kind} needs at least two attendees")
             provider = self.provider(item.get("provider"), place / "provider")
             stream_url = None
             if item.get("stream_url") is not None:
                 stream_url = fields.https_url(
                     item["stream_url"], place / "stream_url", self.problems, what="stream_url"
                 )
-                if kind == "meeting":
+                if kind != "plenary":
                     self.problems.add(place / "stream_url", "only a plenary can have a stream_url")
             streamed = self.flag(item.get("streamed", False), place / "streamed")
             if streamed and stream_url is None:

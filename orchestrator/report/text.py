@@ -30,6 +30,11 @@ def report_lines(title: str, figures: dict[str, Any]) -> list[str]:
             f"{figures['requests_accepted']} accepted, {figures['requests_declined']} declined, "
             f"{figures['requests_expired']} expired; {figures['requests_placed']} placed"
         )
+    if figures.get("follow_ups_planned"):
+        lines.append(
+            f"  follow-up meetings       {figures['follow_ups_planned']} planned, "
+            f"{figures['follow_ups_held']} held"
+        )
     if figures.get("outcomes_asked"):
         said = ", ".join(f"{count} {label}" for label, count in figures["outcomes"].items())
         lines.append(

@@ -543,7 +543,7 @@ def test_an_unknown_kind_of_session_or_organisation_is_refused() -> None:
 
     assert problems(document) == [
         "organisations[4].kind: kind must be one of company, buyer, organiser, not 'sponsor'",
-        "sessions[1].kind: kind must be one of plenary, meeting, not 'workshop'",
+        "sessions[1].kind: kind must be one of plenary, meeting, follow-up, not 'workshop'",
     ]
 
 
@@ -665,7 +665,7 @@ def test_every_problem_is_reported_at_once() -> None:
             "RDV_ZOOM_ACCOUNT_ID, RDV_ZOOM_CLIENT_ID, RDV_ZOOM_CLIENT_SECRET, RDV_ZOOM_HOSTS",
             'sessions[3].colour: unknown field "colour" (allowed: key, kind, title, start, end, '
             "attendees, speakers, provider, stream_url, streamed)",
-            "sessions[3].kind: kind must be one of plenary, meeting, not 'workshop'",
+            "sessions[3].kind: kind must be one of plenary, meeting, follow-up, not 'workshop'",
         ]
     )
 

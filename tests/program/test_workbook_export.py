@@ -53,7 +53,7 @@ def test_the_template_is_made_for_people() -> None:
     assert sessions.column_dimensions["C"].width > sessions.column_dimensions["B"].width
     assert sessions.auto_filter.ref == "A1:J43"
     [kinds] = sessions.data_validations.dataValidation
-    assert (kinds.formula1, str(kinds.sqref)) == ('"plenary,meeting"', "B2:B1048576")
+    assert (kinds.formula1, str(kinds.sqref)) == ('"plenary,meeting,follow-up"', "B2:B1048576")
 
 
 def test_the_packaged_example_is_the_one_in_examples() -> None:

@@ -83,6 +83,8 @@ class Report(Model):
     directorates: int
     no_show_rate: float | None
     median_meeting_minutes: float | None
+    follow_ups_planned: int
+    follow_ups_held: int
     seats_confirmed: int
     seats_declined_ahead: int
     no_shows_without_notice: int

@@ -11,7 +11,7 @@ DateTime = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"}
 Role = Literal["speaker", "attendee"]
 SeatAnswer = Literal["needs-action", "accepted", "tentative", "declined"]
 AnswerSource = Literal["calendar", "page", "organiser"]
-SessionKind = Literal["plenary", "meeting"]
+SessionKind = Literal["plenary", "meeting", "follow-up"]
 OrganisationKind = Literal["company", "buyer", "organiser"]
 
 
