@@ -67,3 +67,45 @@ def outcome_question_mail(
         rest=lines[len(answers) + 1 :],
     )
     return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)
+
+
+def follow_up_mail(
+    writer: Writer,
+    locale: str | None,
+    *,
+    proposed: bool,
+    who: str,
+    title: str,
+    when: str,
+    agenda_url: str,
+    organiser: Party,
+    event_title: str,
+) -> MailText:
+    """`who` proposes to meet again (`proposed`), or declined the time proposed."""
+    language = writer.language(locale)
+    _ = language.gettext
+    subject = (
+        _("{who} proposes to meet again: {when}") if proposed else _("{who} cannot meet again then")
+    ).format(who=who, when=when)
+    lines = [
+        (
+            _("{who} proposes a follow-up of “{title}” on {when}.")
+            if proposed
+            else _("{who} declined the follow-up of “{title}” on {when}; propose another time.")
+        ).format(who=who, title=title, when=when),
+        _("Confirm or decline it on your agenda.") if proposed else "",
+        "",
+        _("Your agenda: {url}").format(url=agenda_url),
+        _("Organised by {name} ({email}) for {event}").format(
+            name=organiser.name, email=organiser.email, event=event_title
+        ),
+    ]
+    html = writer.templates.get_template("notice.html").render(
+        _=_,
+        lang=language.locale,
+        subject=subject,
+        lines=lines,
+        link=agenda_url,
+        label=_("Open my agenda"),
+    )
+    return MailText(subject=subject, text="\n".join(lines) + "\n", html=html)

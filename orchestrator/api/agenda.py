@@ -11,13 +11,16 @@ from aiohttp import web
 from calendars import ics
 
 from .. import appkeys
+from ..db.outcomes import FollowUpProposal
 from ..mail.declines import after_answer
 from ..participants.agenda import Item, agenda_items, owner_of, sessions_of
 from ..participants.answers import ANSWERS, Given, Unanswerable, answer_seat, seat_for
+from ..participants.follow_up import pending_for
 from ..participants.handover import Colleague, Refused, colleague_in, colleagues_of, hand_over
 from ..participants.meeting_requests import window_of
 from ..participants.outcomes import questions_of
 from ..participants.seats import build_entry
+from .follow_up import NOT_PLANNED, PLANNED
 
 routes = web.RouteTableDef()
 
@@ -39,6 +42,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         mine = await sessions_of(db, owner.person, cancelled=True)
         colleagues = await colleagues_of(db, owner.person)
         questions = await questions_of(db, owner.person)
+        waiting = await pending_for(db, owner.person)
         asking = await window_of(db, owner.person.event_id) is not None
         handed = request.query.get("handed")
         handed_to = await colleague_in(db, owner.person, handed) if handed else None
@@ -48,6 +52,14 @@ async def agenda(request: web.Request) -> web.StreamResponse:
     def when(item: Item) -> str:
         return language.when(item.starts_at, item.ends_at, event.timezone)
 
+    def when_of(proposal: FollowUpProposal) -> str:
+        return language.when(proposal.starts_at, proposal.ends_at, event.timezone)
+
+    follow_ups = {
+        found.session.key: (pending, when_of(pending.proposal))
+        for found in mine
+        if (pending := waiting.get(found.session.id))
+    }
     host = urlsplit(settings.base_url)
     return app[appkeys.PAGES].render(
         "agenda.html",
@@ -65,6 +77,9 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         refused=request.query.get("refused"),
         colleagues=colleagues,
         asking=asking,
+        follow_ups=follow_ups,
+        planned=PLANNED.get(request.query.get("planned", ""), ""),
+        not_planned=NOT_PLANNED.get(request.query.get("not_planned", ""), ""),
         can_hand_over=person.organisation_id is not None,
         handed_to=handed_to,
         not_handed=request.query.get("not_handed"),

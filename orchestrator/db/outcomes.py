@@ -55,3 +55,21 @@ class OutcomeCheck(Base):
     )
     held: Mapped[bool]
     checked_at: Mapped[datetime]
+
+
+class FollowUpProposal(Base):
+    """One side of a held meeting proposes a time to meet again; the other confirms (the
+    follow-up session `follow_up_key` is then made) or declines."""
+
+    __tablename__ = "follow_up_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))  # pending, confirmed, declined
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    follow_up_key: Mapped[str | None] = mapped_column(String(80))

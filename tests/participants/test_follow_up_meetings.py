@@ -5,13 +5,21 @@ makes it held, and the report counts it as a follow-up, apart from the day's mee
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+from support.accessibility import blocking_violations
 from support.deliveries import JITSI_SECRET, headers, occupant, provisioned, seat
 from support.mailsink import MailSink
 from support.service import Api, ManualClock, small_program
+
+from orchestrator import appkeys
+from orchestrator.db import models as m
+from orchestrator.mail.outcome_questions import OutcomeQuestions
 
 SLUG = "meet-the-buyers"
 JUNE = datetime(2021, 6, 10, 8, 0, tzinfo=UTC)  # 10:00 in Paris
@@ -75,3 +83,100 @@ async def test_a_follow_up_needs_two_people_as_a_meeting_does(api: Api) -> None:
     assert problems == [
         {"place": "sessions[4].attendees", "message": "a follow-up needs at least two attendees"}
     ]
+
+
+async def test_the_pair_plans_its_follow_up_from_the_agenda_one_proposes_the_other_confirms(
+    make_api: Callable[..., Any], db: Any, sink: MailSink, clock: ManualClock, browser: Any
+) -> None:
+    api: Api = await make_api(
+        mail_url=sink.url, jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test"
+    )
+    await api.import_ok(small_program())
+    m1 = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
+    clock.set(m1 + timedelta(minutes=1))
+    room = await provisioned(api, db, "m1")
+    for person in ("chloe", "ana"):
+        _, seat_id, _ = await seat(db, person, "m1")
+        for kind, at in (("joined", m1), ("left", m1 + timedelta(minutes=22))):
+            body = occupant(kind, room, seat_id, person, at)
+            assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+    clock.set(m1 + timedelta(minutes=65))  # the room has closed: the meeting was held
+    app = api.client.app
+    assert app is not None
+    asker = OutcomeQuestions(app[appkeys.DB], clock.now, app[appkeys.SETTINGS], app[appkeys.WRITER])
+    assert await asker.queue_due() == 2
+    await api.deliver_mail()
+    sink.clear()
+    chloe, ana = await agenda_of(db, "chloe"), await agenda_of(db, "ana")
+    assert "Plan a follow-up meeting" in await words(api, chloe)
+
+    proposed = await api.client.post(
+        f"{chloe}/m1/follow-up",
+        data={"day": "2021-06-10", "start": "10:00", "end": "10:45"},
+        allow_redirects=False,
+    )
+    assert proposed.headers["Location"] == f"{chloe}?planned=proposed"
+    said = await words(api, proposed.headers["Location"])
+    assert "Your proposal is sent" in said
+    assert "You proposed to meet again on Thursday, June 10, 2021" in said
+    await api.deliver_mail()
+    (mail,) = sink.received
+    assert mail.recipient == "ana@water.example"
+    assert mail.subject.startswith("Chloé Martin proposes to meet again: Thursday, June 10, 2021")
+    sink.clear()
+    again = await api.client.post(
+        f"{chloe}/m1/follow-up",
+        data={"day": "2021-06-11", "start": "10:00", "end": "10:45"},
+        allow_redirects=False,
+    )
+    assert again.headers["Location"] == f"{chloe}?not_planned=pending"
+
+    page = await (await api.client.get(ana)).text()
+    assert "Meet again on Thursday, June 10, 2021" in html.unescape(page)
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    phone = await context.new_page()
+    base = str(api.client.make_url("/")).rstrip("/")
+    await phone.goto(base + ana)
+    assert await blocking_violations(phone) == []  # the question, the proposal, the form
+    await phone.goto(base + chloe)
+    assert await blocking_violations(phone) == []
+    await context.close()
+    proposal = re.search(r"/follow-ups/(\d+)/answer", page)
+    assert proposal is not None
+    own = await api.client.post(
+        f"{chloe}/follow-ups/{proposal.group(1)}/answer",
+        data={"answer": "confirmed"},
+        allow_redirects=False,
+    )
+    assert own.headers["Location"] == f"{chloe}?not_planned=unknown"  # not hers to confirm
+    confirmed = await api.client.post(
+        f"{ana}/follow-ups/{proposal.group(1)}/answer",
+        data={"answer": "confirmed"},
+        allow_redirects=False,
+    )
+    assert confirmed.headers["Location"] == f"{ana}?planned=confirmed"
+
+    event = await api.get_event(SLUG)
+    (follow_up,) = [s for s in event["sessions"] if s["kind"] == "follow-up"]
+    assert {a["key"] for a in follow_up["attendees"]} == {"chloe", "ana"}
+    assert (follow_up["start"], follow_up["end"]) == (
+        "2021-06-10T08:00:00Z",
+        "2021-06-10T08:45:00Z",
+    )
+    await api.deliver_mail()
+    assert {m.recipient for m in sink.received if m.method == "REQUEST"} == {
+        "chloe@acme.example",
+        "ana@water.example",
+    }
+    assert follow_up["title"] in await words(api, chloe)  # on her agenda
+
+
+async def agenda_of(db: Any, person: str) -> str:
+    async with db() as session:
+        token = await session.scalar(select(m.Person.feed_token).where(m.Person.key == person))
+    return f"/me/{token}"
+
+
+async def words(api: Api, path: str) -> str:
+    page = await api.client.get(path)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", await page.text())).split())

@@ -9,7 +9,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 import orchestrator
-from orchestrator.api import requests_page
+from orchestrator.api import follow_up, requests_page
 from orchestrator.api.agenda import HANDOVER_REFUSALS
 from orchestrator.api.workspace import DONE, LABELS
 from orchestrator.api.workspace_program import REFUSALS
@@ -31,6 +31,7 @@ def test_every_message_of_the_workspace_has_a_french_translation() -> None:
     shown |= set(LABELS.values()) | set(DONE.values()) | set(REFUSALS)
     shown |= set(HANDOVER_REFUSALS.values()) | set(REFUSED.values())
     shown |= set(requests_page.DONE.values()) | set(requests_page.WHY.values())
+    shown |= set(follow_up.PLANNED.values()) | set(follow_up.NOT_PLANNED.values())
     mail = (CATALOGUE.parents[3] / "request_text.py").read_text(encoding="utf-8")
     shown |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', mail))
 
