@@ -180,3 +180,40 @@ async def agenda_of(db: Any, person: str) -> str:
 async def words(api: Api, path: str) -> str:
     page = await api.client.get(path)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", await page.text())).split())
+
+
+async def test_a_follow_up_that_clashes_or_lies_in_the_past_is_refused_with_its_reason(
+    make_api: Callable[..., Any], db: Any, clock: ManualClock
+) -> None:
+    api: Api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+    await api.import_ok(with_follow_up())  # Chloé and Ana already meet again on June 10, 10:00
+    m1 = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)
+    clock.set(m1 + timedelta(minutes=1))
+    room = await provisioned(api, db, "m1")
+    for person in ("chloe", "ana"):
+        _, seat_id, _ = await seat(db, person, "m1")
+        for kind, at in (("joined", m1), ("left", m1 + timedelta(minutes=22))):
+            body = occupant(kind, room, seat_id, person, at)
+            assert (await api.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+    clock.set(m1 + timedelta(minutes=65))
+    chloe, ana = await agenda_of(db, "chloe"), await agenda_of(db, "ana")
+    past = await api.client.post(
+        f"{chloe}/m1/follow-up",
+        data={"day": "2021-04-01", "start": "10:00", "end": "10:30"},
+        allow_redirects=False,
+    )
+    assert past.headers["Location"] == f"{chloe}?not_planned=past"
+    assert "The follow-up must be in the future." in await words(api, past.headers["Location"])
+    await api.client.post(
+        f"{chloe}/m1/follow-up", data={"day": "2021-06-10", "start": "10:15", "end": "10:30"}
+    )
+    proposal = re.search(r"/follow-ups/(\d+)/answer", await (await api.client.get(ana)).text())
+    assert proposal is not None
+    clash = await api.client.post(
+        f"{ana}/follow-ups/{proposal.group(1)}/answer",
+        data={"answer": "confirmed"},
+        allow_redirects=False,
+    )
+    assert clash.headers["Location"] == f"{ana}?not_planned=clash"
+    event = await api.get_event(SLUG)
+    assert [s["key"] for s in event["sessions"] if s["kind"] == "follow-up"] == ["suivi-acme-water"]
