@@ -40,6 +40,8 @@ NOT_PLANNED = {
     "pending": "A proposal for this meeting already waits for its answer.",
     "unknown": "There is no such proposal.",
     "confirmed": "This proposal is confirmed already.",
+    "declined": "This proposal is declined already.",
+    "gone": "That meeting is no longer in the program: ask the organisers.",
     "clash": "That time clashes with another session of one of you: propose another.",
 }
 

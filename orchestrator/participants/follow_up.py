@@ -141,7 +141,9 @@ async def _add_session(
     seen = await program_seen(db, event.slug)
     document = await export_document(db, event.slug)
     assert document is not None
-    meeting = next(item for item in document["sessions"] if item["key"] == session.key)
+    meeting = next((item for item in document["sessions"] if item["key"] == session.key), None)
+    if meeting is None:  # cancelled since it was held
+        raise NotPlanned("gone", "that meeting is no longer in the program")
     document["sessions"].append(
         {
             "key": proposal.follow_up_key,

@@ -217,3 +217,32 @@ async def test_a_follow_up_that_clashes_or_lies_in_the_past_is_refused_with_its_
     assert clash.headers["Location"] == f"{ana}?not_planned=clash"
     event = await api.get_event(SLUG)
     assert [s["key"] for s in event["sessions"] if s["kind"] == "follow-up"] == ["suivi-acme-water"]
+
+
+async def test_a_proposal_for_a_meeting_cancelled_since_or_already_answered_says_so(
+    make_api: Callable[..., Any], db: Any, clock: ManualClock
+) -> None:
+    api: Api = await make_api(jitsi_webhook_secret=JITSI_SECRET, public_url="http://rdv.test")
+    await api.import_ok(small_program())
+    clock.set(datetime(2021, 4, 8, 9, 35, tzinfo=UTC))  # m1 over
+    chloe, ana = await agenda_of(db, "chloe"), await agenda_of(db, "ana")
+
+    async def proposed(day: str) -> str:
+        times = {"day": day, "start": "10:00", "end": "10:30"}
+        await api.client.post(f"{chloe}/m1/follow-up", data=times)
+        found = re.search(r"/follow-ups/(\d+)/answer", await (await api.client.get(ana)).text())
+        assert found is not None
+        return f"{ana}/follow-ups/{found.group(1)}/answer"
+
+    async def answered(path: str, answer: str) -> str:
+        sent = await api.client.post(path, data={"answer": answer}, allow_redirects=False)
+        return str(sent.headers["Location"])
+
+    first = await proposed("2021-06-10")
+    assert await answered(first, "declined") == f"{ana}?planned=declined"
+    again = await answered(first, "confirmed")
+    assert again == f"{ana}?not_planned=declined"
+    assert "This proposal is declined already." in await words(api, again)
+    second = await proposed("2021-06-11")
+    assert (await api.delete(SLUG, "m1")).status == 200  # the organisers cancel the meeting
+    assert await answered(second, "confirmed") == f"{ana}?not_planned=gone"
