@@ -46,6 +46,7 @@ DONE = {
     "request-accepted": "Accepted for the directorate; the company is told.",
     "request-declined": "Declined for the directorate; the company is told.",
     "scheduled": "The meetings are written; their invites are on their way.",
+    "follow-up": "The follow-up meeting is planned; its invites are on their way.",
 }
 
 
@@ -60,6 +61,7 @@ LABELS = {
     "refill": "Declined meetings re-filled",
     "seat.handover": "Seat handed to a colleague",
     "request.answer": "Meeting request answered",
+    "session.follow-up": "Follow-up meeting planned",
     "invite.resend": "Invite sent again",
     "person.erase": "Person erased",
     "person.readd": "Erased email allowed back",

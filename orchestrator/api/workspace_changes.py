@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import appkeys
+from ..participants.follow_up import NotPlanned, local_time
 from ..program.audit import Author
 from ..program.problems import ProgramError
 from ..program.service import NotFound
@@ -120,6 +121,25 @@ async def move(request: web.Request, form: dict[str, str], author: Author, now: 
         request.match_info["slug"], request.match_info["key"], patch, author, now
     )
     return "moved"
+
+
+@routes.post("/admin/{slug}/sessions/{key}/follow-up")
+@changing("sessions")
+async def follow_up(
+    request: web.Request, form: dict[str, str], author: Author, now: datetime
+) -> str:
+    """The organisers set a follow-up meeting of this meeting's pair (times in the event's zone)."""
+    event = await event_of(request)
+    day = form.get("day", "")
+    try:
+        starts_at = local_time(day, form.get("start", ""), event.timezone)
+        ends_at = local_time(day, form.get("end", ""), event.timezone)
+    except NotPlanned:
+        raise ProgramError.single("follow-up", "give a day, a start and an end") from None
+    await request.app[appkeys.WORKSPACE].follow_up(
+        event.slug, request.match_info["key"], starts_at, ends_at, author, now
+    )
+    return "follow-up"
 
 
 @routes.post("/admin/{slug}/sessions/{key}/cancel")

@@ -18,7 +18,8 @@ from ..mail.invites import InviteComposer
 from ..participants.erasure import forget
 from ..program.audit import Author, hooks, recorder
 from ..program.changes import ChangeSet
-from ..program.service import NotFound, edit_session
+from ..program.export import export_document
+from ..program.service import NotFound, apply_document, edit_session, program_seen
 from ..settings import Settings
 
 
@@ -49,6 +50,49 @@ class Workspace:
             now=now,
             on_change=hooks(self.invites.queue, recorder(author, action, key)),
         )
+
+    async def follow_up(
+        self,
+        slug: str,
+        key: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        author: Author,
+        now: datetime,
+    ) -> ChangeSet:
+        """A follow-up meeting of the meeting `key` with its people, set by the organisers."""
+        async with self.db() as db, db.begin():
+            seen = await program_seen(db, slug)
+            document = await export_document(db, slug)
+            if document is None:
+                raise NotFound(f'no event "{slug}"')
+            meeting = next((s for s in document["sessions"] if s["key"] == key), None)
+            if meeting is None or meeting["kind"] != "meeting":
+                raise NotFound(f'no live meeting "{key}" in "{slug}"')
+            taken = {session["key"] for session in document["sessions"]}
+            number = 1
+            while f"{key}.follow-up-{number}" in taken:
+                number += 1
+            new = f"{key}.follow-up-{number}"[:80]
+            document["sessions"].append(
+                {
+                    "key": new,
+                    "kind": "follow-up",
+                    "title": f"{meeting['title']} (follow-up)"[:200],
+                    "start": starts_at.isoformat(),
+                    "end": ends_at.isoformat(),
+                    "attendees": list(meeting["attendees"]),
+                }
+            )
+            return await apply_document(
+                db,
+                self.settings,
+                document,
+                slug=slug,
+                now=now,
+                on_change=hooks(self.invites.queue, recorder(author, "session.follow-up", new)),
+                seen=seen,
+            )
 
     async def resend(
         self, slug: str, author: Author, now: datetime, *, person: str, session: str | None = None
