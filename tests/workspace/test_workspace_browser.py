@@ -82,8 +82,9 @@ async def test_an_organiser_moves_a_meeting_with_the_keyboard_on_a_phone(
     assert await page.locator("#session-m1").count() == 0
     await meeting.locator("summary").focus()
     await page.keyboard.press("Enter")  # opens "Change this session"
-    await meeting.get_by_label("Start", exact=True).fill("11:30")
-    await meeting.get_by_label("End", exact=True).fill("12:00")
+    move = meeting.get_by_role("group", name="Move (times in Europe/Paris)")
+    await move.get_by_label("Start", exact=True).fill("11:30")
+    await move.get_by_label("End", exact=True).fill("12:00")
     await meeting.get_by_role("button", name="Move", exact=True).press("Enter")
     await page.wait_for_url(f"{base}/admin/{SLUG}/sessions?q=Roads&done=moved")
     assert await page.locator("#session-m1").count() == 0  # still the meetings searched for
