@@ -11,14 +11,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calendars import imip
 from calendars.model import Party
 from calendars.outcome_text import follow_up_mail
 
 from .. import appkeys
 from ..db import models as m
-from ..db.mail import Outgoing, enqueue
+from ..db.mail import enqueue
 from ..db.outcomes import FollowUpProposal
+from ..mail.compose import notice_to
 from ..participants.agenda import owner_of
 from ..participants.answers import seat_for
 from ..participants.follow_up import NotPlanned, answer, local_time, propose
@@ -161,23 +161,15 @@ async def _mail(
         )
         step = "proposed" if proposed else "declined"
         outgoing.append(
-            Outgoing(
-                event_id=event.id,
-                session_id=session.id,
-                person_id=person.id,
+            notice_to(
+                event,
+                person,
+                text,
                 kind="follow-up",
-                dedupe_key=f"follow-up:{proposal.id}:{step}:{person.id}",
-                sender=settings.mail_from,
-                recipient=person.email,
-                subject=text.subject,
-                body=imip.plain(
-                    organiser=organiser,
-                    mail_from=settings.mail_from,
-                    recipient=Party(person.name, person.email),
-                    text=text,
-                    now=app[appkeys.CLOCK].now(),
-                ),
-                created_at=app[appkeys.CLOCK].now(),
+                dedupe=f"follow-up:{proposal.id}:{step}:{person.id}",
+                mail_from=settings.mail_from,
+                now=app[appkeys.CLOCK].now(),
+                session_id=session.id,
             )
         )
     await enqueue(db, outgoing)

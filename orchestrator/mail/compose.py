@@ -19,8 +19,12 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from calendars import imip
+from calendars.model import Party
+from calendars.text import MailText
+
 from ..db import models as m
-from ..db.mail import ERASED
+from ..db.mail import ERASED, Outgoing
 from ..participants.seats import Seat, load_seats
 
 CHUNK = 25  # messages composed in one go in the worker thread, between two turns of the loop
@@ -131,3 +135,36 @@ class Composers:
                 {message.id: one for (message, _, _), one in zip(chunk, built, strict=True)}
             )
         return results
+
+
+def notice_to(
+    event: m.Event,
+    person: m.Person,
+    text: MailText,
+    *,
+    kind: str,
+    dedupe: str,
+    mail_from: str,
+    now: datetime,
+    session_id: int | None = None,
+) -> Outgoing:
+    """A message to one person composed now (no calendar, nothing to compose when sent): from
+    the organiser's name at `mail_from`, Reply-To the organiser."""
+    return Outgoing(
+        event_id=event.id,
+        session_id=session_id,
+        person_id=person.id,
+        kind=kind,
+        dedupe_key=dedupe,
+        sender=mail_from,
+        recipient=person.email,
+        subject=text.subject,
+        body=imip.plain(
+            organiser=Party(event.organiser_name, event.organiser_email),
+            mail_from=mail_from,
+            recipient=Party(person.name, person.email),
+            text=text,
+            now=now,
+        ),
+        created_at=now,
+    )

@@ -16,17 +16,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from calendars import imip
 from calendars.model import Party
 from calendars.outcome_text import outcome_question_mail
 from calendars.text import Writer
 
 from ..attendance.log import attendance
 from ..db import models as m
-from ..db.mail import Outgoing, enqueue
+from ..db.mail import enqueue
 from ..db.outcomes import LABELS, MeetingOutcome, OutcomeCheck
 from ..settings import Settings
 from ..tokens import new_link_token
+from .compose import notice_to
 
 KIND = "outcome"
 LOOK_BACK = timedelta(days=7)  # meetings closed longer ago than this are not asked any more
@@ -177,23 +177,15 @@ class OutcomeQuestions:
                 event_title=event.title,
             )
             outgoing.append(
-                Outgoing(
-                    event_id=event.id,
-                    session_id=session.id,
-                    person_id=person.id,
+                notice_to(
+                    event,
+                    person,
+                    text,
                     kind=KIND,
-                    dedupe_key=f"{KIND}:{stage}:{session.id}:{person.id}",
-                    sender=self.settings.mail_from,
-                    recipient=person.email,
-                    subject=text.subject,
-                    body=imip.plain(
-                        organiser=organiser,
-                        mail_from=self.settings.mail_from,
-                        recipient=Party(person.name, person.email),
-                        text=text,
-                        now=now,
-                    ),
-                    created_at=now,
+                    dedupe=f"{KIND}:{stage}:{session.id}:{person.id}",
+                    mail_from=self.settings.mail_from,
+                    now=now,
+                    session_id=session.id,
                 )
             )
         return await enqueue(db, outgoing)

@@ -12,18 +12,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from calendars import imip
 from calendars.model import Party
 from calendars.request_text import Step, agenda_ready_mail, request_mail
-from calendars.text import MailText, Writer
+from calendars.text import Writer
 
 from ..db import models as m
-from ..db.mail import Outgoing, enqueue
+from ..db.mail import enqueue
 from ..db.matchmaking import Need, ParticipantRequest
 from ..db.scheduling import MeetingSchedule
 from ..participants.meeting_requests import window_of
 from ..program.changes import ChangeSet
 from ..settings import Settings
+from .compose import notice_to
 
 KIND = "request"
 
@@ -81,7 +81,11 @@ async def queue_request_mail(
             event_title=event.title,
         )
         dedupe = f"{KIND}:{request.id}:{step}:{person.id}"
-        outgoing.append(_outgoing(event, person, dedupe, text, settings.mail_from, now))
+        outgoing.append(
+            notice_to(
+                event, person, text, kind=KIND, dedupe=dedupe, mail_from=settings.mail_from, now=now
+            )
+        )
     return await enqueue(db, outgoing)
 
 
@@ -167,29 +171,15 @@ class AgendaReady:
                 event_title=event.title,
             )
             dedupe = f"agenda-ready:{person.id}:{','.join(key for key, _ in meetings)}"
-            outgoing.append(_outgoing(event, person, dedupe, text, self.settings.mail_from, now))
+            outgoing.append(
+                notice_to(
+                    event,
+                    person,
+                    text,
+                    kind=KIND,
+                    dedupe=dedupe,
+                    mail_from=self.settings.mail_from,
+                    now=now,
+                )
+            )
         return await enqueue(db, outgoing)
-
-
-def _outgoing(
-    event: m.Event, person: m.Person, dedupe: str, text: MailText, mail_from: str, now: datetime
-) -> Outgoing:
-    """One composed message to a person, from the organiser's name at `mail_from`."""
-    return Outgoing(
-        event_id=event.id,
-        session_id=None,
-        person_id=person.id,
-        kind=KIND,
-        dedupe_key=dedupe,
-        sender=mail_from,
-        recipient=person.email,
-        subject=text.subject,
-        body=imip.plain(
-            organiser=Party(event.organiser_name, event.organiser_email),
-            mail_from=mail_from,
-            recipient=Party(person.name, person.email),
-            text=text,
-            now=now,
-        ),
-        created_at=now,
-    )

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
 from ..db.outcomes import FollowUpProposal
+from ..program.changes import ChangeSet
 from ..program.export import export_document
 from ..program.problems import ProgramError
-from ..program.service import ChangeHook, apply_document, program_seen
+from ..program.service import ChangeHook, NotFound, apply_document, program_seen
 from ..settings import Settings
 
 
@@ -138,28 +139,60 @@ async def _add_session(
     event = await db.get(m.Event, proposal.event_id)
     assert session is not None
     assert event is not None
-    seen = await program_seen(db, event.slug)
-    document = await export_document(db, event.slug)
-    assert document is not None
-    meeting = next((item for item in document["sessions"] if item["key"] == session.key), None)
-    if meeting is None:  # cancelled since it was held
-        raise NotPlanned("gone", "that meeting is no longer in the program")
+    assert proposal.follow_up_key is not None
+    try:
+        await add_follow_up(
+            db,
+            settings,
+            event.slug,
+            session.key,
+            proposal.follow_up_key,
+            proposal.starts_at,
+            proposal.ends_at,
+            now=now,
+            on_change=on_change,
+        )
+    except NotFound:  # cancelled since it was held
+        raise NotPlanned("gone", "that meeting is no longer in the program") from None
+    except ProgramError as error:
+        raise NotPlanned("clash", "; ".join(str(problem) for problem in error.problems)) from None
+
+
+async def add_follow_up(
+    db: AsyncSession,
+    settings: Settings,
+    slug: str,
+    meeting_key: str,
+    key: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    now: datetime,
+    on_change: ChangeHook | None,
+) -> ChangeSet:
+    """The follow-up session `key` of the live meeting `meeting_key`, with its people, added to
+    the program as an import would, in the caller's transaction. NotFound without such a
+    meeting; ProgramError when it cannot be (a clash)."""
+    seen = await program_seen(db, slug)
+    document = await export_document(db, slug)
+    meeting = next(
+        (s for s in (document or {}).get("sessions", []) if s["key"] == meeting_key), None
+    )
+    if document is None or meeting is None or meeting["kind"] != "meeting":
+        raise NotFound(f'no live meeting "{meeting_key}" in "{slug}"')
     document["sessions"].append(
         {
-            "key": proposal.follow_up_key,
+            "key": key,
             "kind": "follow-up",
-            "title": f"{session.title} (follow-up)"[:200],
-            "start": proposal.starts_at.isoformat(),
-            "end": proposal.ends_at.isoformat(),
+            "title": f"{meeting['title']} (follow-up)"[:200],
+            "start": starts_at.isoformat(),
+            "end": ends_at.isoformat(),
             "attendees": list(meeting["attendees"]),
         }
     )
-    try:
-        await apply_document(
-            db, settings, document, slug=event.slug, now=now, on_change=on_change, seen=seen
-        )
-    except ProgramError as error:
-        raise NotPlanned("clash", "; ".join(str(problem) for problem in error.problems)) from None
+    return await apply_document(
+        db, settings, document, slug=slug, now=now, on_change=on_change, seen=seen
+    )
 
 
 async def pending_for(db: AsyncSession, person: m.Person) -> dict[int, Pending]:

@@ -16,10 +16,10 @@ from ..db.audit import record
 from ..db.mail import retry_failed
 from ..mail.invites import InviteComposer
 from ..participants.erasure import forget
+from ..participants.follow_up import add_follow_up
 from ..program.audit import Author, hooks, recorder
 from ..program.changes import ChangeSet
-from ..program.export import export_document
-from ..program.service import NotFound, apply_document, edit_session, program_seen
+from ..program.service import NotFound, edit_session
 from ..settings import Settings
 
 
@@ -62,36 +62,27 @@ class Workspace:
     ) -> ChangeSet:
         """A follow-up meeting of the meeting `key` with its people, set by the organisers."""
         async with self.db() as db, db.begin():
-            seen = await program_seen(db, slug)
-            document = await export_document(db, slug)
-            if document is None:
-                raise NotFound(f'no event "{slug}"')
-            meeting = next((s for s in document["sessions"] if s["key"] == key), None)
-            if meeting is None or meeting["kind"] != "meeting":
-                raise NotFound(f'no live meeting "{key}" in "{slug}"')
-            taken = {session["key"] for session in document["sessions"]}
+            taken = set(
+                await db.scalars(
+                    select(m.Session.key)
+                    .join(m.Event, m.Event.id == m.Session.event_id)
+                    .where(m.Event.slug == slug)
+                )
+            )
             number = 1
             while f"{key}.follow-up-{number}" in taken:
                 number += 1
             new = f"{key}.follow-up-{number}"[:80]
-            document["sessions"].append(
-                {
-                    "key": new,
-                    "kind": "follow-up",
-                    "title": f"{meeting['title']} (follow-up)"[:200],
-                    "start": starts_at.isoformat(),
-                    "end": ends_at.isoformat(),
-                    "attendees": list(meeting["attendees"]),
-                }
-            )
-            return await apply_document(
+            return await add_follow_up(
                 db,
                 self.settings,
-                document,
-                slug=slug,
+                slug,
+                key,
+                new,
+                starts_at,
+                ends_at,
                 now=now,
                 on_change=hooks(self.invites.queue, recorder(author, "session.follow-up", new)),
-                seen=seen,
             )
 
     async def resend(
