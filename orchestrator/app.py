@@ -40,10 +40,12 @@ from .api import (
     requests_page,
     rooms,
     schedule,
+    subscriptions,
     workspace,
     workspace_changes,
     workspace_program,
     workspace_requests,
+    workspace_webhooks,
 )
 from .api.crosssite import same_site_only
 from .api.errors import error_middleware
@@ -67,6 +69,7 @@ from .mail.outcome_questions import OutcomeQuestions
 from .mail.reminders import Reminders
 from .mail.request_notices import RequestReminders
 from .metrics import Metrics
+from .outbound.sender import WebhookSender
 from .pages import Pages
 from .periodic import Periodic
 from .program.audit import Author, hooks, recorder
@@ -105,6 +108,13 @@ def accepted_webhook(app: web.Application, provider: str, delivery: Delivery) ->
         provider, [event.at for event in delivery.events], app[appkeys.CLOCK].now()
     )
     app[appkeys.FEED].wake_soon()
+
+
+async def _stopped(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(
@@ -208,11 +218,21 @@ def create_app(
         task = asyncio.create_task(sender.run()) if background else None
         yield
         await refill.settle()
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _stopped(task)
         await transport.aclose()
+
+    async def webhooks_out(app: web.Application) -> AsyncIterator[None]:
+        """The outbound webhooks' sender: like the mail's, with a loop of its own."""
+        sender = WebhookSender(
+            app[appkeys.DB], app[appkeys.CLOCK], allow_private=settings.webhook_allow_private
+        )
+        app[appkeys.WEBHOOKS_OUT] = sender
+        if background and is_sqlite(app[appkeys.ENGINE]):
+            await sender.recover()
+        task = asyncio.create_task(sender.run()) if background else None
+        yield
+        await _stopped(task)
+        await sender.close()
 
     async def rooms_lifecycle(app: web.Application) -> AsyncIterator[None]:
         for reason in halfway(settings).values():
@@ -271,6 +291,10 @@ def create_app(
         periodic.every(
             "purge-deliveries", PURGE_EVERY, lambda: purge_once(db, clock, settings.raw_retention)
         )
+        outbound = app[appkeys.WEBHOOKS_OUT]
+        periodic.every(
+            "forget-webhooks", PURGE_EVERY, lambda: outbound.forget_old(settings.raw_retention)
+        )
         if not sqlite:  # dashboards follow the updates other instances write
             periodic.forever("dashboard-listen", lambda: feed.listen(app[appkeys.ENGINE]))
         periodic.start()
@@ -294,7 +318,9 @@ def create_app(
         await app[appkeys.FEED].close()
 
     app.on_shutdown.append(end_streams)
-    app.cleanup_ctx.extend([database, outbox, rooms_lifecycle, background_work, replies_door])
+    app.cleanup_ctx.extend(
+        [database, outbox, webhooks_out, rooms_lifecycle, background_work, replies_door]
+    )
     door = Door(
         verifier_for=lambda name: verifier(app, name),
         inbox=EventInbox(lambda: app[appkeys.DB]()),
@@ -315,6 +341,7 @@ def create_app(
         follow_up.routes,
         outcomes.routes,
         outcomes_api.routes,
+        subscriptions.routes,
         requests_page.routes,
         join.routes,
         rooms.routes,
@@ -326,6 +353,7 @@ def create_app(
         workspace_changes.routes,
         workspace_program.routes,
         workspace_requests.routes,
+        workspace_webhooks.routes,
         workspace.routes,
         webhook_routes(door),
     ):

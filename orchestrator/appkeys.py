@@ -19,6 +19,7 @@ from .mail.invites import InviteComposer
 from .mail.outbox import OutboxSender
 from .mail.reminders import Reminders
 from .metrics import Metrics
+from .outbound.sender import WebhookSender
 from .pages import Pages
 from .program.refill import AutoRefill
 from .providers import ProviderRegistry
@@ -36,6 +37,7 @@ DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 WRITER = web.AppKey("writer", Writer)
 INVITES = web.AppKey("invites", InviteComposer)
 OUTBOX = web.AppKey("outbox", OutboxSender)
+WEBHOOKS_OUT = web.AppKey("webhooks_out", WebhookSender)
 WORKSPACE = web.AppKey("workspace", Workspace)
 UPLOADS = web.AppKey("uploads", Uploads)
 PAGES = web.AppKey("pages", Pages)

@@ -126,6 +126,9 @@ class Settings:
     poll_interval: timedelta = timedelta(seconds=60)
     archive_dir: Path | None = None
     raw_retention: timedelta = timedelta(days=30)
+    # Outbound webhook receivers on loopback, private or link-local addresses (and plain http):
+    # refused unless the operator allows them (a receiver on the same network, tests).
+    webhook_allow_private: bool = False
 
     def __post_init__(self) -> None:
         if self.default_provider not in PROVIDERS:
@@ -228,6 +231,13 @@ def _convert(name: str, raw: Any) -> Any:
     if name in {"zoom_hosts", "livekit_recording_hosts"}:
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return tuple(str(item).strip() for item in items if str(item).strip())
+    if isinstance(default, bool):
+        text = str(raw).strip().lower() if not isinstance(raw, bool) else str(raw).lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingsError(f"{label}: expected true or false, got {raw!r}")
     if name == "archive_dir":
         return Path(str(raw)) if str(raw).strip() else None
     if not isinstance(raw, str):

@@ -31,8 +31,9 @@ routes = api.routes
 
 
 def _after_change(app: web.Application) -> None:
-    """Wakes the mail sender and the room timers once a change is committed."""
+    """Wakes the senders (mail, webhooks) and the room timers once a change is committed."""
     app[appkeys.OUTBOX].wake()
+    app[appkeys.WEBHOOKS_OUT].wake()
     timers = app[appkeys.TIMERS]
     if timers is not None:
         timers.poke()

@@ -10,7 +10,18 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from . import answers, attendance, audit, events, mail, outcomes_api, replays, rooms, schedule
+from . import (
+    answers,
+    attendance,
+    audit,
+    events,
+    mail,
+    outcomes_api,
+    replays,
+    rooms,
+    schedule,
+    subscriptions,
+)
 from .operations import Answer, Operation, Operations
 from .replies import reply
 from .schemas.common import Error
@@ -146,6 +157,7 @@ API = (
     rooms.api,
     attendance.api,
     outcomes_api.api,
+    subscriptions.api,
     replays.api,
     schedule.api,
     mail.api,

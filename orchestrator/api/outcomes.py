@@ -76,8 +76,12 @@ async def answer(request: web.Request) -> web.StreamResponse:
         if found is None:
             return _unknown(request)
         comment = form.get("comment")
-        taken = record_answer(
-            found, str(form.get("answer", "")), str(comment) if comment is not None else None, now
+        taken = await record_answer(
+            db,
+            found,
+            str(form.get("answer", "")),
+            str(comment) if comment is not None else None,
+            now,
         )
     if not taken:
         raise web.HTTPBadRequest(text="answer must be one of: " + ", ".join(found.labels))

@@ -220,7 +220,12 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
     async with request.app[appkeys.DB]() as db, db.begin():
         owner = await _owner(db, request)
         try:
-            await withdraw_request(db, owner.person, int(which) if which.isdigit() else 0)
+            await withdraw_request(
+                db,
+                owner.person,
+                int(which) if which.isdigit() else 0,
+                request.app[appkeys.CLOCK].now(),
+            )
         except Refused as why:
             raise _back(owner.person.feed_token, why=why.code) from None
     raise _back(owner.person.feed_token, done="withdrawn")

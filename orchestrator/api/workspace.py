@@ -33,7 +33,7 @@ from .viewers import Viewer, csrf_token, viewer_of
 
 routes = web.RouteTableDef()
 STALE_FORM = "this form is out of date or came from another page: reload and retry"
-SECTIONS = ("program", "sessions", "people", "requests", "mail", "audit")
+SECTIONS = ("program", "sessions", "people", "requests", "mail", "webhooks", "audit")
 DONE = {
     "moved": "The session was moved; its attendees get the updated invite.",
     "cancelled": "The session was cancelled; its attendees get the cancellation.",
@@ -47,6 +47,8 @@ DONE = {
     "request-declined": "Declined for the directorate; the company is told.",
     "scheduled": "The meetings are written; their invites are on their way.",
     "follow-up": "The follow-up meeting is planned; its invites are on their way.",
+    "webhook-ended": "The subscription is ended; nothing more is sent to it.",
+    "webhook-resent": "The delivery is due again, with the same webhook-id.",
 }
 
 
@@ -67,6 +69,12 @@ LABELS = {
     "person.readd": "Erased email allowed back",
     "mail.retry": "Mail retried",
     "replay.add": "Replay published",
+    "webhook.subscribe": "Webhook receiver subscribed",
+    "webhook.end": "Webhook subscription ended",
+    "webhook.resend": "Webhook delivery resent",
+    "active": "active",
+    "failing": "failing",
+    "delivered": "delivered",
     "workspace": "from the workspace",
     "api": "through the API",
     "cli": "from the command line",

@@ -105,8 +105,9 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
 
 
 def after_change(app: web.Application) -> None:
-    """The sender and the room timers look again now, as after an API change."""
+    """The senders and the room timers look again now, as after an API change."""
     app[appkeys.OUTBOX].wake()
+    app[appkeys.WEBHOOKS_OUT].wake()
     timers = app[appkeys.TIMERS]
     if timers is not None:
         timers.poke()

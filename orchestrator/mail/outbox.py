@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from calendars.transport import MailTransport, PermanentMailError, TransientMailError
 
 from ..clock import Clock
+from ..db.group_commit import GroupCommit
 from ..db.mail import MailMessage
 from ..db.updates import note
 from .compose import Composed, Composers, Pending
@@ -286,59 +287,30 @@ class OutboxSender:
             return [_Claimed(**row._asdict()) for row in rows]
 
 
-@dataclass
-class _Outcome:
-    change: dict[str, Any]
-    event_id: int
-    written: asyncio.Future[Exception | None]  # what kept it from being written, if anything
-
-
 class _Recorder:
-    """Writes the outcomes of one pass as they come (group commit, as the webhook inbox does):
-    while one transaction runs the next outcomes queue, and the queue is written in one
-    transaction when it ends. Each worker waits for its own outcome's commit."""
+    """Writes the outcomes of one pass as they come (`GroupCommit`), and counts them."""
 
     def __init__(self, sender: OutboxSender, unfit: int = 0) -> None:
         self.sender = sender
         self.done = Delivery(claimed=unfit, failed=unfit)  # could not be composed
-        self._queue: list[_Outcome] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._commits: GroupCommit[tuple[dict[str, Any], int]] = GroupCommit(self._store)
 
     async def record(self, message: _Claimed, error: Exception | None) -> None:
         """Returns once the outcome is committed; raises what kept it from being written."""
         change = self.sender.outcome(message, error, self.sender.clock.now())
-        written: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Outcome(change, message.event_id, written))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        # Shielded: a worker cancelled by another's failure must not cancel the others' write.
-        failure = await asyncio.shield(written)
-        if failure is not None:
-            raise failure
+        await self._commits.submit((change, message.event_id))
 
     async def finish(self) -> None:
         """Waits until every outcome handed over is written (or has failed to be)."""
-        if self._writer is not None:
-            await asyncio.shield(self._writer)
+        await self._commits.finish()
 
-    async def _write(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            failure: Exception | None = None
-            try:
-                await self._store(batch)
-            except Exception as error:  # the messages stay leased, and go out again
-                failure = error
-            for outcome in batch:
-                outcome.written.set_result(failure)
-
-    async def _store(self, batch: list[_Outcome]) -> None:
+    async def _store(self, batch: list[tuple[dict[str, Any], int]]) -> None:
         now = self.sender.clock.now()
-        failed_events = {o.event_id for o in batch if o.change["status"] == "failed"}
+        failed_events = {event_id for change, event_id in batch if change["status"] == "failed"}
         async with self.sender.db() as db, db.begin():
-            await db.execute(update(MailMessage), [outcome.change for outcome in batch])
+            await db.execute(update(MailMessage), [change for change, _ in batch])
             await note(db, [(event_id, None) for event_id in failed_events], "mail", now)
-        states = Counter(outcome.change["status"] for outcome in batch)
+        states = Counter(change["status"] for change, _ in batch)
         done = self.done
         self.done = Delivery(
             claimed=done.claimed + len(batch),

@@ -1,9 +1,11 @@
 """Asking each side of a held meeting what came of it, once, right after it: a periodic pass
-looks at the meetings whose window has closed since the last days, decides from the attendance
-whether each was held (the attendance rules: both sides together long enough), and for a held
-one gives each of its people a question with a link of their own and mails it. A meeting not
-held is recorded as checked and asks nobody (the report shows why it was not held). Durable:
-what was asked is stored with the mail in one transaction, so a restart asks nobody twice.
+looks at the meetings (and follow-up meetings) whose window has closed since the last days,
+decides from the attendance whether each was held (the attendance rules: both sides together
+long enough), and for a held meeting of the day gives each of its people a question with a link
+of their own and mails it. A meeting not held is recorded as checked and asks nobody (the report
+shows why it was not held). The outbound webhooks learn each verdict in the same transaction.
+Durable: what was asked is stored with the mail in one transaction, so a restart asks nobody
+twice.
 Months later (`RDV_FOLLOWUP_AFTER` after the event's last session) those who answered that a
 cooperation is possible are asked again, with the five later labels."""
 
@@ -20,6 +22,7 @@ from calendars.model import Party
 from calendars.outcome_text import outcome_question_mail
 from calendars.text import Writer
 
+from ..attendance.announce import meetings_closed
 from ..attendance.log import attendance
 from ..db import models as m
 from ..db.mail import enqueue
@@ -60,7 +63,7 @@ class OutcomeQuestions:
                     .join(m.Event, m.Event.id == m.Session.event_id)
                     .outerjoin(OutcomeCheck, OutcomeCheck.session_id == m.Session.id)
                     .where(
-                        m.Session.kind == "meeting",
+                        m.Session.kind.in_(m.ONE_TO_ONE),
                         m.Session.cancelled_at.is_(None),
                         m.Session.ends_at <= now - marks.close_grace,
                         m.Session.ends_at > now - marks.close_grace - LOOK_BACK,
@@ -80,8 +83,9 @@ class OutcomeQuestions:
                 for outcome in outcomes:
                     held = bool(outcome.held)
                     db.add(OutcomeCheck(session_id=outcome.session.id, held=held, checked_at=now))
-                    if held:
+                    if held and outcome.session.kind == "meeting":
                         asked += await self._ask(db, event, outcome.session, "after", None, now)
+                await meetings_closed(db, event.id, event.slug, outcomes, now)
         return asked
 
     async def queue_later(self) -> int:
@@ -91,9 +95,9 @@ class OutcomeQuestions:
         later = aliased(MeetingOutcome)
         asked = 0
         async with self.db() as db, db.begin():
-            ends = (
+            ends = (  # the event's day: a follow-up planned months later does not move it
                 select(m.Session.event_id, func.max(m.Session.ends_at).label("last"))
-                .where(m.Session.cancelled_at.is_(None))
+                .where(m.Session.cancelled_at.is_(None), m.Session.kind != "follow-up")
                 .group_by(m.Session.event_id)
                 .subquery()
             )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import models as m
 from ..db.base import names_nothing
 from ..db.updates import note
+from .announce import seat_answered
 
 ANSWERS = ("accepted", "tentative", "declined")
 REASON_LIMIT = 500
@@ -84,5 +85,6 @@ async def answer_seat(
     seat.answer, seat.answer_reason = given.answer, reason
     seat.answered_at, seat.answer_source = now, given.source
     await db.flush()  # the seat's row before the dashboard's order lock (see `note`)
+    await seat_answered(db, seat, session, now)
     await note(db, [(session.event_id, session.id)], "answer", now)
     return True

@@ -19,6 +19,7 @@ from ..db import models as m
 from ..db.base import names_nothing
 from ..db.matchmaking import Need, ParticipantRequest
 from ..db.scheduling import MeetingSchedule
+from .announce import request_changed
 from .needs import plain
 
 MESSAGE_LIMIT = 1000
@@ -118,6 +119,7 @@ async def send_request(
     )
     db.add(request)
     await db.flush()
+    await request_changed(db, request, now)
     return request
 
 
@@ -150,11 +152,12 @@ async def answer_request(
     request.reason = None if accept else (plain(reason, REASON_LIMIT) or None)
     request.answered_at, request.answer_source = now, "page" if person else "organiser"
     await db.flush()
+    await request_changed(db, request, now)
     return request
 
 
 async def withdraw_request(
-    db: AsyncSession, person: m.Person, request_id: int
+    db: AsyncSession, person: m.Person, request_id: int, now: datetime
 ) -> ParticipantRequest:
     """The sender takes back a request not answered yet."""
     request = await db.get(ParticipantRequest, request_id)
@@ -163,6 +166,7 @@ async def withdraw_request(
     if request.state != "pending":
         raise Refused(request.state, f"this request is {request.state} already")
     request.state = "withdrawn"
+    await request_changed(db, request, now)
     return request
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import models as m
 from ..db.base import names_nothing
 from ..db.outcomes import LABELS, MeetingOutcome
+from .announce import outcome_recorded
 from .needs import plain
 
 COMMENT_LIMIT = 2000
@@ -50,15 +51,20 @@ async def question_of(db: AsyncSession, token: str) -> Question | None:
     return None if row is None else Question(*row)
 
 
-def record_answer(question: Question, label: str, comment: str | None, now: datetime) -> bool:
-    """The answer (and the comment, when one is given); False for a label of another stage.
-    Answering again replaces the answer: people change their minds."""
+async def record_answer(
+    db: AsyncSession, question: Question, label: str, comment: str | None, now: datetime
+) -> bool:
+    """The answer (and the comment, when one is given), in the caller's transaction; False for
+    a label of another stage. Answering again replaces the answer: people change their minds."""
     if label not in question.labels:
         return False
     outcome = question.outcome
+    said = (outcome.answer, outcome.comment)
     outcome.answer, outcome.answered_at = label, now
     if comment is not None:
         outcome.comment = plain(comment, COMMENT_LIMIT) or None
+    if (outcome.answer, outcome.comment) != said:
+        await outcome_recorded(db, outcome, question.session, now)
     return True
 
 

@@ -21,6 +21,7 @@ from ..participants.erasure import erased_among
 from ..providers import unavailable
 from ..settings import Settings
 from . import sections, zoom_hosts
+from .announce import announce
 from .apply import PROGRAM_REASONS, Replan, apply_program
 from .changes import ChangeSet
 from .export import export_document
@@ -224,8 +225,9 @@ async def apply_document(
 async def _changed(
     db: AsyncSession, changes: ChangeSet, now: datetime, on_change: ChangeHook | None
 ) -> None:
-    """What follows a change, in its transaction: the hook (invites), then, last of all (see
-    `note`), an event-wide update that makes open dashboards build again."""
+    """What follows a change, in its transaction: the hook (invites), the outbound webhooks'
+    messages (whoever made the change), then, last of all (see `note`), an event-wide update
+    that makes open dashboards build again."""
     if changes.empty:
         return
     if on_change is not None:
@@ -233,6 +235,7 @@ async def _changed(
     event_id = (
         await db.execute(select(m.Event.id).where(m.Event.slug == changes.event))
     ).scalar_one()
+    await announce(db, event_id, changes, now)
     await note(db, [(event_id, None)], "program", now)
 
 

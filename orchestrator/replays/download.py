@@ -2,32 +2,28 @@
 
 Redirects are followed here, one hop at a time, and every hop must be a link the provider could
 have announced (`links.provider_link`: https, no credentials, one of its hosts). A name is
-resolved with the event loop's getaddrinfo and refused if any of its addresses is loopback,
-private, link-local, reserved, multicast, unspecified or otherwise not public; the connection
-then goes to exactly those checked addresses, so a DNS answer cannot change between the check and
-the connection. A literal address is checked as it stands (aiohttp resolves no literal).
+resolved and refused if any of its addresses is not public, and the connection goes to exactly
+those checked addresses (`webhooks.addresses`, shared with the outbound webhooks).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
+
+from webhooks.addresses import AddressRefused, CheckedResolver, refusal
 
 from .links import ReplayRefused, provider_link
 
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 1 << 20
-_NUMERIC = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
 
 
 class DownloadFailed(Exception):
@@ -47,66 +43,6 @@ class LoopbackForTests:
 
     pinned: Mapping[str, str] = field(default_factory=dict)
     tls: ssl.SSLContext | None = None
-
-
-def refusal(address: str, *, loopback: bool = False) -> str | None:
-    """Why a download may not connect to `address`, or None when it may (`loopback` lets a
-    loopback address through, for `LoopbackForTests` only)."""
-    found = ipaddress.ip_address(address.partition("%")[0])
-    if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
-        found = found.ipv4_mapped
-    if found.is_loopback:
-        return None if loopback else "a loopback address"
-    for kind, matches in (  # the narrower kinds first: most of them are private too
-        ("an unspecified", found.is_unspecified),
-        ("a link-local", found.is_link_local),
-        ("a multicast", found.is_multicast),
-        ("a reserved", found.is_reserved),
-        ("a private", found.is_private),
-        ("a non-public", not found.is_global),
-    ):
-        if matches:
-            return f"{kind} address"
-    return None
-
-
-class CheckedResolver(AbstractResolver):
-    """Resolves with the event loop's getaddrinfo and refuses a name with any address that is not
-    public; aiohttp connects to the addresses it returns, and only to those."""
-
-    def __init__(self, pinned: Mapping[str, str] | None = None) -> None:
-        self.pinned = {
-            name.lower().rstrip("."): address for name, address in (pinned or {}).items()
-        }
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        name = host.lower().rstrip(".")
-        pin = self.pinned.get(name)
-        if pin is not None:
-            kind = socket.AF_INET6 if ":" in pin else socket.AF_INET
-            answers = [(kind, pin)]
-        else:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM, family=family
-            )
-            answers = [(kind, str(address[0])) for kind, _, _, _, address in infos]
-        if not answers:
-            raise DownloadRefused(f"{name} has no address")
-        for _, address in answers:
-            why = refusal(address, loopback=pin is not None)
-            if why:
-                raise DownloadRefused(f"{name} resolves to {why}")
-        return [
-            ResolveResult(
-                hostname=host, host=address, port=port, family=kind, proto=0, flags=_NUMERIC
-            )
-            for kind, address in answers
-        ]
-
-    async def close(self) -> None:
-        """Nothing to release: getaddrinfo runs on the loop's own executor."""
 
 
 def check_hop(url: str, hosts: Sequence[str], provider: str) -> str:
@@ -157,6 +93,8 @@ async def download(
                         raise DownloadFailed(f"the recording's host answered {response.status}")
                     await _save(response, partial, limit)
             await asyncio.to_thread(partial.replace, target)
+        except AddressRefused as error:
+            raise DownloadRefused(str(error)) from None
         except aiohttp.ClientError as error:
             raise DownloadFailed(f"the download failed ({type(error).__name__})") from None
         except TimeoutError:

@@ -59,6 +59,20 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
         403,
         422,
     ),
+    # Outbound webhooks are for organisers only (a receiver's address may hold credentials);
+    # no subscription or delivery 1 exists, so the organiser's token meets a 404 there.
+    ("POST", "/api/v1/events/{slug}/webhooks"): (401, 401, 401, 401, 403, 403, 201),
+    ("GET", "/api/v1/events/{slug}/webhooks"): (401, 401, 401, 401, 403, 403, 200),
+    ("DELETE", "/api/v1/events/{slug}/webhooks/{id}"): (401, 401, 401, 401, 403, 403, 404),
+    ("POST", "/api/v1/events/{slug}/webhooks/deliveries/{delivery}/resend"): (
+        401,
+        401,
+        401,
+        401,
+        403,
+        403,
+        404,
+    ),
     ("GET", "/api/v1/openapi.json"): (200, 200, 200, 200, 200, 200, 200),
 }
 BODIES: dict[str, Any] = {
@@ -68,6 +82,7 @@ BODIES: dict[str, Any] = {
     },
     "/api/v1/events/{slug}/sessions/{key}": {"title": "Renamed"},
     "/api/v1/events/{slug}/sessions/{key}/attendees/{person}/answer": {"answer": "declined"},
+    "/api/v1/events/{slug}/webhooks": {"url": "https://crm.example/hooks/rdv"},
 }
 
 
@@ -118,6 +133,7 @@ async def test_each_route_answers_each_credential_as_the_matrix_says(
     clock.set(datetime(2021, 4, 8, 12, 0, tzinfo=UTC))  # the plenary is over: replays allowed
     expected = MATRIX[(method, path)][CREDENTIALS.index(kind)]
     url = path.replace("{slug}", SLUG).replace("{key}", "plenary").replace("{person}", "chloe")
+    url = url.replace("{id}", "1").replace("{delivery}", "1")
     response = await api.client.request(
         method, url, json=BODIES.get(path), headers=authorization(kind, clock, token)
     )

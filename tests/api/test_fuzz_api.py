@@ -38,6 +38,8 @@ CHECKS = [
 ]
 # Sessions of the seed event the generated requests aim at, besides keys that do not exist.
 SESSION_KEYS = ["b2b-01", "b2b-17"]
+# Reads only an organiser's token may make: a receiver's address may hold its credentials.
+ORGANISERS = {"GET /api/v1/events/{slug}/webhooks"}
 # Near misses of a session key that generated strings seldom hit: a NUL (PostgreSQL refuses one
 # even in a comparison), padding, case, length.
 NEAR_MISSES = ["b2b-01\x00", "\x00", "b2b-01 ", "B2B-01", "k" * 300, "pleniere"]
@@ -111,7 +113,11 @@ async def test_every_answer_of_the_api_is_one_its_description_promises(
     exercised = {label for (label, _) in statuses}
     assert exercised == {f"{method} {path}" for method, path in api_routes(app)}, statuses
     answered = {label for (label, status) in statuses if status < 300}
-    readable = {operation.label for operation in operations if operation.method == "get"}
+    readable = {
+        operation.label
+        for operation in operations
+        if operation.method == "get" and (role == "organiser" or operation.label not in ORGANISERS)
+    }
     assert readable <= answered, statuses
     if role == "followup":
         writes = {(label, status) for (label, status) in statuses if not label.startswith("GET")}

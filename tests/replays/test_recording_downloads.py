@@ -21,14 +21,13 @@ from support.tls import Certificate, self_signed
 
 from orchestrator import appkeys
 from orchestrator.replays.download import (
-    CheckedResolver,
     DownloadRefused,
     LoopbackForTests,
     check_hop,
     download,
-    refusal,
 )
 from orchestrator.replays.recordings import RecordingArchiver
+from webhooks.addresses import AddressRefused, CheckedResolver, refusal
 
 SLUG = "meet-the-buyers"
 PLENARY_START = datetime(2021, 4, 8, 7, 0, tzinfo=UTC)
@@ -204,7 +203,7 @@ async def test_a_literal_loopback_address_is_refused_even_on_the_providers_own_h
 
 
 async def test_without_the_test_override_a_name_that_resolves_to_loopback_is_refused() -> None:
-    with pytest.raises(DownloadRefused, match="localhost resolves to a loopback address"):
+    with pytest.raises(AddressRefused, match="localhost resolves to a loopback address"):
         await CheckedResolver().resolve("localhost", 443)
 
 
@@ -214,9 +213,9 @@ async def test_the_override_lets_a_pinned_loopback_address_through_and_nothing_e
     )
     [answer] = await resolver.resolve(RECORDINGS.upper() + ".", 443)
     assert (answer["host"], answer["port"]) == ("127.0.0.1", 443)
-    with pytest.raises(DownloadRefused, match="a private address"):
+    with pytest.raises(AddressRefused, match="a private address"):
         await resolver.resolve(PRIVATE, 443)
-    with pytest.raises(DownloadRefused, match="a link-local address"):
+    with pytest.raises(AddressRefused, match="a link-local address"):
         await resolver.resolve("metadata.8x8.vc", 443)
 
 

@@ -40,7 +40,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "signin",
         ),
     ),
-    ("services", ("rooms", "mail", "dashboard", "workspace")),
+    ("services", ("rooms", "mail", "outbound", "dashboard", "workspace")),
     ("http", ("api", "appkeys", "accesslog")),
     ("entry", ("app", "serve", "commands", "cli", "demo", "__main__")),
 ]

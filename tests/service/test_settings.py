@@ -94,6 +94,7 @@ def test_a_bad_duration_names_the_setting(text: str) -> None:
             "RDV_INBOUND_MAIL_URL: expected imap://",
         ),
         ({"RDV_INBOUND_MAIL_URL": "imap://u:p@mail.example"}, "needs RDV_REPLY_ADDRESS"),
+        ({"RDV_WEBHOOK_ALLOW_PRIVATE": "sometimes"}, "RDV_WEBHOOK_ALLOW_PRIVATE: expected true"),
     ],
 )
 def test_bad_settings_say_which_variable(environ: dict[str, str], message: str) -> None:
@@ -166,3 +167,9 @@ def test_the_closing_grace_is_read_from_the_environment() -> None:
     assert load_settings({"RDV_CLOSE_GRACE": "25m"}).close_grace == timedelta(minutes=25)
     with pytest.raises(SettingsError, match="RDV_CLOSE_GRACE"):
         load_settings({"RDV_CLOSE_GRACE": "soon"})
+
+
+def test_private_webhook_receivers_are_refused_unless_the_operator_allows_them() -> None:
+    assert load_settings({}).webhook_allow_private is False
+    assert load_settings({"RDV_WEBHOOK_ALLOW_PRIVATE": "true"}).webhook_allow_private is True
+    assert load_settings({"RDV_WEBHOOK_ALLOW_PRIVATE": "0"}).webhook_allow_private is False

@@ -14,6 +14,8 @@ from orchestrator.api.agenda import HANDOVER_REFUSALS
 from orchestrator.api.workspace import DONE, LABELS
 from orchestrator.api.workspace_program import REFUSALS
 from orchestrator.api.workspace_requests import REFUSED
+from orchestrator.api.workspace_webhooks import REFUSED as WEBHOOK_REFUSED
+from orchestrator.api.workspace_webhooks import TYPES
 
 TEMPLATES = Path(orchestrator.__file__).parent / "templates"
 CATALOGUE = Path(__file__).parents[2] / "calendars/locale/fr/LC_MESSAGES/rdv.po"
@@ -32,6 +34,7 @@ def test_every_message_of_the_workspace_has_a_french_translation() -> None:
     shown |= set(HANDOVER_REFUSALS.values()) | set(REFUSED.values())
     shown |= set(requests_page.DONE.values()) | set(requests_page.WHY.values())
     shown |= set(follow_up.PLANNED.values()) | set(follow_up.NOT_PLANNED.values())
+    shown |= set(WEBHOOK_REFUSED.values()) | set(TYPES.values())
     mail = (CATALOGUE.parents[3] / "request_text.py").read_text(encoding="utf-8")
     shown |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', mail))
 

@@ -1,0 +1,1 @@
+"""Outbound webhooks: the sender and the subscriptions organisers manage."""
