@@ -37,17 +37,19 @@ def plan(only: set[str], postgres: bool) -> list[tuple[str, list[str]]]:
     runs = [
         ("import", ["import.py"]),
         ("mail", ["mail.py"]),
-        ("webhooks", ["webhooks.py", "--postgres", POSTGRES if postgres else ""]),
+        ("webhooks", ["door.py", "--postgres", POSTGRES if postgres else ""]),
         ("storm", ["storm.py", "--postgres", POSTGRES if postgres else ""]),
         ("dashboard", ["dashboard.py", *(["--postgres", POSTGRES] if postgres else [])]),
         ("schedule", ["schedule.py"]),
         ("replies", ["replies.py"]),
         ("suggest", ["suggest.py"]),
         ("workspace", ["workspace.py", "--postgres", POSTGRES if postgres else ""]),
+        ("outbound", ["outbound.py"]),
     ]
     if postgres:
         runs[1:1] = [("import-postgres", ["import.py", "--postgres", POSTGRES])]
         runs[3:3] = [("mail-postgres", ["mail.py", "--postgres", POSTGRES])]
+        runs.append(("outbound-postgres", ["outbound.py", "--postgres", POSTGRES]))
     return [run for run in runs if not only or any(run[0].startswith(o) for o in only)]
 
 

@@ -1,4 +1,4 @@
-"""The baseline of bench/webhooks.py: the least a webhook door can do when it must store each
+"""The baseline of bench/door.py: the least a webhook door can do when it must store each
 delivery before answering. A bare aiohttp app checks the JaaS signature as `rdv serve` does
 (HMAC-SHA256 of `"{t}.{body}"`, `t` within 5 minutes), reads the JSON, and stores one row per
 delivery in a table of its own through the same driver (SQLAlchemy's async engine on aiosqlite or

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Run as a script, bench/ comes first on sys.path, and bench/webhooks.py would hide the
-# `webhooks` package the service imports.
+# Run as a script, bench/ comes first on sys.path: the project's folder takes its place.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 

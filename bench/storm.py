@@ -38,8 +38,8 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import jwt
 
-# Only SQL text here, as in bench/webhooks.py: with bench/ first on sys.path, importing the project
-# is fragile (bench/webhooks.py hides the `webhooks` package).
+# Only SQL text here, as in bench/door.py: the load is measured without the project's code in
+# the load generator's process.
 import output
 from output import Row
 from sqlalchemy import text

@@ -54,8 +54,8 @@ def pages(program: dict[str, Any]) -> dict[str, str]:
 
 
 def app_factory() -> Any:
-    """The app factory. bench/webhooks.py would hide the `webhooks` package the app imports, so
-    bench/ leaves the path first."""
+    """The app factory, imported with bench/ off the path (a bench module's name must not hide
+    a package of the project)."""
     here = Path(__file__).resolve().parent
     sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
     from orchestrator.app import create_app

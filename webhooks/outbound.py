@@ -66,14 +66,20 @@ def body(kind: str, at: datetime, data: Mapping[str, Any]) -> bytes:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def signature(secret: str, message_id: str, timestamp: int, payload: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+def signing_key(secret: str) -> bytes:
+    """The secret's bytes, which sign (`whsec_` and base64, as receivers' libraries take it)."""
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def signature(secret: str | bytes, message_id: str, timestamp: int, payload: bytes) -> str:
+    """`v1,` and the signature; `secret` as shown, or its bytes (`signing_key`)."""
+    key = signing_key(secret) if isinstance(secret, str) else secret
     signed = f"{message_id}.{timestamp}.".encode() + payload
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers(secret: str, message_id: str, timestamp: int, payload: bytes) -> dict[str, str]:
+def headers(secret: str | bytes, message_id: str, timestamp: int, payload: bytes) -> dict[str, str]:
     """The headers of one attempt, `timestamp` in whole seconds since the epoch."""
     return {
         "content-type": "application/json",

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webhooks.outbound import body, new_message_id
 
 from .base import Base
+from .upsert import table
 
 DELIVERY_STATES = ("pending", "sending", "delivered", "failed")
 
@@ -33,7 +34,8 @@ DELIVERY_STATES = ("pending", "sending", "delivered", "failed")
 class OutboundSubscription(Base):
     """A receiver of an event's changes. `secret` signs its deliveries (shown once, when it is
     made); `failing_since` is set when a delivery gave up after retrying for a day, and cleared
-    by the next one that gets through."""
+    by the next one that gets through (written only then: a row every delivery rewrote would be
+    every sender's bottleneck)."""
 
     __tablename__ = "outbound_subscriptions"
 
@@ -45,7 +47,6 @@ class OutboundSubscription(Base):
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]
-    last_delivered_at: Mapped[datetime | None]
 
 
 class OutboundMessage(Base):
@@ -149,7 +150,7 @@ async def emit(
         for message_id, (_, _, subs) in zip(ids, wanted, strict=True)
         for sub in subs
     ]
-    await db.execute(insert(OutboundDelivery), deliveries)
+    await db.execute(insert(table(OutboundDelivery)), deliveries)
     return len(deliveries)
 
 

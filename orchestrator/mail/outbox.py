@@ -10,8 +10,6 @@ the work.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
 from collections import Counter
@@ -25,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from calendars.transport import MailTransport, PermanentMailError, TransientMailError
 
 from ..clock import Clock
-from ..db.group_commit import GroupCommit
 from ..db.mail import MailMessage
 from ..db.updates import note
+from ..senders import GroupCommit, QueueSender
 from .compose import Composed, Composers, Pending
 
 log = logging.getLogger("rdv.outbox")
@@ -59,7 +57,7 @@ class _Claimed:
     subject: str | None = None  # set when this pass composed it: written with its outcome
 
 
-class OutboxSender:
+class OutboxSender(QueueSender):
     """Delivers due messages through one transport, with backoff and a 24-hour limit."""
 
     def __init__(
@@ -78,17 +76,18 @@ class OutboxSender:
         poll: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(
+            batch=batch,
+            concurrency=concurrency,
+            first_retry=first_retry,
+            longest_wait=longest_wait,
+            poll=poll,
+            rng=rng,
+            log=log,
+        )
         self.db, self.transport, self.clock = db, transport, clock
         self.composers = composers or Composers([])
-        self.batch, self.concurrency, self.lease = batch, concurrency, lease
-        self.give_up_after, self.first_retry, self.longest_wait = (
-            give_up_after,
-            first_retry,
-            longest_wait,
-        )
-        self.poll = poll
-        self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
-        self._wake = asyncio.Event()
+        self.lease, self.give_up_after = lease, give_up_after
 
     async def recover(self) -> int:
         """After a restart of the only instance (SQLite): messages left mid-delivery are taken up
@@ -102,29 +101,6 @@ class OutboxSender:
                 .returning(MailMessage.id)
             )
             return len(result.all())
-
-    def wake(self) -> None:
-        """Asks the running loop to look for due messages now (after a commit that queued mail)."""
-        self._wake.set()
-
-    def backoff(self, attempts: int) -> timedelta:
-        """Exponential, capped, with ±50 % jitter so the retries of one outage spread out."""
-        base: timedelta = min(self.first_retry * 2 ** max(attempts - 1, 0), self.longest_wait)
-        return base * self.rng.uniform(0.5, 1.5)
-
-    async def run(self) -> None:
-        """Delivers until cancelled; a failing database or transport never ends the loop."""
-        while True:
-            try:
-                done = await self.deliver_due()
-            except Exception:
-                log.exception("outbox pass failed; trying again in %.0f s", self.poll)
-                done = Delivery()
-            if done.claimed >= self.batch:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
 
     async def deliver_due(self) -> Delivery:
         """One pass: turn what changes recorded into messages (`Composers.prepare`), claim up
@@ -141,18 +117,12 @@ class OutboxSender:
             return Delivery()
         claimed, unfit = await self._compose(claimed)
         recorder = _Recorder(self, unfit)
-        queue = iter(claimed)
 
-        async def work() -> None:
-            for message in queue:  # shared: each worker takes the next message left
-                await recorder.record(message, await self._attempt(message))
+        async def work(message: _Claimed) -> None:
+            await recorder.record(message, await self._attempt(message))
 
         try:
-            async with asyncio.TaskGroup() as workers:
-                for _ in range(min(self.concurrency, len(claimed))):
-                    workers.create_task(work())
-        except BaseExceptionGroup as failures:
-            raise failures.exceptions[0] from None  # the first cause, as the loop logs it
+            await self.in_workers(claimed, work, len(claimed))
         finally:
             await recorder.finish()  # what is known is written, even when the pass is cut short
         done = recorder.done

@@ -11,7 +11,6 @@ subscription is marked failing from the first one that gave up; the next success
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -22,20 +21,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from webhooks.addresses import AddressRefused, CheckedResolver
-from webhooks.outbound import headers
+from webhooks.outbound import headers, signing_key
 
 from ..clock import Clock
-from ..db.group_commit import GroupCommit
 from ..db.outbound import (
     OutboundDelivery,
     OutboundMessage,
     OutboundSubscription,
     forget_sent,
 )
+from ..db.upsert import table
+from ..senders import GroupCommit, QueueSender
 
 log = logging.getLogger("rdv.outbound")
 
@@ -59,7 +59,8 @@ class _Claimed:
     message_id: str
     body: bytes
     url: str
-    secret: str
+    key: bytes  # the subscription's signing key
+    failing: bool  # the subscription was failing when this was claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class _Result:
     permanent: bool = False  # never to be tried again (an address rdv may not reach)
 
 
-class WebhookSender:
+class WebhookSender(QueueSender):
     """Delivers due webhook messages over one HTTP client (`concurrency` connections)."""
 
     def __init__(
@@ -78,8 +79,9 @@ class WebhookSender:
         clock: Clock,
         *,
         allow_private: bool = False,
-        batch: int = 200,
+        batch: int = 1000,
         concurrency: int = 8,
+        ahead: int = 128,
         timeout: float = 10.0,
         lease: timedelta = timedelta(minutes=2),
         give_up_after: timedelta = timedelta(hours=24),
@@ -89,21 +91,32 @@ class WebhookSender:
         rng: random.Random | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.db, self.clock = db, clock
-        self.allow_private = allow_private
-        self.batch, self.concurrency, self.timeout, self.lease = batch, concurrency, timeout, lease
-        self.give_up_after, self.first_retry, self.longest_wait = (
-            give_up_after,
-            first_retry,
-            longest_wait,
+        super().__init__(
+            batch=batch,
+            concurrency=concurrency,
+            first_retry=first_retry,
+            longest_wait=longest_wait,
+            poll=poll,
+            rng=rng,
+            log=log,
         )
-        self.poll = poll
-        self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+        self.db, self.clock = db, clock
+        self.allow_private, self.timeout = allow_private, timeout
+        # Outcomes that may wait for their commit while the workers go on: a commit then holds
+        # many of them (a commit per outcome would be most of the sender's time). A crash can
+        # repeat these and the deliveries in flight: `most_repeated`, each under its own id.
+        self.ahead = ahead
+        # Renewed while a pass runs (`_keep_leased`): a pass of slow receivers keeps its claim.
+        self.lease, self.give_up_after = lease, give_up_after
         # The signature's timestamp is the receiver's replay check, against its own clock: the
         # real time of the attempt, whatever time the service runs at (a demo, a test).
         self.wall = wall
-        self._wake = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
+
+    @property
+    def most_repeated(self) -> int:
+        """The most deliveries a crash can make a receiver get twice."""
+        return self.concurrency + self.ahead
 
     async def close(self) -> None:
         if self._http is not None:
@@ -146,53 +159,31 @@ class WebhookSender:
             log.info("forgot %d webhook messages older than %s", forgotten, keep)
         return forgotten
 
-    def wake(self) -> None:
-        """Asks the running loop to look for due deliveries now (after a commit that made some)."""
-        self._wake.set()
-
-    def backoff(self, attempts: int) -> timedelta:
-        """Exponential, capped, with ±50 % jitter so the retries of one outage spread out."""
-        base: timedelta = min(self.first_retry * 2 ** max(attempts - 1, 0), self.longest_wait)
-        return base * self.rng.uniform(0.5, 1.5)
-
     async def run(self) -> None:
-        """Delivers until cancelled; a failing database or receiver never ends the loop."""
         try:
-            while True:
-                try:
-                    done = await self.deliver_due()
-                except Exception:
-                    log.exception("webhook pass failed; trying again in %.0f s", self.poll)
-                    done = Sent()
-                if done.claimed >= self.batch:
-                    continue
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            await super().run()
         finally:
             await self.close()
 
     async def deliver_due(self) -> Sent:
         """One pass: claim up to `batch` due deliveries, post them (`concurrency` at a time),
-        and commit each outcome before its worker takes the next delivery, so a crash repeats
-        only the deliveries in flight."""
+        and commit the outcomes as they come, a worker going on while fewer than `ahead` wait
+        for their commit, so a crash repeats at most `most_repeated` deliveries."""
         claimed = await self._claim(self.clock.now())
         if not claimed:
             return Sent()
         recorder = _Recorder(self)
-        queue = iter(claimed)
+        waiting = {delivery.id for delivery in claimed}  # not attempted yet
 
-        async def work() -> None:
-            for delivery in queue:  # shared: each worker takes the next delivery left
-                await recorder.record(delivery, await self._attempt(delivery))
+        async def work(delivery: _Claimed) -> None:
+            waiting.discard(delivery.id)
+            await recorder.record(delivery, await self._attempt(delivery))
 
+        keeper = asyncio.create_task(self._keep_leased(waiting))
         try:
-            async with asyncio.TaskGroup() as workers:
-                for _ in range(min(self.concurrency, len(claimed))):
-                    workers.create_task(work())
-        except BaseExceptionGroup as failures:
-            raise failures.exceptions[0] from None  # the first cause, as the loop logs it
+            await self.in_workers(claimed, work, len(claimed))
         finally:
+            keeper.cancel()
             await recorder.finish()
         done = recorder.done
         if done.failed or done.retrying:
@@ -204,8 +195,24 @@ class WebhookSender:
             )
         return done
 
+    async def _keep_leased(self, waiting: set[int]) -> None:
+        """Renews the lease of the deliveries this pass has not attempted yet, every half lease:
+        a pass of slow receivers keeps what it claimed, and one that died lets it go soon."""
+        while waiting:
+            await asyncio.sleep(self.lease.total_seconds() / 2)
+            ids = list(waiting)
+            try:
+                async with self.db() as db, db.begin():
+                    await db.execute(
+                        update(OutboundDelivery)
+                        .where(OutboundDelivery.id.in_(ids), OutboundDelivery.status == "sending")
+                        .values(lease_until=self.clock.now() + self.lease)
+                    )
+            except Exception:  # the database is away: the leases lapse, and others take over
+                log.warning("webhooks: could not renew the lease of %d deliveries", len(ids))
+
     async def _attempt(self, delivery: _Claimed) -> _Result:
-        signed = headers(delivery.secret, delivery.message_id, int(self.wall()), delivery.body)
+        signed = headers(delivery.key, delivery.message_id, int(self.wall()), delivery.body)
         try:
             async with self._client().post(
                 delivery.url, data=delivery.body, headers=signed, allow_redirects=False
@@ -222,22 +229,25 @@ class WebhookSender:
         return _Result(status, f"the receiver answered {status}")
 
     def outcome(self, delivery: _Claimed, result: _Result, now: datetime) -> dict[str, Any]:
-        """The row update that records one attempt."""
+        """The row update that records one attempt (every outcome with the same keys: one
+        statement writes a whole batch, `_OUTCOME`)."""
         change: dict[str, Any] = {
-            "id": delivery.id,
-            "lease_until": None,
-            "last_status": result.status,
-            "last_error": result.error,
+            "b_id": delivery.id,
+            "b_status": "delivered",
+            "b_last_status": result.status,
+            "b_last_error": result.error,
+            "b_next_attempt_at": now,
+            "b_delivered_at": None,
         }
         if result.error is None:
-            return change | {"status": "delivered", "delivered_at": now}
+            return change | {"b_delivered_at": now}
         retry_at = now + self.backoff(delivery.attempts)
         if result.permanent or retry_at - delivery.first_due_at > self.give_up_after:
             if not result.permanent:
                 hours = self.give_up_after.total_seconds() / 3600
-                change["last_error"] = f"gave up after {hours:.0f} h: {result.error}"
-            return change | {"status": "failed"}
-        return change | {"status": "pending", "next_attempt_at": retry_at}
+                change["b_last_error"] = f"gave up after {hours:.0f} h: {result.error}"
+            return change | {"b_status": "failed"}
+        return change | {"b_status": "pending", "b_next_attempt_at": retry_at}
 
     async def _claim(self, now: datetime) -> list[_Claimed]:
         async with self.db() as db, db.begin():
@@ -275,6 +285,7 @@ class WebhookSender:
                     OutboundMessage.body,
                     OutboundSubscription.url,
                     OutboundSubscription.secret,
+                    OutboundSubscription.failing_since.is_not(None).label("failing"),
                 )
                 .join(OutboundMessage, OutboundMessage.id == OutboundDelivery.message_id)
                 .join(
@@ -284,7 +295,25 @@ class WebhookSender:
                 .where(OutboundDelivery.id.in_(list(claimed)))
                 .order_by(OutboundDelivery.id)
             )
-            return [_Claimed(**row._asdict()) for row in rows]
+            found = [row._asdict() for row in rows]
+            # Each subscription's key decoded once a pass, not once a delivery.
+            keys = {row["secret"]: signing_key(row["secret"]) for row in found}
+            return [_Claimed(key=keys[row.pop("secret")], **row) for row in found]
+
+
+_DELIVERIES = table(OutboundDelivery)  # a plain executemany, not the ORM's bulk update
+_OUTCOME = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        lease_until=None,
+        last_status=bindparam("b_last_status"),
+        last_error=bindparam("b_last_error"),
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        delivered_at=bindparam("b_delivered_at"),
+    )
+)
 
 
 class _Recorder:
@@ -294,26 +323,30 @@ class _Recorder:
     def __init__(self, sender: WebhookSender) -> None:
         self.sender = sender
         self.done = Sent()
-        self._commits: GroupCommit[tuple[dict[str, Any], int]] = GroupCommit(self._store)
+        self._commits: GroupCommit[tuple[dict[str, Any], _Claimed]] = GroupCommit(
+            self._store, ahead=sender.ahead
+        )
 
     async def record(self, delivery: _Claimed, result: _Result) -> None:
         change = self.sender.outcome(delivery, result, self.sender.clock.now())
-        await self._commits.submit((change, delivery.subscription_id))
+        await self._commits.submit((change, delivery))
 
     async def finish(self) -> None:
         await self._commits.finish()
 
-    async def _store(self, batch: list[tuple[dict[str, Any], int]]) -> None:
+    async def _store(self, batch: list[tuple[dict[str, Any], _Claimed]]) -> None:
         now = self.sender.clock.now()
-        reached = {sub for change, sub in batch if change["status"] == "delivered"}
-        lost = {sub for change, sub in batch if change["status"] == "failed"} - reached
+        reached = {
+            d.subscription_id for c, d in batch if d.failing and c["b_status"] == "delivered"
+        }
+        lost = {d.subscription_id for c, d in batch if c["b_status"] == "failed"} - reached
         async with self.sender.db() as db, db.begin():
-            await db.execute(update(OutboundDelivery), [change for change, _ in batch])
+            await db.execute(_OUTCOME, [change for change, _ in batch])
             if reached:
                 await db.execute(
                     update(OutboundSubscription)
                     .where(OutboundSubscription.id.in_(reached))
-                    .values(failing_since=None, last_delivered_at=now)
+                    .values(failing_since=None)
                 )
             if lost:
                 await db.execute(
@@ -321,7 +354,7 @@ class _Recorder:
                     .where(OutboundSubscription.id.in_(lost))
                     .values(failing_since=func.coalesce(OutboundSubscription.failing_since, now))
                 )
-        states = Counter(change["status"] for change, _ in batch)
+        states = Counter(change["b_status"] for change, _ in batch)
         done = self.done
         self.done = Sent(
             claimed=done.claimed + len(batch),

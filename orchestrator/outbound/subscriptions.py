@@ -104,6 +104,11 @@ async def subscriptions_of(
                 )
             ).all()
         )
+        last = await db.scalar(
+            select(func.max(OutboundDelivery.delivered_at)).where(
+                OutboundDelivery.subscription_id == sub.id
+            )
+        )
         rows = await db.execute(
             select(OutboundDelivery, OutboundMessage.message_id, OutboundMessage.kind)
             .join(OutboundMessage, OutboundMessage.id == OutboundDelivery.message_id)
@@ -137,7 +142,7 @@ async def subscriptions_of(
                 state=state,
                 created_at=sub.created_at,
                 failing_since=sub.failing_since,
-                last_delivered_at=sub.last_delivered_at,
+                last_delivered_at=last,
                 waiting=counts.get("pending", 0) + counts.get("sending", 0),
                 failed=counts.get("failed", 0),
                 recent=recent,

@@ -21,6 +21,7 @@ from ..db import models as m
 from ..db.audit import record
 from ..db.base import names_nothing
 from ..db.updates import note
+from ..program.announce import announce
 from ..program.changes import ChangeSet, SessionChange
 from ..program.fields import EMAIL
 from ..tokens import new_link_token
@@ -127,6 +128,14 @@ async def hand_over(
     seat.removed_at = now
     session.sequence += 1
     await db.flush()  # the rows before the dashboard's order lock (see `note`)
+    change = SessionChange(
+        session.key,
+        ("attendees",),
+        attendees_added=(colleague.key,),
+        attendees_removed=(person.key,),
+    )
+    changes = ChangeSet(event=event.slug, sessions_changed=(change,))
+    await announce(db, event.id, changes, now)  # the outbound webhooks' session.changed
     # The whole event: who is expected changed (the dashboard reads its roster again), and an
     # import that read the program before this must plan again (`PROGRAM_REASONS`).
     await note(db, [(session.event_id, None)], "handover", now)
@@ -140,13 +149,7 @@ async def hand_over(
         subject=session.key,
         details={"from": person.key, "to": colleague.key},
     )
-    change = SessionChange(
-        session.key,
-        ("attendees",),
-        attendees_added=(colleague.key,),
-        attendees_removed=(person.key,),
-    )
-    return Handed(colleague, given, ChangeSet(event=event.slug, sessions_changed=(change,)))
+    return Handed(colleague, given, changes)
 
 
 async def _colleague(

@@ -23,6 +23,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "metrics",
             "pages",
             "periodic",
+            "senders",
             "providers",
             "db",
         ),

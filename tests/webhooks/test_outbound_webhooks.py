@@ -8,10 +8,11 @@ resends what it missed once it is back. A receiver inside rdv's own network is r
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from sqlalchemy import func, select
@@ -21,11 +22,13 @@ from support.receiver import Receiver
 from support.service import Api, ManualClock, small_program
 
 from orchestrator import appkeys
+from orchestrator.api.schemas.subscriptions import EventType
 from orchestrator.db import models as m
-from orchestrator.db.outbound import OutboundMessage, OutboundSubscription, emit
+from orchestrator.db.outbound import OutboundDelivery, OutboundMessage, OutboundSubscription, emit
 from orchestrator.db.outcomes import MeetingOutcome
 from orchestrator.mail.outcome_questions import OutcomeQuestions
 from orchestrator.outbound.sender import Sent, WebhookSender
+from webhooks.outbound import EVENT_TYPES
 
 SLUG = "meet-the-buyers"
 HOOKS = f"/api/v1/events/{SLUG}/webhooks"
@@ -397,3 +400,68 @@ async def test_what_was_sent_is_forgotten_after_the_retention_and_what_waits_is_
     (subscription,) = await listed(api)
     assert [item["type"] for item in subscription["recent"]] == ["session.changed"]
     assert subscription["waiting"] == 1
+
+
+def test_the_api_describes_exactly_the_event_types_rdv_sends() -> None:
+    assert get_args(EventType) == EVENT_TYPES
+
+
+async def test_a_seat_handed_to_a_colleague_reaches_the_crm_as_a_changed_session(
+    api: Api, db: Any, receiver: Receiver, crm: str
+) -> None:
+    await subscribe(api, receiver, crm, events=["session.changed"])
+    async with db() as session:
+        token = await session.scalar(select(m.Person.feed_token).where(m.Person.key == "chloe"))
+    handed = await api.client.post(
+        f"/me/{token}/m1/handover", data={"colleague": "dan"}, allow_redirects=False
+    )
+    assert handed.status == 303
+    await sender(api).deliver_due()
+    (changed,) = receiver.of("session.changed")
+    assert changed["fields"] == ["attendees"]
+    assert [a["person"] for a in changed["session"]["attendees"]] == ["ana", "dan"]
+
+
+async def test_a_pass_of_slow_receivers_keeps_its_claim_on_what_it_has_not_sent_yet(
+    make_api: Callable[..., Any], db: Any, clock: ManualClock, aiohttp_server: Any
+) -> None:
+    """Another instance takes over deliveries whose lease lapsed: a pass still working on them
+    renews it, so they are not sent twice (and one that died lets them go after the lease)."""
+    slow = Receiver()
+    original = slow.take
+
+    async def take(request: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await original(request)
+
+    slow.take = take  # type: ignore[method-assign]
+    server = await aiohttp_server(slow.app())
+    api: Api = await make_api(webhook_allow_private=True)
+    await api.import_ok(small_program())
+    await subscribe(api, slow, str(server.make_url("/hooks/rdv")))
+    for key in ("m1", "m2", "m3"):
+        await api.patch(SLUG, key, {"title": f"{key} (salle 2)"})
+    app = api.client.app
+    assert app is not None
+    one_at_a_time = WebhookSender(
+        app[appkeys.DB],
+        clock,
+        allow_private=True,
+        concurrency=1,
+        lease=timedelta(seconds=0.2),
+    )
+    started = clock.now()
+    passing = asyncio.create_task(one_at_a_time.deliver_due())
+    await asyncio.sleep(0.05)
+    clock.advance(timedelta(minutes=1))  # time goes on while the first receiver answers
+    await asyncio.sleep(0.2)
+    async with db() as session:
+        leases = sorted(
+            (await session.execute(select(OutboundDelivery.lease_until))).scalars(),
+            key=lambda lease: lease or started,
+        )
+    assert leases[-1] is not None
+    assert leases[-1] > started + timedelta(minutes=1)  # renewed since the claim
+    assert await passing == Sent(claimed=3, delivered=3)
+    await one_at_a_time.close()
+    assert len(slow.accepted) == 3

@@ -1,0 +1,156 @@
+"""What the two durable senders share, the mail outbox's and the outbound webhooks': the loop
+that looks for due work when woken or every `poll` seconds, the jittered backoff, workers that
+take the claimed items one after the other, and the group commit that writes each outcome as it
+comes (while one transaction runs the next outcomes queue, and the queue is written in one
+transaction when it ends). Each worker waits for its own outcome's commit before it takes the
+next item, so a crash repeats only the work in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Pass(Protocol):
+    """What one pass did: how many items it claimed."""
+
+    @property
+    def claimed(self) -> int: ...
+
+
+class QueueSender:
+    """The loop and the backoff; a subclass's `deliver_due` does one pass."""
+
+    def __init__(
+        self,
+        *,
+        batch: int,
+        concurrency: int,
+        first_retry: timedelta,
+        longest_wait: timedelta,
+        poll: float,
+        rng: random.Random | None,
+        log: logging.Logger,
+    ) -> None:
+        self.batch, self.concurrency, self.poll = batch, concurrency, poll
+        self.first_retry, self.longest_wait = first_retry, longest_wait
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+        self.log = log
+        self._wake = asyncio.Event()
+
+    async def deliver_due(self) -> Pass:
+        raise NotImplementedError
+
+    def wake(self) -> None:
+        """Asks the running loop to look for due work now (after a commit that queued some)."""
+        self._wake.set()
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential, capped, with ±50 % jitter so the retries of one outage spread out."""
+        base: timedelta = min(self.first_retry * 2 ** max(attempts - 1, 0), self.longest_wait)
+        return base * self.rng.uniform(0.5, 1.5)
+
+    async def run(self) -> None:
+        """Delivers until cancelled; a failing database or peer never ends the loop."""
+        while True:
+            try:
+                claimed = (await self.deliver_due()).claimed
+            except Exception:
+                self.log.exception("delivery pass failed; trying again in %.0f s", self.poll)
+                claimed = 0
+            if claimed >= self.batch:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+
+    async def in_workers(
+        self, items: Iterable[T], work: Callable[[T], Awaitable[None]], count: int
+    ) -> None:
+        """`work` on each item, by up to `concurrency` workers that each take the next item left
+        once their last one is done; the first failure is raised as itself."""
+        queue = iter(items)
+
+        async def worker() -> None:
+            for item in queue:  # shared: each worker takes the next item left
+                await work(item)
+
+        try:
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(min(self.concurrency, count)):
+                    workers.create_task(worker())
+        except BaseExceptionGroup as failures:
+            raise failures.exceptions[0] from None  # the first cause, as the loop logs it
+
+
+@dataclass
+class _Item(Generic[T]):
+    value: T
+    written: asyncio.Future[Exception | None]  # what kept it from being written, if anything
+
+
+class GroupCommit(Generic[T]):
+    """`store(items)` writes a batch in one transaction (it opens and commits it). With `ahead`
+    0, `submit` returns once its item is committed; otherwise it returns at once while fewer
+    than `ahead` items wait for their commit (and waits for room when they are that many), and
+    the writer lingers a few milliseconds before each batch so that a commit holds many."""
+
+    LINGER = 0.002  # seconds; against a commit's cost, a few milliseconds more wait nobody
+
+    def __init__(self, store: Callable[[list[T]], Awaitable[None]], *, ahead: int = 0) -> None:
+        self.store = store
+        self._queue: list[_Item[T]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._room = asyncio.Semaphore(ahead) if ahead else None
+        self._failure: Exception | None = None  # the first write that failed, with `ahead`
+
+    async def submit(self, value: T) -> None:
+        """Hands `value` over to be written; raises what kept it (or, with `ahead`, an earlier
+        item) from being written."""
+        if self._room is not None:
+            await self._room.acquire()
+            if self._failure is not None:
+                self._room.release()
+                raise self._failure
+        written: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Item(value, written))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        if self._room is not None:
+            written.add_done_callback(lambda _: self._room.release() if self._room else None)
+            return
+        # Shielded: a worker cancelled by another's failure must not cancel the others' write.
+        failure = await asyncio.shield(written)
+        if failure is not None:
+            raise failure
+
+    async def finish(self) -> None:
+        """Waits until every item handed over is written (or has failed to be); with `ahead`,
+        raises what kept one from being written."""
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+        if self._failure is not None:
+            raise self._failure
+
+    async def _write(self) -> None:
+        while self._queue:
+            if self._room is not None and self._room.locked() is False:
+                await asyncio.sleep(self.LINGER)  # more outcomes come meanwhile
+            batch, self._queue = self._queue, []
+            failure: Exception | None = None
+            try:
+                await self.store([item.value for item in batch])
+            except Exception as error:  # the work stays leased, and is done again
+                failure = error
+                if self._room is not None and self._failure is None:
+                    self._failure = error
+            for item in batch:
+                item.written.set_result(failure)
