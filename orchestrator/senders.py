@@ -133,10 +133,13 @@ class GroupCommit(Generic[T]):
             raise failure
 
     async def finish(self) -> None:
-        """Waits until every item handed over is written (or has failed to be); with `ahead`,
-        raises what kept one from being written."""
+        """Waits until every item handed over is written (or has failed to be). Never raises:
+        it runs in `finally` blocks, where it must not hide a cancellation (`check`)."""
         if self._writer is not None:
             await asyncio.shield(self._writer)
+
+    def check(self) -> None:
+        """With `ahead`, raises what kept an item from being written."""
         if self._failure is not None:
             raise self._failure
 
@@ -152,5 +155,7 @@ class GroupCommit(Generic[T]):
                 failure = error
                 if self._room is not None and self._failure is None:
                     self._failure = error
-            for item in batch:
-                item.written.set_result(failure)
+            finally:  # even cancelled: nobody waits for ever on an item, nor on room for one
+                for item in batch:
+                    if not item.written.done():
+                        item.written.set_result(failure)

@@ -31,6 +31,8 @@ def refusal(address: str, *, loopback: bool = False) -> str | None:
     found = ipaddress.ip_address(address.partition("%")[0])
     if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
         found = found.ipv4_mapped
+    if isinstance(found, ipaddress.IPv6Address) and found.sixtofour is not None:
+        found = found.sixtofour  # 6to4 reaches the IPv4 address it carries
     if found.is_loopback:
         return None if loopback else "a loopback address"
     for kind, matches in (  # the narrower kinds first: most of them are private too
@@ -65,9 +67,12 @@ class CheckedResolver(AbstractResolver):
             kind = socket.AF_INET6 if ":" in pin else socket.AF_INET
             answers = [(kind, pin)]
         else:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM, family=family
-            )
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM, family=family
+                )
+            except UnicodeError:  # an empty or overlong label: no name at all
+                raise AddressRefused(f"{name[:80]} is not a valid name") from None
             answers = [(kind, str(address[0])) for kind, _, _, _, address in infos]
         if not answers:
             raise AddressRefused(f"{name} has no address")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 from collections.abc import Mapping
@@ -113,14 +114,25 @@ def checked_url(url: object, *, allow_private: bool) -> str:
         raise BadSubscription("invalid", "url: names no host")
     if parts.username is not None or parts.password is not None:
         raise BadSubscription("credentials", "url: must not hold a user name or password")
+    host = parts.hostname.rstrip(".")
+    try:
+        host.encode("idna")  # as the resolver is given it: no empty or overlong label
+    except UnicodeError:
+        raise BadSubscription("invalid", "url: the host is not a valid name") from None
+    last = host.rsplit(".", 1)[-1].lower()
+    if ":" not in host and (last.isdigit() or last.startswith("0x")):
+        try:  # a top-level name is never a number: this is an address, or a shorthand of one
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise BadSubscription("invalid", "url: the host is not a valid address") from None
     if port == 0:
         raise BadSubscription("invalid", "url: port 0 is not a port")
     if not allow_private:
         try:
-            why = refusal(parts.hostname.strip("[]"))
+            why = refusal(host.strip("[]"))
         except ValueError:  # a name, checked when it is resolved
             why = None
-        if why or parts.hostname.rstrip(".").lower() in ("localhost", "localhost.localdomain"):
+        if why or host.lower() in ("localhost", "localhost.localdomain"):
             raise BadSubscription(
                 "private",
                 f"url: names {why or 'a loopback address'}; receivers must be on the public "

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import Boolean, DateTime, MetaData
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -51,3 +54,24 @@ def names_nothing(value: str) -> bool:
     """A key, slug or token with a NUL names no row: none holds one (validation refuses control
     characters), and PostgreSQL refuses one even in a comparison."""
     return "\x00" in value
+
+
+class holds(FunctionElement[bool]):
+    """Whether a binary column holds the given bytes anywhere. `LIKE` does not look into
+    SQLite's BLOBs (it finds nothing there), so each database says it its own way."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "holds"
+
+
+@compiles(holds, "sqlite")
+def _holds_sqlite(element: holds, compiler: SQLCompiler, **kw: Any) -> str:
+    column, needle = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"instr({column}, {needle}) > 0"
+
+
+@compiles(holds, "postgresql")
+def _holds_postgresql(element: holds, compiler: SQLCompiler, **kw: Any) -> str:
+    column, needle = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"position({needle} in {column}) > 0"

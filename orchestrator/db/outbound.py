@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     insert,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from webhooks.outbound import body, new_message_id
 
-from .base import Base
+from .base import Base, holds
 from .upsert import table
 
 DELIVERY_STATES = ("pending", "sending", "delivered", "failed")
@@ -170,3 +171,24 @@ async def forget_sent(db: AsyncSession, before: datetime) -> int:
         await db.execute(delete(OutboundDelivery).where(OutboundDelivery.message_id.in_(chunk)))
         await db.execute(delete(OutboundMessage).where(OutboundMessage.id.in_(chunk)))
     return len(ids)
+
+
+async def forget_mentions(db: AsyncSession, event_id: int, needles: Sequence[bytes]) -> int:
+    """Deletes the event's messages whose body holds any of `needles` (an erased person's key,
+    as JSON writes it, and name), with their deliveries: what was sent cannot be taken back,
+    what was not is never sent, and nothing is left to resend. Returns how many messages."""
+    found = list(
+        (
+            await db.scalars(
+                select(OutboundMessage.id).where(
+                    OutboundMessage.event_id == event_id,
+                    or_(*(holds(OutboundMessage.body, needle) for needle in needles)),
+                )
+            )
+        ).all()
+    )
+    for start in range(0, len(found), 500):
+        chunk = found[start : start + 500]
+        await db.execute(delete(OutboundDelivery).where(OutboundDelivery.message_id.in_(chunk)))
+        await db.execute(delete(OutboundMessage).where(OutboundMessage.id.in_(chunk)))
+    return len(found)

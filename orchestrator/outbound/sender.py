@@ -11,6 +11,7 @@ subscription is marked failing from the first one that gave up; the next success
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -25,7 +26,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from webhooks.addresses import AddressRefused, CheckedResolver
-from webhooks.outbound import headers, signing_key
+from webhooks.outbound import BadSubscription, checked_url, headers, signing_key
 
 from ..clock import Clock
 from ..db.outbound import (
@@ -184,7 +185,10 @@ class WebhookSender(QueueSender):
             await self.in_workers(claimed, work, len(claimed))
         finally:
             keeper.cancel()
-            await recorder.finish()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            await recorder.finish()  # what is known is written, even when the pass is cut short
+        recorder.check()  # an outcome that could not be written fails the pass (they go again)
         done = recorder.done
         if done.failed or done.retrying:
             log.warning(
@@ -212,6 +216,13 @@ class WebhookSender(QueueSender):
                 log.warning("webhooks: could not renew the lease of %d deliveries", len(ids))
 
     async def _attempt(self, delivery: _Claimed) -> _Result:
+        """One POST, whatever happens an outcome: one receiver's trouble never ends the pass
+        of the others. The address is checked again first, as the subscription was (a literal
+        address connects without the resolver; the operator may have changed the setting)."""
+        try:
+            checked_url(delivery.url, allow_private=self.allow_private)
+        except BadSubscription as error:
+            return _Result(None, f"refused: {error}", permanent=True)
         signed = headers(delivery.key, delivery.message_id, int(self.wall()), delivery.body)
         try:
             async with self._client().post(
@@ -222,8 +233,15 @@ class WebhookSender(QueueSender):
             return _Result(None, f"refused: {error}", permanent=True)
         except TimeoutError:
             return _Result(None, f"no answer within {self.timeout:.0f} s")
+        except aiohttp.InvalidURL:
+            return _Result(None, "refused: the address cannot be called", permanent=True)
         except aiohttp.ClientError as error:
             return _Result(None, f"could not connect ({type(error).__name__})")
+        except (ValueError, UnicodeError) as error:  # a name no resolver takes
+            return _Result(None, f"refused: {type(error).__name__}", permanent=True)
+        except Exception as error:  # anything else: tried again later, never the pass's end
+            log.exception("webhooks: delivery %d failed unexpectedly", delivery.id)
+            return _Result(None, f"failed ({type(error).__name__})")
         if 200 <= status < 300:
             return _Result(status, None)
         return _Result(status, f"the receiver answered {status}")
@@ -233,6 +251,7 @@ class WebhookSender(QueueSender):
         statement writes a whole batch, `_OUTCOME`)."""
         change: dict[str, Any] = {
             "b_id": delivery.id,
+            "b_attempts": delivery.attempts,
             "b_status": "delivered",
             "b_last_status": result.status,
             "b_last_error": result.error,
@@ -250,18 +269,23 @@ class WebhookSender(QueueSender):
         return change | {"b_status": "pending", "b_next_attempt_at": retry_at}
 
     async def _claim(self, now: datetime) -> list[_Claimed]:
-        async with self.db() as db, db.begin():
-            due = (
-                select(OutboundDelivery.id)
-                .where(
-                    OutboundDelivery.status.in_(("pending", "sending")),
-                    OutboundDelivery.next_attempt_at <= now,
-                    (OutboundDelivery.lease_until.is_(None)) | (OutboundDelivery.lease_until < now),
-                )
-                .order_by(OutboundDelivery.next_attempt_at, OutboundDelivery.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
+        live = select(OutboundSubscription.id).where(OutboundSubscription.ended_at.is_(None))
+        due = (
+            select(OutboundDelivery.id)
+            .where(
+                OutboundDelivery.status.in_(("pending", "sending")),
+                OutboundDelivery.next_attempt_at <= now,
+                (OutboundDelivery.lease_until.is_(None)) | (OutboundDelivery.lease_until < now),
+                OutboundDelivery.subscription_id.in_(live.scalar_subquery()),
             )
+            .order_by(OutboundDelivery.next_attempt_at, OutboundDelivery.id)
+            .limit(self.batch)
+        )
+        async with self.db() as db:  # a look first: an idle sender takes no write lock
+            if (await db.execute(due.limit(1))).first() is None:
+                return []
+        async with self.db() as db, db.begin():
+            due = due.with_for_update(skip_locked=True)
             claimed = (
                 await db.execute(
                     update(OutboundDelivery)
@@ -304,7 +328,11 @@ class WebhookSender(QueueSender):
 _DELIVERIES = table(OutboundDelivery)  # a plain executemany, not the ORM's bulk update
 _OUTCOME = (
     update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .where(  # only over this pass's claim: an ended subscription, a later claim keep theirs
+        _DELIVERIES.c.id == bindparam("b_id"),
+        _DELIVERIES.c.status == "sending",
+        _DELIVERIES.c.attempts == bindparam("b_attempts"),
+    )
     .values(
         status=bindparam("b_status"),
         lease_until=None,
@@ -333,6 +361,9 @@ class _Recorder:
 
     async def finish(self) -> None:
         await self._commits.finish()
+
+    def check(self) -> None:
+        self._commits.check()
 
     async def _store(self, batch: list[tuple[dict[str, Any], _Claimed]]) -> None:
         now = self.sender.clock.now()

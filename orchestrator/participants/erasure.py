@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import models as m
 from ..db.attendance import ProviderEventRow, WebhookDelivery
 from ..db.audit import AuditEntry, record
+from ..db.base import holds
 from ..db.mail import ERASED, MailMessage
+from ..db.outbound import forget_mentions
 from ..db.previews import ProgramPreview
 from ..db.updates import note
 from ..settings import SettingsError
@@ -148,8 +151,8 @@ async def _erase_row(db: AsyncSession, person: m.Person, now: datetime) -> tuple
         .where(
             or_(
                 WebhookDelivery.id.in_(delivery_ids),
-                WebhookDelivery.body.contains(old_email.encode()),
-                WebhookDelivery.body.contains(old_name.encode()),
+                holds(WebhookDelivery.body, old_email.encode()),
+                holds(WebhookDelivery.body, old_name.encode()),
             ),
             WebhookDelivery.purged_at.is_(None),
         )
@@ -157,6 +160,8 @@ async def _erase_row(db: AsyncSession, person: m.Person, now: datetime) -> tuple
         .returning(WebhookDelivery.id)
     )
     messages = await _erase_from_mail(db, person, placeholder)
+    # Outbound webhooks name people by key, and a key may be a name; titles may hold a name.
+    await forget_mentions(db, person.event_id, [json.dumps(key).encode(), old_name.encode()])
     await _revoke_links(db, person)
     await _erase_from_audit(db, person.event_id, key, f"erased-{person.id}")
     person.name, person.email, person.key = ERASED_NAME, placeholder, f"erased-{person.id}"
@@ -211,7 +216,7 @@ async def _erase_from_mail(db: AsyncSession, person: m.Person, placeholder: str)
             MailMessage.status.in_(("sent", "failed")),
             or_(
                 MailMessage.session_id.in_(sessions),
-                MailMessage.body.contains(person.email.encode()),
+                holds(MailMessage.body, person.email.encode()),
             ),
         )
         .values(body=b"")

@@ -5,6 +5,7 @@ keeps what it accepted; `failing` makes it answer that status instead (a receive
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ class Receiver:
     accepted: list[Received] = field(default_factory=list)
     refused: int = 0  # deliveries answered with `failing`
     forged: int = 0  # deliveries the library could not verify
+    meanwhile: Callable[[], Awaitable[None]] | None = None  # runs as a delivery comes in
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -35,6 +37,8 @@ class Receiver:
 
     async def take(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.meanwhile is not None:
+            await self.meanwhile()
         if self.failing is not None:
             self.refused += 1
             return web.Response(status=self.failing)

@@ -9,6 +9,7 @@ resends what it missed once it is back. A receiver inside rdv's own network is r
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from support.deliveries import JITSI_SECRET, headers, occupant, provisioned, seat
 from support.matchmaking import OPEN_DAY, post, requests_open
 from support.receiver import Receiver
-from support.service import Api, ManualClock, small_program
+from support.service import TEST_SECRET, Api, ManualClock, small_program
 
 from orchestrator import appkeys
 from orchestrator.api.schemas.subscriptions import EventType
@@ -28,6 +29,8 @@ from orchestrator.db.outbound import OutboundDelivery, OutboundMessage, Outbound
 from orchestrator.db.outcomes import MeetingOutcome
 from orchestrator.mail.outcome_questions import OutcomeQuestions
 from orchestrator.outbound.sender import Sent, WebhookSender
+from orchestrator.participants.erasure import forget
+from webhooks.addresses import refusal
 from webhooks.outbound import EVENT_TYPES
 
 SLUG = "meet-the-buyers"
@@ -298,6 +301,11 @@ async def test_a_receiver_down_for_a_day_is_marked_failing_and_the_organiser_res
         ("https://169.254.169.254/latest", "names a link-local address"),
         ("https://crm:s3cret@crm.example/hooks", "must not hold a user name or password"),
         ("https:///hooks", "names no host"),
+        ("https://127.0.0.1./hooks", "names a loopback address"),
+        ("https://[2002:7f00:1::]/hooks", "names a loopback address"),  # 6to4 of 127.0.0.1
+        ("https://2130706433/hooks", "the host is not a valid address"),
+        ("https://0x7f.1/hooks", "the host is not a valid address"),
+        ("https://a..b/hooks", "the host is not a valid name"),
         ("", "give the receiver's address"),
     ],
 )
@@ -313,36 +321,105 @@ async def test_a_receiver_inside_rdvs_network_or_without_https_is_refused(
         assert await session.scalar(select(func.count()).select_from(OutboundSubscription)) == 0
 
 
+async def stored_subscription(db: Any, clock: ManualClock, url: str) -> int:
+    """A subscription written as it stands, past the checks of `subscribe` (one made before
+    the operator changed a setting, or whose name resolves elsewhere since), with a change."""
+    async with db() as session, session.begin():
+        event_id = await session.scalar(select(m.Event.id))
+        assert event_id is not None
+        subscription = OutboundSubscription(
+            event_id=event_id,
+            url=url,
+            secret="whsec_" + "A" * 32,
+            event_types=["session.changed"],
+            created_at=clock.now(),
+        )
+        session.add(subscription)
+        await session.flush()
+        await emit(session, event_id, [("session.changed", {"event": SLUG})], clock.now())
+        return subscription.id
+
+
 async def test_a_name_that_resolves_inside_the_network_is_refused_when_it_is_called(
     make_api: Callable[..., Any], db: Any, clock: ManualClock, receiver: Receiver, crm: str
 ) -> None:
     """A name checked at subscription time may resolve elsewhere later (DNS rebinding): each
-    connection checks what it resolves to."""
+    connection checks what it resolves to. This machine's own name resolves to itself."""
+    host = socket.gethostname()
+    found = {info[4][0] for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)}
+    if not all(refusal(address) for address in found):
+        pytest.skip(f"{host} resolves to a public address here")
     api: Api = await make_api()
     await api.import_ok(small_program())
     port = crm.split(":")[2].split("/")[0]
-    async with db() as session, session.begin():
-        event_id = await session.scalar(select(m.Event.id))
-        assert event_id is not None
-        session.add(
-            OutboundSubscription(
-                event_id=event_id,
-                url=f"https://localhost:{port}/hooks/rdv",
-                secret="whsec_" + "A" * 32,
-                event_types=["session.changed"],
-                created_at=clock.now(),
-            )
-        )
-        await session.flush()
-        await emit(session, event_id, [("session.changed", {"event": SLUG})], clock.now())
+    await stored_subscription(db, clock, f"https://{host}:{port}/hooks/rdv")
     assert await sender(api).deliver_due() == Sent(claimed=1, failed=1)
     (subscription,) = await listed(api)
-    assert subscription["recent"][0]["last_error"] == (
-        "refused: localhost resolves to a loopback address"
-    )
+    assert subscription["recent"][0]["last_error"].startswith(f"refused: {host} resolves to a")
     assert subscription["state"] == "failing"
     assert receiver.accepted == []
     assert receiver.refused == 0
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["http://127.0.0.1:{port}/hooks/rdv", "http://[::ffff:127.0.0.1]:{port}/hooks/rdv"],
+)
+async def test_a_private_receiver_made_before_the_operator_forbade_them_gets_nothing(
+    make_api: Callable[..., Any],
+    db: Any,
+    clock: ManualClock,
+    receiver: Receiver,
+    crm: str,
+    address: str,
+) -> None:
+    api: Api = await make_api()  # RDV_WEBHOOK_ALLOW_PRIVATE is off now
+    await api.import_ok(small_program())
+    port = crm.split(":")[2].split("/")[0]
+    await stored_subscription(db, clock, address.format(port=port))
+    assert await sender(api).deliver_due() == Sent(claimed=1, failed=1)
+    assert receiver.accepted == []
+    assert receiver.refused == 0
+
+
+async def test_an_address_no_resolver_takes_fails_alone_and_the_others_are_delivered(
+    api: Api, db: Any, clock: ManualClock, receiver: Receiver, crm: str
+) -> None:
+    """A receiver's name with an empty label made every pass fail, for every event: now it
+    fails alone, once, and the good receiver gets its message once."""
+    await subscribe(api, receiver, crm, events=["session.changed"])
+    await stored_subscription(db, clock, "https://a..b/hooks")
+    await api.patch(SLUG, "m1", {"title": "Acme × Water (salle 2)"})
+    done = await sender(api).deliver_due()
+    assert (done.delivered, done.failed) == (2, 2)  # the stored change and m1's, to each
+    clock.advance(timedelta(hours=2))
+    assert await sender(api).deliver_due() == Sent()
+    assert len(receiver.accepted) == 2
+    assert (
+        await api.client.post(HOOKS, headers=api.headers(SLUG), json={"url": "https://a..b/x"})
+    ).status == 422
+
+
+async def test_an_ended_subscription_is_not_retried_by_the_attempt_that_was_in_flight(
+    api: Api, db: Any, clock: ManualClock, receiver: Receiver, crm: str
+) -> None:
+    made = await subscribe(api, receiver, crm)
+    receiver.failing = 503
+    await api.patch(SLUG, "m1", {"title": "Acme × Water (salle 2)"})
+
+    async def end_it() -> None:  # the organiser ends it while a delivery is in flight
+        ended = await api.client.delete(f"{HOOKS}/{made['id']}", headers=api.headers(SLUG))
+        assert ended.status == 204
+
+    receiver.meanwhile = end_it
+    await sender(api).deliver_due()
+    receiver.meanwhile = None
+    clock.advance(timedelta(hours=2))
+    assert await sender(api).deliver_due() == Sent()
+    assert receiver.refused == 1
+    async with db() as session:
+        (status,) = (await session.execute(select(OutboundDelivery.status))).scalars()
+    assert status == "failed"
 
 
 async def test_unknown_event_types_and_strangers_are_refused(api: Api, crm: str) -> None:
@@ -465,3 +542,33 @@ async def test_a_pass_of_slow_receivers_keeps_its_claim_on_what_it_has_not_sent_
     assert await passing == Sent(claimed=3, delivered=3)
     await one_at_a_time.close()
     assert len(slow.accepted) == 3
+
+
+async def test_an_erased_person_is_in_nothing_left_to_send_or_resend(
+    api: Api, db: Any, clock: ManualClock, receiver: Receiver, crm: str
+) -> None:
+    await subscribe(api, receiver, crm)
+    await api.patch(SLUG, "m1", {"title": "Acme × Water (salle 2)"})  # Chloé and Ana
+    await sender(api).deliver_due()
+    receiver.failing = 503  # what follows waits
+    phoned = await api.client.put(
+        f"/api/v1/events/{SLUG}/sessions/m2/attendees/eve/answer",
+        headers=api.headers(SLUG),
+        json={"answer": "declined", "reason": "Eve Durand, rappelez-moi"},
+    )
+    assert phoned.status == 200
+    await api.patch(SLUG, "m3", {"title": "Acme × Roads (salle 4)"})  # Dan and Ben
+    async with db() as session, session.begin():
+        done = await forget(
+            session, slug=SLUG, email="eve@globex.example", now=clock.now(), secret=TEST_SECRET
+        )
+    assert done is not None
+    async with db() as session:
+        bodies = list((await session.scalars(select(OutboundMessage.body))).all())
+    assert len(bodies) == 2  # m1 (delivered) and m3 (waiting): Eve's answer is gone
+    assert not any(b'"eve"' in body or b"Eve" in body for body in bodies)
+    receiver.failing = None
+    clock.advance(timedelta(hours=1))
+    await sender(api).deliver_due()
+    assert [item["session"]["key"] for item in receiver.of("session.changed")] == ["m1", "m3"]
+    assert receiver.of("seat.answered") == []
