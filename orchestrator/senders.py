@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, Protocol, TypeVar
@@ -73,14 +73,17 @@ class QueueSender:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
 
     async def in_workers(
-        self, items: Iterable[T], work: Callable[[T], Awaitable[None]], count: int
+        self,
+        take: Callable[[], Awaitable[T | None]],
+        work: Callable[[T], Awaitable[None]],
+        count: int,
     ) -> None:
-        """`work` on each item, by up to `concurrency` workers that each take the next item left
-        once their last one is done; the first failure is raised as itself."""
-        queue = iter(items)
+        """`work` on each item `take` hands out (None: no more), by up to `count` workers that
+        each take the next item once their last one is done; the first failure is raised as
+        itself."""
 
         async def worker() -> None:
-            for item in queue:  # shared: each worker takes the next item left
+            while (item := await take()) is not None:
                 await work(item)
 
         try:

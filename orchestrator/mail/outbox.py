@@ -121,8 +121,13 @@ class OutboxSender(QueueSender):
         async def work(message: _Claimed) -> None:
             await recorder.record(message, await self._attempt(message))
 
+        queue = iter(claimed)
+
+        async def take() -> _Claimed | None:
+            return next(queue, None)
+
         try:
-            await self.in_workers(claimed, work, len(claimed))
+            await self.in_workers(take, work, min(self.concurrency, len(claimed)))
         finally:
             await recorder.finish()  # what is known is written, even when the pass is cut short
         done = recorder.done

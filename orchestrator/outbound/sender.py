@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +62,7 @@ class _Claimed:
     url: str
     key: bytes  # the subscription's signing key
     failing: bool  # the subscription was failing when this was claimed
+    refused: str | None  # why the address may not be called now, if it may not
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,26 +168,28 @@ class WebhookSender(QueueSender):
             await self.close()
 
     async def deliver_due(self) -> Sent:
-        """One pass: claim up to `batch` due deliveries, post them (`concurrency` at a time),
-        and commit the outcomes as they come, a worker going on while fewer than `ahead` wait
-        for their commit, so a crash repeats at most `most_repeated` deliveries."""
-        claimed = await self._claim(self.clock.now())
-        if not claimed:
+        """One pass: claim due deliveries `batch` at a time (up to `ROUNDS` batches), post them
+        (`concurrency` at a time), and commit the outcomes as they come, a worker going on
+        while fewer than `ahead` wait for their commit, so a crash repeats at most
+        `most_repeated` deliveries."""
+        # A small first batch: the workers start at once, while the next, larger, is claimed.
+        first = await self._claim(self.clock.now(), 4 * self.concurrency)
+        if not first:
             return Sent()
+        claims = _Claims(self, first)
         recorder = _Recorder(self)
-        waiting = {delivery.id for delivery in claimed}  # not attempted yet
 
         async def work(delivery: _Claimed) -> None:
-            waiting.discard(delivery.id)
             await recorder.record(delivery, await self._attempt(delivery))
 
-        keeper = asyncio.create_task(self._keep_leased(waiting))
+        keeper = asyncio.create_task(self._keep_leased(claims.waiting))
         try:
-            await self.in_workers(claimed, work, len(claimed))
+            await self.in_workers(claims.take, work, self.concurrency)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+            await claims.close()
             await recorder.finish()  # what is known is written, even when the pass is cut short
         recorder.check()  # an outcome that could not be written fails the pass (they go again)
         done = recorder.done
@@ -202,9 +205,11 @@ class WebhookSender(QueueSender):
     async def _keep_leased(self, waiting: set[int]) -> None:
         """Renews the lease of the deliveries this pass has not attempted yet, every half lease:
         a pass of slow receivers keeps what it claimed, and one that died lets it go soon."""
-        while waiting:
+        while True:  # until the pass ends (it cancels this)
             await asyncio.sleep(self.lease.total_seconds() / 2)
             ids = list(waiting)
+            if not ids:
+                continue
             try:
                 async with self.db() as db, db.begin():
                     await db.execute(
@@ -219,10 +224,8 @@ class WebhookSender(QueueSender):
         """One POST, whatever happens an outcome: one receiver's trouble never ends the pass
         of the others. The address is checked again first, as the subscription was (a literal
         address connects without the resolver; the operator may have changed the setting)."""
-        try:
-            checked_url(delivery.url, allow_private=self.allow_private)
-        except BadSubscription as error:
-            return _Result(None, f"refused: {error}", permanent=True)
+        if delivery.refused is not None:
+            return _Result(None, f"refused: {delivery.refused}", permanent=True)
         signed = headers(delivery.key, delivery.message_id, int(self.wall()), delivery.body)
         try:
             async with self._client().post(
@@ -268,7 +271,7 @@ class WebhookSender(QueueSender):
             return change | {"b_status": "failed"}
         return change | {"b_status": "pending", "b_next_attempt_at": retry_at}
 
-    async def _claim(self, now: datetime) -> list[_Claimed]:
+    async def _claim(self, now: datetime, most: int | None = None) -> list[_Claimed]:
         live = select(OutboundSubscription.id).where(OutboundSubscription.ended_at.is_(None))
         due = (
             select(OutboundDelivery.id)
@@ -279,7 +282,7 @@ class WebhookSender(QueueSender):
                 OutboundDelivery.subscription_id.in_(live.scalar_subquery()),
             )
             .order_by(OutboundDelivery.next_attempt_at, OutboundDelivery.id)
-            .limit(self.batch)
+            .limit(most or self.batch)
         )
         async with self.db() as db:  # a look first: an idle sender takes no write lock
             if (await db.execute(due.limit(1))).first() is None:
@@ -320,9 +323,20 @@ class WebhookSender(QueueSender):
                 .order_by(OutboundDelivery.id)
             )
             found = [row._asdict() for row in rows]
-            # Each subscription's key decoded once a pass, not once a delivery.
-            keys = {row["secret"]: signing_key(row["secret"]) for row in found}
-            return [_Claimed(key=keys[row.pop("secret")], **row) for row in found]
+            # Each subscription's key decoded, and its address checked, once a pass.
+            keys = {secret: signing_key(secret) for secret in {row["secret"] for row in found}}
+            refused = {url: self._refusal(url) for url in {row["url"] for row in found}}
+            return [
+                _Claimed(key=keys[row.pop("secret")], refused=refused[row["url"]], **row)
+                for row in found
+            ]
+
+    def _refusal(self, url: str) -> str | None:
+        try:
+            checked_url(url, allow_private=self.allow_private)
+        except BadSubscription as error:
+            return str(error)
+        return None
 
 
 _DELIVERIES = table(OutboundDelivery)  # a plain executemany, not the ORM's bulk update
@@ -342,6 +356,52 @@ _OUTCOME = (
         delivered_at=bindparam("b_delivered_at"),
     )
 )
+
+
+class _Claims:
+    """The deliveries of one pass, claimed a batch at a time: the next batch is claimed while
+    the last ones of the current are being sent, so the workers do not wait for the database
+    between batches."""
+
+    ROUNDS = 10  # batches a pass may claim after its first
+
+    def __init__(self, sender: WebhookSender, first: list[_Claimed]) -> None:
+        self.sender = sender
+        self.pending = deque(first)
+        self.waiting = {delivery.id for delivery in first}  # claimed, not attempted yet
+        self.rounds = self.ROUNDS
+        self._next: asyncio.Task[list[_Claimed]] | None = None
+
+    async def take(self) -> _Claimed | None:
+        """The next delivery to attempt; None when the pass has no more."""
+        while True:
+            if (  # half a batch left: time enough to claim the next before it runs out
+                self._next is None
+                and self.rounds > 0
+                and len(self.pending) <= self.sender.batch // 2
+            ):
+                self.rounds -= 1
+                self._next = asyncio.create_task(self.sender._claim(self.sender.clock.now()))
+            if self.pending:
+                delivery = self.pending.popleft()
+                self.waiting.discard(delivery.id)
+                return delivery
+            claiming = self._next
+            if claiming is None:
+                return None
+            more = await asyncio.shield(claiming)  # the workers that wait share the one claim
+            if self._next is claiming:  # the first one back takes the batch in
+                self._next = None
+                self.rounds = self.rounds if more else 0  # nothing due: no more claims
+                self.pending.extend(more)
+                self.waiting.update(delivery.id for delivery in more)
+
+    async def close(self) -> None:
+        """A claim still running when the pass is cut short is let finish (its deliveries are
+        then taken again when their lease lapses, or at once by `recover`)."""
+        if self._next is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._next)
 
 
 class _Recorder:

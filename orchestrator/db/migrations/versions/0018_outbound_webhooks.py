@@ -83,8 +83,13 @@ def upgrade() -> None:
             name="uq_outbound_deliveries_message_id_subscription_id",
         ),
     )
+    waiting = sa.text("status IN ('pending', 'sending')")
     op.create_index(
-        "ix_outbound_deliveries_due", "outbound_deliveries", ["status", "next_attempt_at"]
+        "ix_outbound_deliveries_due",
+        "outbound_deliveries",
+        ["next_attempt_at"],
+        postgresql_where=waiting,
+        sqlite_where=waiting,
     )
     op.create_index(
         "ix_outbound_deliveries_subscription_id_id",
