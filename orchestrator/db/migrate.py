@@ -25,7 +25,8 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> tuple[str | None, str]:
-    """Brings the schema to the newest revision; returns (revision before, revision after).
+    """Brings the schema to the newest revision, all of it or nothing; returns (revision
+    before, revision after).
 
     On PostgreSQL a transaction-wide advisory lock serialises instances that start at once: the
     second waits, then finds the schema current, instead of failing on tables being created."""
@@ -33,6 +34,12 @@ async def upgrade(engine: AsyncEngine) -> tuple[str | None, str]:
     def run(connection: Connection) -> tuple[str | None, str]:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+        else:
+            # Python's sqlite3 opens a transaction only before a row is written: CREATE TABLE
+            # would commit as it goes, and a process killed mid-upgrade would leave tables
+            # without the revision that made them (the next start then fails on them). One
+            # explicit transaction makes the whole upgrade all or nothing.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(_config(connection), "head")
         head = ScriptDirectory.from_config(_config()).get_current_head()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from conftest import POSTGRES_URL, admin
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection, make_url
 
 from orchestrator.db.base import Base
@@ -57,3 +59,30 @@ async def test_instances_starting_together_on_an_empty_database_both_come_up() -
         for engine in engines:
             await engine.dispose()
         await admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_an_upgrade_cut_short_on_sqlite_leaves_nothing_half_made(tmp_path: Path) -> None:
+    """`rdv import` killed while it upgraded a fresh SQLite file left tables without the
+    revision that made them, and every later start failed on "table events already exists"."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cut.sqlite3'}")
+    made: list[str] = []
+
+    def cut_short(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("CREATE TABLE"):
+            made.append(statement)
+            if len(made) == 5:  # the process dies here
+                raise RuntimeError("killed")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", cut_short)
+    try:
+        with pytest.raises(RuntimeError, match="killed"):
+            await upgrade(engine)
+        event.remove(engine.sync_engine, "before_cursor_execute", cut_short)
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert tables == []
+        before, head = await upgrade(engine)  # the next start makes it whole
+        assert before is None
+        assert head == await current_revision(engine)
+    finally:
+        await engine.dispose()
