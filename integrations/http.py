@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,12 +29,17 @@ class Reply:
 
 
 def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    """Seconds to wait from a Retry-After header: delta seconds (Microsoft Graph sends them
+    with decimals, "2.128") or an HTTP date."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):

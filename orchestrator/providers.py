@@ -14,6 +14,7 @@ from integrations.bigbluebutton import BigBlueButtonClient, BigBlueButtonProvide
 from integrations.janus import JanusClient, JanusProvider
 from integrations.jitsi import JitsiProvider
 from integrations.livekit import LiveKitClient, LiveKitProvider
+from integrations.teams import TeamsClient, TeamsProvider
 from integrations.zoom import ZoomClient, ZoomProvider
 
 from .metrics import Measured, Metrics
@@ -85,6 +86,18 @@ def _zoom(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
     return ZoomProvider(client, settings.zoom_hosts, webhook_secret=settings.zoom_webhook_secret)
 
 
+def _teams(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
+    client = TeamsClient(
+        session,
+        tenant_id=_needed(settings, "teams_tenant_id"),
+        client_id=_needed(settings, "teams_client_id"),
+        client_secret=_needed(settings, "teams_client_secret"),
+        graph_url=settings.graph_url,  # settings, so that tests can point them at a fake
+        login_url=settings.teams_login_url,
+    )
+    return TeamsProvider(client, settings.teams_organisers)
+
+
 # The settings that check a provider's webhooks (BigBlueButton and LiveKit sign theirs with the
 # API secret the provider needs anyway).
 WEBHOOK_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -99,6 +112,7 @@ FACTORIES: dict[str, Factory] = {
     "janus": _janus,
     "livekit": _livekit,
     "zoom": _zoom,
+    "teams": _teams,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from . import inbound_url
 
 PREFIX = "RDV_"
-PROVIDERS = ("jitsi", "bigbluebutton", "janus", "livekit", "zoom")
+PROVIDERS = ("jitsi", "bigbluebutton", "janus", "livekit", "zoom", "teams")
 CHECKSUMS = ("sha1", "sha256", "sha384", "sha512")
 LIVEKIT_MEET_CUSTOM = "https://meet.livekit.io/custom"
 PLACEHOLDER_SECRETS = frozenset(
@@ -30,6 +30,7 @@ PROVIDER_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "janus": ("janus_url",),
     "livekit": ("livekit_url", "livekit_api_key", "livekit_api_secret"),
     "zoom": ("zoom_account_id", "zoom_client_id", "zoom_client_secret", "zoom_hosts"),
+    "teams": ("teams_tenant_id", "teams_client_id", "teams_client_secret", "teams_organisers"),
 }
 
 
@@ -116,6 +117,12 @@ class Settings:
     zoom_hosts: tuple[str, ...] = ()
     zoom_api_url: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us"
+    teams_tenant_id: str | None = None
+    teams_client_id: str | None = None
+    teams_client_secret: str | None = field(default=None, repr=False)
+    teams_organisers: tuple[str, ...] = ()
+    graph_url: str = "https://graph.microsoft.com"
+    teams_login_url: str = "https://login.microsoftonline.com"
     room_lead: timedelta = timedelta(minutes=30)
     join_early: timedelta = timedelta(minutes=10)
     late_after: timedelta = timedelta(minutes=5)
@@ -228,7 +235,7 @@ def _convert(name: str, raw: Any) -> Any:
             return int(raw)
         except (TypeError, ValueError):
             raise SettingsError(f"{label}: expected a port number, got {raw!r}") from None
-    if name in {"zoom_hosts", "livekit_recording_hosts"}:
+    if name in {"zoom_hosts", "livekit_recording_hosts", "teams_organisers"}:
         items = raw if isinstance(raw, list) else str(raw).split(",")
         return tuple(str(item).strip() for item in items if str(item).strip())
     if isinstance(default, bool):

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from yarl import URL
 
 from integrations.base import Role
 
@@ -128,8 +129,11 @@ async def _moved_or_unknown(request: web.Request) -> web.Response:
 
 
 def _go(url: str) -> web.HTTPFound:
+    """To the provider's own link, byte for byte: a Teams join URL's `%3a` and `%40` must not
+    come out as `:` and `@` (aiohttp would normalise a plain string)."""
     return web.HTTPFound(
-        url, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        URL(url, encoded=True),
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
 
 

@@ -353,13 +353,13 @@ def test_back_to_back_sessions_for_the_same_person_are_fine() -> None:
 def test_an_unknown_provider_is_refused_with_the_known_ones() -> None:
     document = small_program()
     document["event"]["provider"] = "skype"
-    session_of(document, "m1")["provider"] = "teams"
+    session_of(document, "m1")["provider"] = "webex"
 
     assert problems(document) == [
         'event.provider: unknown provider "skype" '
-        "(known: jitsi, bigbluebutton, janus, livekit, zoom)",
-        'sessions[1].provider: unknown provider "teams" '
-        "(known: jitsi, bigbluebutton, janus, livekit, zoom)",
+        "(known: jitsi, bigbluebutton, janus, livekit, zoom, teams)",
+        'sessions[1].provider: unknown provider "webex" '
+        "(known: jitsi, bigbluebutton, janus, livekit, zoom, teams)",
     ]
 
 
