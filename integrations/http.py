@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -76,3 +77,63 @@ async def request(
         wait = retry_after(reply.headers.get("Retry-After"))
         raise ProviderUnavailable(summary, retry_after=wait)
     raise ProviderRejected(summary)
+
+
+def json_object(reply: Reply, provider: str, *, strict: bool = True) -> dict[str, Any]:
+    """The reply's JSON object; with `strict`, anything else is ProviderRejected (else `{}`)."""
+    try:
+        answer = json.loads(reply.body) if reply.body else {}
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        return answer
+    if strict:
+        raise ProviderRejected(f"{provider} answered {reply.status} with something other than JSON")
+    return {}
+
+
+def json_items(answer: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    """The objects of a JSON list at `key` (none when it is missing or not a list)."""
+    items = answer.get(key)
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+class CachedToken:
+    """A bearer token kept until `refresh_before` seconds before it expires, fetched again by one
+    caller at a time (twenty concurrent calls cost one request). `fetch` returns the token and
+    its lifetime in seconds; `clock` is monotonic."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[tuple[str, float]]],
+        clock: Callable[[], float],
+        *,
+        refresh_before: float = 60.0,
+    ) -> None:
+        self.fetch, self.clock, self.refresh_before = fetch, clock, refresh_before
+        self.value: str | None = None
+        self._expires = 0.0
+        self._refreshing = asyncio.Lock()
+
+    def _current(self) -> str | None:
+        if self.value is not None and self.clock() < self._expires - self.refresh_before:
+            return self.value
+        return None
+
+    async def get(self) -> str:
+        token = self._current()
+        if token is not None:
+            return token
+        async with self._refreshing:
+            token = self._current()  # another caller may have fetched it meanwhile
+            if token is not None:
+                return token
+            started = self.clock()
+            token, lifetime = await self.fetch()
+            self.value, self._expires = token, started + lifetime
+            return token
+
+    def drop(self, token: str) -> None:
+        """Forgets `token` (revoked, or expired early), unless another caller replaced it."""
+        if self.value == token:
+            self.value = None

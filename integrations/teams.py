@@ -1,7 +1,8 @@
 """Microsoft Teams: the adapter from our rooms to online meetings (the client is
 `teams_client`; the facts, with their sources, in reference/teams.md).
 
-A room is an online meeting of one organiser account of `RDV_TEAMS_ORGANISERS`, made with
+A room is an online meeting of one organiser account of `RDV_TEAMS_ORGANISERS` (the one the
+pool gives it, kept with the room: `orchestrator/rooms/host_pool.py`), made with
 `createOrGet` and the room key as its external id: a create repeated after a crash, or by a
 second instance, gets the same meeting (Graph knows a meeting by tenant, organiser and external
 id, so a room key always goes to the same organiser). `createOrGet` keeps what it made, so the
@@ -36,6 +37,9 @@ __all__ = ["TeamsClient", "TeamsProvider"]
 
 class TeamsProvider(VideoProvider):
     name = "teams"
+    # An organiser holds one meeting at a time (the pool spreads rooms over the accounts and
+    # keeps each under Graph's monthly count of meetings per user), as Zoom's hosts do.
+    hosted_by_pool = True
 
     def __init__(self, client: TeamsClient, organisers: Sequence[str]) -> None:
         if not organisers:

@@ -11,8 +11,6 @@ becomes `AccessPolicyMissing`, whose message tells the operator what to run.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from urllib.parse import quote
 import aiohttp
 
 from .base import ProviderRejected, ProviderUnavailable
-from .http import DEFAULT_TIMEOUT, Reply, request, retry_after
+from .http import DEFAULT_TIMEOUT, CachedToken, Reply, json_items, json_object, request, retry_after
 
 LABEL = "Microsoft Teams"
 GRAPH_URL = "https://graph.microsoft.com"
@@ -88,51 +86,37 @@ class TeamsClient:
         self.session, self.timeout, self.clock = session, timeout, clock
         self.tenant_id, self.client_id, self.client_secret = tenant_id, client_id, client_secret
         self.graph_url, self.login_url = graph_url.rstrip("/"), login_url.rstrip("/")
-        self._token: str | None = None
-        self._expires = 0.0
-        self._refreshing = asyncio.Lock()
+        self._token = CachedToken(self._fetch_token, clock, refresh_before=REFRESH_BEFORE)
 
     # -- the app-only token ------------------------------------------------------------------
-    def _current(self) -> str | None:
-        if self._token is not None and self.clock() < self._expires - REFRESH_BEFORE:
-            return self._token
-        return None
-
     async def token(self) -> str:
-        """A valid app-only token; only one caller asks for a new one at a time."""
-        token = self._current()
-        if token is not None:
-            return token
-        async with self._refreshing:
-            token = self._current()  # another caller may have fetched it meanwhile
-            if token is not None:
-                return token
-            started = self.clock()
-            reply = await request(
-                self.session,
-                "POST",
-                f"{self.login_url}/{quote(self.tenant_id, safe='')}/oauth2/v2.0/token",
-                provider=LABEL,
-                timeout=self.timeout,
-                accept=(400, 401, 403),
-                data={
-                    "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                    "scope": SCOPE,
-                    "grant_type": "client_credentials",
-                },
+        """A valid app-only token (`CachedToken`)."""
+        return await self._token.get()
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        reply = await request(
+            self.session,
+            "POST",
+            f"{self.login_url}/{quote(self.tenant_id, safe='')}/oauth2/v2.0/token",
+            provider=LABEL,
+            timeout=self.timeout,
+            accept=(400, 401, 403),
+            data={
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "scope": SCOPE,
+                "grant_type": "client_credentials",
+            },
+        )
+        answer = json_object(reply, LABEL, strict=False)
+        token, lifetime = answer.get("access_token"), answer.get("expires_in")
+        if reply.status != 200 or not isinstance(token, str) or not token:
+            reason = str(answer.get("error_description") or answer.get("error") or "")
+            raise ProviderRejected(
+                f"{LABEL} refused the app's credentials ({reason.splitlines()[0][:200]}): "
+                "check RDV_TEAMS_TENANT_ID, RDV_TEAMS_CLIENT_ID and RDV_TEAMS_CLIENT_SECRET"
             )
-            answer = _object(reply, strict=False)
-            token, lifetime = answer.get("access_token"), answer.get("expires_in")
-            if reply.status != 200 or not isinstance(token, str) or not token:
-                reason = str(answer.get("error_description") or answer.get("error") or "")
-                raise ProviderRejected(
-                    f"{LABEL} refused the app's credentials ({reason.splitlines()[0][:200]}): "
-                    "check RDV_TEAMS_TENANT_ID, RDV_TEAMS_CLIENT_ID and RDV_TEAMS_CLIENT_SECRET"
-                )
-            seconds = lifetime if isinstance(lifetime, int | float) else 3600
-            self._token, self._expires = token, started + float(seconds)
-            return token
+        return token, float(lifetime) if isinstance(lifetime, int | float) else 3600.0
 
     # -- meetings ----------------------------------------------------------------------------
     async def create_or_get(
@@ -154,14 +138,14 @@ class TeamsClient:
         }
         path = f"/users/{_path(organiser)}/onlineMeetings/createOrGet"
         reply = await self._call("POST", path, organiser=organiser, json=body)
-        return _meeting(_object(reply)), reply.status == 201
+        return _meeting(json_object(reply, LABEL)), reply.status == 201
 
     async def update_meeting(
         self, organiser: str, meeting_id: str, changes: Mapping[str, Any]
     ) -> OnlineMeeting:
         path = f"/users/{_path(organiser)}/onlineMeetings/{_path(meeting_id)}"
         reply = await self._call("PATCH", path, organiser=organiser, json=dict(changes))
-        return _meeting(_object(reply))
+        return _meeting(json_object(reply, LABEL))
 
     async def delete_meeting(self, organiser: str, meeting_id: str) -> bool:
         """Deletes the meeting; False when it was already gone (404)."""
@@ -189,8 +173,8 @@ class TeamsClient:
         for _ in range(MAX_PAGES):
             if url is None:
                 break
-            answer = _object(await self._call("GET", "", organiser=organiser, url=url))
-            items += _items(answer, "value")
+            answer = json_object(await self._call("GET", "", organiser=organiser, url=url), LABEL)
+            items += json_items(answer, "value")
             link = answer.get("@odata.nextLink")
             url = link if isinstance(link, str) and link.startswith(self.graph_url) else None
         return items
@@ -222,8 +206,7 @@ class TeamsClient:
                 **options,
             )
             if reply.status == 401 and attempt == 1 and not _policy(reply):
-                if self._token == token:  # revoked or expired early: fetch a new one, once
-                    self._token = None
+                self._token.drop(token)  # revoked or expired early: a new one, once
                 continue
             if reply.status < 400 or (gone_ok and reply.status == 404):
                 return reply
@@ -231,7 +214,7 @@ class TeamsClient:
         raise AssertionError("unreachable")
 
     def _refusal(self, reply: Reply, organiser: str) -> ProviderRejected | ProviderUnavailable:
-        error = _object(reply, strict=False).get("error")
+        error = json_object(reply, LABEL, strict=False).get("error")
         error = error if isinstance(error, dict) else {}
         code, message = str(error.get("code") or ""), str(error.get("message") or "")
         summary = f"{LABEL} answered {reply.status}: {code} {message[:200]}".strip()
@@ -261,23 +244,6 @@ def _path(value: str) -> str:
     return quote(value, safe="@")
 
 
-def _object(reply: Reply, *, strict: bool = True) -> dict[str, Any]:
-    try:
-        answer = json.loads(reply.body) if reply.body else {}
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict):
-        return answer
-    if strict:
-        raise ProviderRejected(f"{LABEL} answered {reply.status} with something other than JSON")
-    return {}
-
-
-def _items(answer: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    items = answer.get(key)
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
 def _meeting(answer: Mapping[str, Any]) -> OnlineMeeting:
     ident, url = answer.get("id"), answer.get("joinWebUrl")
     if not isinstance(ident, str) or not ident or not isinstance(url, str) or not url:
@@ -289,7 +255,7 @@ def _attended(record: Mapping[str, Any]) -> Attended:
     identity = record.get("identity")
     identity = identity if isinstance(identity, dict) else {}
     spans = []
-    for interval in _items(record, "attendanceIntervals"):
+    for interval in json_items(record, "attendanceIntervals"):
         joined, left = _parse(interval.get("joinDateTime")), _parse(interval.get("leaveDateTime"))
         if joined is not None and left is not None and left >= joined:
             spans.append((joined, left))

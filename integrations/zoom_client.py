@@ -12,9 +12,7 @@ with a fresh one.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from urllib.parse import quote
 import aiohttp
 
 from .base import ProviderRejected, ProviderUnavailable
-from .http import DEFAULT_TIMEOUT, Reply, request, retry_after
+from .http import DEFAULT_TIMEOUT, CachedToken, Reply, json_items, json_object, request, retry_after
 
 LABEL = "Zoom"
 API_URL = "https://api.zoom.us/v2"
@@ -90,47 +88,33 @@ class ZoomClient:
         self.session, self.timeout, self.clock = session, timeout, clock
         self.account_id, self.client_id, self.client_secret = account_id, client_id, client_secret
         self.api_url, self.oauth_url = api_url.rstrip("/"), oauth_url.rstrip("/")
-        self._token: str | None = None
-        self._expires = 0.0
-        self._refreshing = asyncio.Lock()
+        self._token = CachedToken(self._fetch_token, clock, refresh_before=REFRESH_BEFORE)
 
     # -- OAuth -----------------------------------------------------------------------------
-    def _current(self) -> str | None:
-        if self._token is not None and self.clock() < self._expires - REFRESH_BEFORE:
-            return self._token
-        return None
-
     async def token(self) -> str:
-        """A valid account token; only one caller asks Zoom for a new one at a time."""
-        token = self._current()
-        if token is not None:
-            return token
-        async with self._refreshing:
-            token = self._current()  # another caller may have refreshed it meanwhile
-            if token is not None:
-                return token
-            started = self.clock()
-            reply = await request(
-                self.session,
-                "POST",
-                f"{self.oauth_url}/oauth/token",
-                provider=LABEL,
-                timeout=self.timeout,
-                accept=(400, 401, 403),
-                params={"grant_type": "account_credentials", "account_id": self.account_id},
-                headers={"Authorization": self._basic()},
+        """A valid account token (`CachedToken`: one request for concurrent callers)."""
+        return await self._token.get()
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        reply = await request(
+            self.session,
+            "POST",
+            f"{self.oauth_url}/oauth/token",
+            provider=LABEL,
+            timeout=self.timeout,
+            accept=(400, 401, 403),
+            params={"grant_type": "account_credentials", "account_id": self.account_id},
+            headers={"Authorization": self._basic()},
+        )
+        answer = _object(reply)
+        token, lifetime = answer.get("access_token"), answer.get("expires_in")
+        if reply.status != 200 or not isinstance(token, str) or not token:
+            reason = answer.get("reason") or answer.get("error") or reply.text()[:200]
+            raise ProviderRejected(
+                f"{LABEL} refused the Server-to-Server OAuth credentials ({reason}): check "
+                "RDV_ZOOM_ACCOUNT_ID, RDV_ZOOM_CLIENT_ID and RDV_ZOOM_CLIENT_SECRET"
             )
-            answer = _object(reply)
-            token, lifetime = answer.get("access_token"), answer.get("expires_in")
-            if reply.status != 200 or not isinstance(token, str) or not token:
-                reason = answer.get("reason") or answer.get("error") or reply.text()[:200]
-                raise ProviderRejected(
-                    f"{LABEL} refused the Server-to-Server OAuth credentials ({reason}): check "
-                    "RDV_ZOOM_ACCOUNT_ID, RDV_ZOOM_CLIENT_ID and RDV_ZOOM_CLIENT_SECRET"
-                )
-            seconds = lifetime if isinstance(lifetime, int | float) else 3600
-            self._token, self._expires = token, started + float(seconds)
-            return token
+        return token, float(lifetime) if isinstance(lifetime, int | float) else 3600.0
 
     def _basic(self) -> str:
         pair = f"{self.client_id}:{self.client_secret}".encode()
@@ -148,7 +132,7 @@ class ZoomClient:
             answer = _object(
                 await self._call("GET", f"/users/{_path(host)}/meetings", host=host, params=params)
             )
-            found += [_meeting(item) for item in _items(answer, "meetings")]
+            found += [_meeting(item) for item in json_items(answer, "meetings")]
             page = str(answer.get("next_page_token") or "")
             if not page:
                 break
@@ -185,7 +169,7 @@ class ZoomClient:
                 params["next_page_token"] = page
             path = f"/meetings/{_path(meeting_id)}/registrants"
             answer = _object(await self._call("GET", path, params=params))
-            for item in _items(answer, "registrants"):
+            for item in json_items(answer, "registrants"):
                 found.append(_registrant(item, str(item.get("email") or "")))
             page = str(answer.get("next_page_token") or "")
             if not page:
@@ -208,8 +192,7 @@ class ZoomClient:
                 **options,
             )
             if reply.status == 401 and attempt == 1:
-                if self._token == token:  # revoked or expired early: fetch a new one, once
-                    self._token = None
+                self._token.drop(token)  # revoked or expired early: a new one, once
                 continue
             if reply.status < 400 or (gone_ok and reply.status == 404):
                 return reply
@@ -247,20 +230,7 @@ def _path(value: str) -> str:
 
 
 def _object(reply: Reply, *, strict: bool = True) -> dict[str, Any]:
-    try:
-        answer = json.loads(reply.body) if reply.body else {}
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict):
-        return answer
-    if strict:
-        raise ProviderRejected(f"{LABEL} answered {reply.status} with something other than JSON")
-    return {}
-
-
-def _items(answer: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    items = answer.get(key)
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+    return json_object(reply, LABEL, strict=strict)
 
 
 def _meeting(answer: Mapping[str, Any]) -> Meeting:

@@ -14,6 +14,8 @@ from integrations.bigbluebutton import BigBlueButtonClient, BigBlueButtonProvide
 from integrations.janus import JanusClient, JanusProvider
 from integrations.jitsi import JitsiProvider
 from integrations.livekit import LiveKitClient, LiveKitProvider
+from integrations.meet import MeetProvider
+from integrations.meet_client import MeetClient, load_service_account
 from integrations.teams import TeamsClient, TeamsProvider
 from integrations.zoom import ZoomClient, ZoomProvider
 
@@ -98,6 +100,14 @@ def _teams(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
     return TeamsProvider(client, settings.teams_organisers)
 
 
+def _meet(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
+    account = load_service_account(_needed(settings, "meet_credentials"))
+    client = MeetClient(
+        session, account, user=_needed(settings, "meet_user"), api_url=settings.meet_api_url
+    )
+    return MeetProvider(client)
+
+
 # The settings that check a provider's webhooks (BigBlueButton and LiveKit sign theirs with the
 # API secret the provider needs anyway).
 WEBHOOK_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -113,6 +123,7 @@ FACTORIES: dict[str, Factory] = {
     "livekit": _livekit,
     "zoom": _zoom,
     "teams": _teams,
+    "meet": _meet,
 }
 
 

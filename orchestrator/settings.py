@@ -14,7 +14,7 @@ from typing import Any
 from . import inbound_url
 
 PREFIX = "RDV_"
-PROVIDERS = ("jitsi", "bigbluebutton", "janus", "livekit", "zoom", "teams")
+PROVIDERS = ("jitsi", "bigbluebutton", "janus", "livekit", "zoom", "teams", "meet")
 CHECKSUMS = ("sha1", "sha256", "sha384", "sha512")
 LIVEKIT_MEET_CUSTOM = "https://meet.livekit.io/custom"
 PLACEHOLDER_SECRETS = frozenset(
@@ -31,6 +31,7 @@ PROVIDER_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "livekit": ("livekit_url", "livekit_api_key", "livekit_api_secret"),
     "zoom": ("zoom_account_id", "zoom_client_id", "zoom_client_secret", "zoom_hosts"),
     "teams": ("teams_tenant_id", "teams_client_id", "teams_client_secret", "teams_organisers"),
+    "meet": ("meet_credentials", "meet_user"),
 }
 
 
@@ -123,6 +124,11 @@ class Settings:
     teams_organisers: tuple[str, ...] = ()
     graph_url: str = "https://graph.microsoft.com"
     teams_login_url: str = "https://login.microsoftonline.com"
+    # The service account's JSON key file (a path: the key stays in its file) and the user of
+    # the Workspace domain it acts for.
+    meet_credentials: str | None = None
+    meet_user: str | None = None
+    meet_api_url: str = "https://meet.googleapis.com"
     room_lead: timedelta = timedelta(minutes=30)
     join_early: timedelta = timedelta(minutes=10)
     late_after: timedelta = timedelta(minutes=5)

@@ -1,4 +1,6 @@
-"""Whether the pool of Zoom host users (`RDV_ZOOM_HOSTS`) can hold a program's meetings.
+"""Whether the pools of accounts that hold meetings can hold a program's meetings: the Zoom host
+users (`RDV_ZOOM_HOSTS`) and the Teams organisers (`RDV_TEAMS_ORGANISERS`, held the same way, one
+meeting at a time, which also keeps each under Graph's monthly count of meetings per user).
 
 A Zoom user hosts one meeting at a time: people joining a second meeting of a busy host are told
 "the host has another meeting in progress". A meeting holds its
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +28,32 @@ from .model import Program
 
 ZOOM = "zoom"
 Span = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """One provider's pool: its setting, what the accounts are called, and how many meetings each
+    may create per UTC day (None: no such limit)."""
+
+    provider: str
+    setting: str
+    label: str  # the provider as people name it
+    account: str  # what one account of the pool is called
+    daily_limit: int | None
+
+    @property
+    def variable(self) -> str:
+        return "RDV_" + self.setting.upper()
+
+    def accounts(self, settings: Settings) -> tuple[str, ...]:
+        found: tuple[str, ...] = getattr(settings, self.setting)
+        return found
+
+
+POOLS = {
+    ZOOM: Pool(ZOOM, "zoom_hosts", "Zoom", "host", 100),
+    "teams": Pool("teams", "teams_organisers", "Teams", "organiser", None),
+}
 
 
 def busy(starts_at: datetime, ends_at: datetime, settings: Settings) -> Span:
@@ -48,7 +77,11 @@ def peak(spans: Iterable[Span]) -> tuple[int, datetime | None]:
 
 
 def pool_problem(
-    program: Program, settings: Settings, *, others: Iterable[tuple[Span, str]] = ()
+    program: Program,
+    settings: Settings,
+    *,
+    others: Iterable[tuple[Span, str]] = (),
+    pool: Pool = POOLS[ZOOM],
 ) -> str | None:
     """Why the pool cannot host this program's Zoom sessions, or None. `others` are the spans of
     the other events' live Zoom meetings, each with its event's slug: the refusal names the
@@ -59,42 +92,48 @@ def pool_problem(
     def provider(spec_provider: str | None) -> str:
         return spec_provider or program.event.provider or settings.default_provider
 
-    sessions = [s for s in program.sessions if provider(s.provider) == ZOOM]
+    sessions = [s for s in program.sessions if provider(s.provider) == pool.provider]
     if not sessions:
         return None
-    pool = len(settings.zoom_hosts)
+    size = len(pool.accounts(settings))
     theirs = list(others)
     ours = [busy(s.starts_at, s.ends_at, settings) for s in sessions]
     needed, when = peak([*ours, *(found for found, _ in theirs)])
-    if needed <= pool or when is None:
+    if needed <= size or when is None:
         return None
     local = when.astimezone(ZoneInfo(program.event.timezone))
+    one = pool.account
     problem = (
-        f"{needed} Zoom meetings are open at once at {local:%Y-%m-%d %H:%M} (a meeting holds "
-        f"its host from {span(settings.join_early)} before its start to "
-        f"{span(settings.close_grace)} after its end, and a host holds one meeting at a time), "
-        f"but RDV_ZOOM_HOSTS has {pool} host{'s' if pool != 1 else ''}: {needed} hosts are needed"
+        f"{needed} {pool.label} meetings are open at once at {local:%Y-%m-%d %H:%M} (a meeting "
+        f"holds its {one} from {span(settings.join_early)} before its start to "
+        f"{span(settings.close_grace)} after its end, and a {one} holds one meeting at a time), "
+        f"but {pool.variable} has {size} {one}{'s' if size != 1 else ''}: "
+        f"{needed} {one}s are needed"
     )
     holders = Counter(slug for (start, end), slug in theirs if start <= when < end)
     if holders:
         named = ", ".join(f'"{slug}" ({count})' for slug, count in sorted(holders.items()))
-        problem += f"; at that moment other events hold hosts: {named}"
+        problem += f"; at that moment other events hold {one}s: {named}"
     return problem
 
 
 async def check_program(db: AsyncSession, program: Program, settings: Settings) -> str | None:
-    """`pool_problem` counting the live Zoom meetings of the other events too (the pool is
-    shared); the program's own event is replaced by the program, so it is left out."""
-    rows = await db.execute(
-        select(m.Session.starts_at, m.Session.ends_at, m.Event.slug)
-        .join(m.Room, m.Room.session_id == m.Session.id)
-        .join(m.Event, m.Event.id == m.Session.event_id)
-        .where(
-            m.Event.slug != program.event.slug,
-            m.Session.cancelled_at.is_(None),
-            or_(m.Room.provider == ZOOM, m.Room.provisioned_with == ZOOM),
-            m.Room.state.not_in(("ended", "cancelled")),
+    """`pool_problem` of each pool, counting the live meetings of the other events too (a pool
+    is shared); the program's own event is replaced by the program, so it is left out."""
+    for pool in POOLS.values():
+        rows = await db.execute(
+            select(m.Session.starts_at, m.Session.ends_at, m.Event.slug)
+            .join(m.Room, m.Room.session_id == m.Session.id)
+            .join(m.Event, m.Event.id == m.Session.event_id)
+            .where(
+                m.Event.slug != program.event.slug,
+                m.Session.cancelled_at.is_(None),
+                or_(m.Room.provider == pool.provider, m.Room.provisioned_with == pool.provider),
+                m.Room.state.not_in(("ended", "cancelled")),
+            )
         )
-    )
-    others = [(busy(starts_at, ends_at, settings), slug) for starts_at, ends_at, slug in rows]
-    return pool_problem(program, settings, others=others)
+        others = [(busy(start, end, settings), slug) for start, end, slug in rows]
+        problem = pool_problem(program, settings, others=others, pool=pool)
+        if problem:
+            return problem
+    return None

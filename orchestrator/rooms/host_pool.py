@@ -1,4 +1,6 @@
-"""Which Zoom host user (`RDV_ZOOM_HOSTS`) gets a room about to be created, and their quota.
+"""Which account of its provider's pool gets a room about to be created: a Zoom host user
+(`RDV_ZOOM_HOSTS`) and their quota, or a Teams organiser (`RDV_TEAMS_ORGANISERS`), held the same
+way (`program/zoom_hosts.POOLS`).
 
 A Zoom user hosts one meeting at a time and may create or update 100 meetings per UTC day (the
 user-level limit beside https://developers.zoom.us/docs/api/rate-limits/, as Zoom's staff state
@@ -21,26 +23,27 @@ from integrations.base import ProviderRejected
 from ..db import models as m
 from ..db.upsert import dialect_insert
 from ..db.zoom import ZoomHostDay
-from ..program.zoom_hosts import ZOOM, busy
+from ..program.zoom_hosts import POOLS, ZOOM, Pool, busy
 from ..settings import Settings
 
-DAILY_LIMIT = 100
+DAILY_LIMIT = POOLS[ZOOM].daily_limit
 _LOCK = zlib.crc32(b"rdv:zoom-hosts")
 
 
 class NoHostFree(ProviderRejected):
-    """Every host of the pool is busy at the room's time or used up its creates for today."""
+    """Every account of the pool is busy at the room's time or used up its creates for today."""
 
 
 async def assign(
     db: async_sessionmaker[AsyncSession], room_id: int, settings: Settings, *, now: datetime
 ) -> str:
-    """The host for a room about to be created on Zoom: its own host again when that one is still
-    free, else the free host with the fewest creates today. The choice is kept in the room's
-    `provider_data["host"]` and counted for today, one assignment at a time, so two rooms made at
-    once never get the same host. Rooms taken in start order, as the lifecycle provisions them,
-    always find a host in a pool that passed `check_program`: every room holding a host at this
-    one's start overlaps it, and there are fewer of those than the peak."""
+    """The account for a room about to be created on its provider (a Zoom host, a Teams
+    organiser): its own again when that one is still free, else the free one with the fewest
+    creates today. The choice is kept in the room's `provider_data["host"]` and counted for
+    today, one assignment at a time, so two rooms made at once never get the same account. Rooms
+    taken in start order, as the lifecycle provisions them, always find one in a pool that passed
+    `check_program`: every room holding an account at this one's start overlaps it, and there
+    are fewer of those than the peak."""
     today = now.astimezone(UTC).date()
     async with db() as session, session.begin():
         await _serialise(session)
@@ -51,18 +54,15 @@ async def assign(
                 .where(m.Room.id == room_id)
             )
         ).one()
+        kind = POOLS[room.provider if room.provider in POOLS else ZOOM]
         start, end = busy(starts_at, ends_at, settings)
-        taken = await _taken(session, room_id, start, end, settings)
+        taken = await _taken(session, room_id, start, end, settings, kind.provider)
         counts = await usage(session, today)
-        pool = settings.zoom_hosts
-        free = [h for h in pool if h not in taken and counts.get(h, 0) < DAILY_LIMIT]
+        pool = kind.accounts(settings)
+        limit = kind.daily_limit
+        free = [h for h in pool if h not in taken and (limit is None or counts.get(h, 0) < limit)]
         if not free:
-            spent = [h for h in pool if h not in taken]
-            raise NoHostFree(
-                f"no Zoom host is free for this room: {len(taken)} of {len(pool)} hold another "
-                f"meeting at that time and {len(spent)} used up the {DAILY_LIMIT} meeting creates "
-                "Zoom allows per host and UTC day; add hosts to RDV_ZOOM_HOSTS"
-            )
+            raise NoHostFree(_none_free(kind, len(taken), len(pool)))
         held = room.provider_data.get("host")
         host = held if held in free else min(free, key=lambda h: (counts.get(h, 0), pool.index(h)))
         await session.execute(
@@ -72,6 +72,21 @@ async def assign(
         )
         await _count(session, host, today)
     return host
+
+
+def _none_free(pool: Pool, taken: int, size: int) -> str:
+    one = pool.account
+    busy_now = f"{taken} of {size} hold another meeting at that time"
+    if pool.daily_limit is None:
+        return (
+            f"no {pool.label} {one} is free for this room: {busy_now}; "
+            f"add {one}s to {pool.variable}"
+        )
+    return (
+        f"no {pool.label} {one} is free for this room: {busy_now} and {size - taken} used up "
+        f"the {pool.daily_limit} meeting creates {pool.label} allows per {one} and UTC day; "
+        f"add {one}s to {pool.variable}"
+    )
 
 
 async def usage(db: AsyncSession, day: date) -> dict[str, int]:
@@ -92,16 +107,21 @@ async def _serialise(db: AsyncSession) -> None:
 
 
 async def _taken(
-    db: AsyncSession, room_id: int, start: datetime, end: datetime, settings: Settings
+    db: AsyncSession,
+    room_id: int,
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    provider: str = ZOOM,
 ) -> set[str]:
-    """Hosts of the other live Zoom rooms whose meetings overlap [start, end]."""
+    """Accounts of the other live rooms of `provider` whose meetings overlap [start, end]."""
     before, after = settings.join_early, settings.close_grace
     rows = await db.execute(
         select(m.Room.provider_data)
         .join(m.Session, m.Session.id == m.Room.session_id)
         .where(
             m.Room.id != room_id,
-            or_(m.Room.provider == ZOOM, m.Room.provisioned_with == ZOOM),
+            or_(m.Room.provider == provider, m.Room.provisioned_with == provider),
             m.Room.state != "ended",
             or_(m.Room.state != "cancelled", m.Room.provisioned_with.is_not(None)),
             m.Session.starts_at < end + before,

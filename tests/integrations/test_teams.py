@@ -323,3 +323,46 @@ async def test_the_registry_builds_teams_from_settings(
     assert provider.name == "teams"
     missing = make_settings(teams_tenant_id=TENANT).missing_for("teams")
     assert missing == ["RDV_TEAMS_CLIENT_ID", "RDV_TEAMS_CLIENT_SECRET", "RDV_TEAMS_ORGANISERS"]
+
+
+def teams_settings(pool: tuple[str, ...], url: str) -> dict[str, Any]:
+    return {
+        "teams_tenant_id": TENANT,
+        "teams_client_id": CLIENT_ID,
+        "teams_client_secret": CLIENT_SECRET,
+        "teams_organisers": pool,
+        "graph_url": url,
+        "teams_login_url": url,
+    }
+
+
+async def test_meetings_at_the_same_time_get_different_organisers_and_too_few_are_refused(
+    make_api: Callable[..., Any], teams_url: str, fake: FakeTeams, clock: ManualClock, db: Any
+) -> None:
+    """m1, m2 and m3 overlap (m1 and m2 at 10:30, m3 at 11:00 while m1's room still holds its
+    organiser): three organisers are needed."""
+    short: Api = await make_api(**teams_settings(ORGANISERS[:2], teams_url))
+    refused = await short.put_program(teams_program())
+    assert refused.status == 422
+    message = (await refused.json())["error"]["details"][0]["message"]
+    assert "3 Teams meetings are open at once" in message
+    assert "RDV_TEAMS_ORGANISERS has 2 organisers: 3 organisers are needed" in message
+
+    api: Api = await make_api(**teams_settings(ORGANISERS, teams_url))
+    await api.import_ok(teams_program())
+    clock.set(START)  # m1 and m2 starting, m3's room due (half an hour ahead)
+    app = api.client.app
+    assert app is not None
+    await app[appkeys.LIFECYCLE].reconcile()
+    async with db() as session:
+        rows = (
+            await session.execute(
+                select(m.Session.key, m.Room.room_key, m.Room.provider_data)
+                .join(m.Room, m.Room.session_id == m.Session.id)
+                .where(m.Session.key.in_(("m1", "m2", "m3")))
+            )
+        ).all()
+    chosen = {key: data.get("host") for key, _, data in rows}
+    assert sorted(chosen.values()) == sorted(ORGANISERS)  # one each
+    for _, room_key, data in rows:  # each meeting made under the organiser it was given
+        assert fake.meeting_for(data["host"], room_key) is not None

@@ -357,9 +357,9 @@ def test_an_unknown_provider_is_refused_with_the_known_ones() -> None:
 
     assert problems(document) == [
         'event.provider: unknown provider "skype" '
-        "(known: jitsi, bigbluebutton, janus, livekit, zoom, teams)",
+        "(known: jitsi, bigbluebutton, janus, livekit, zoom, teams, meet)",
         'sessions[1].provider: unknown provider "webex" '
-        "(known: jitsi, bigbluebutton, janus, livekit, zoom, teams)",
+        "(known: jitsi, bigbluebutton, janus, livekit, zoom, teams, meet)",
     ]
 
 

@@ -89,6 +89,6 @@ async def test_janus_with_half_its_webhook_credentials_names_the_other_half(
 
 async def test_an_unknown_provider_is_named_as_unknown(make_api: Callable[..., Any]) -> None:
     api = await make_api()
-    response = await api.client.post("/webhooks/teams", json={})
+    response = await api.client.post("/webhooks/webex", json={})
     assert response.status == 404
-    assert 'unknown provider "teams"' in (await response.json())["error"]["message"]
+    assert 'unknown provider "webex"' in (await response.json())["error"]["message"]
