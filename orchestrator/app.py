@@ -20,36 +20,10 @@ from webhooks.door import Closed, Door, Verifier
 from webhooks.door import routes as webhook_routes
 
 from . import appkeys
-from .api import (
-    agenda,
-    answers,
-    attendance,
-    audit,
-    dashboard,
-    events,
-    feeds,
-    follow_up,
-    health,
-    join,
-    mail,
-    openapi,
-    outcomes,
-    outcomes_api,
-    replays,
-    report,
-    requests_page,
-    rooms,
-    schedule,
-    subscriptions,
-    workspace,
-    workspace_changes,
-    workspace_program,
-    workspace_requests,
-    workspace_webhooks,
-)
 from .api.crosssite import same_site_only
 from .api.errors import error_middleware
 from .api.ratelimit import RateLimiter, rate_limited
+from .api.tables import ROUTE_TABLES
 from .attendance.inbox import EventInbox
 from .attendance.polling import REGISTER_EVERY, RoomPoller
 from .attendance.retention import PURGE_EVERY, purge_once
@@ -329,34 +303,7 @@ def create_app(
         on_accepted=lambda provider, accepted, delivery: accepted_webhook(app, provider, delivery),
         on_refused=lambda provider, outcome: app[appkeys.METRICS].rejected(provider, outcome),
     )
-    for table in (
-        health.routes,
-        openapi.routes,
-        events.routes,
-        answers.routes,
-        mail.routes,
-        audit.routes,
-        feeds.routes,
-        agenda.routes,
-        follow_up.routes,
-        outcomes.routes,
-        outcomes_api.routes,
-        subscriptions.routes,
-        requests_page.routes,
-        join.routes,
-        rooms.routes,
-        attendance.routes,
-        replays.routes,
-        schedule.routes,
-        dashboard.routes,
-        report.routes,
-        workspace_changes.routes,
-        workspace_program.routes,
-        workspace_requests.routes,
-        workspace_webhooks.routes,
-        workspace.routes,
-        webhook_routes(door),
-    ):
+    for table in (*ROUTE_TABLES, webhook_routes(door)):
         app.router.add_routes(table)
     app.router.add_static("/static/", STATIC)
     if JANUS_JS.is_dir():  # Debian's libjs-janus-gateway, for the Janus join page

@@ -15,14 +15,12 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from webhooks.addresses import AddressRefused, CheckedResolver
@@ -35,41 +33,11 @@ from ..db.outbound import (
     OutboundSubscription,
     forget_sent,
 )
-from ..db.upsert import table
-from ..senders import GroupCommit, QueueSender
+from ..senders import QueueSender
+from .passes import Claimed, Claims, Recorder, Result, Sent
 
 log = logging.getLogger("rdv.outbound")
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """What one pass of the sender did."""
-
-    claimed: int = 0
-    delivered: int = 0
-    retrying: int = 0
-    failed: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    id: int
-    subscription_id: int
-    attempts: int
-    first_due_at: datetime
-    message_id: str
-    body: bytes
-    url: str
-    key: bytes  # the subscription's signing key
-    failing: bool  # the subscription was failing when this was claimed
-    refused: str | None  # why the address may not be called now, if it may not
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    status: int | None  # the receiver's HTTP status, None when none came
-    error: str | None  # why it is not delivered, None when it is
-    permanent: bool = False  # never to be tried again (an address rdv may not reach)
+__all__ = ["Sent", "WebhookSender"]
 
 
 class WebhookSender(QueueSender):
@@ -176,10 +144,10 @@ class WebhookSender(QueueSender):
         first = await self._claim(self.clock.now(), 4 * self.concurrency)
         if not first:
             return Sent()
-        claims = _Claims(self, first)
-        recorder = _Recorder(self)
+        claims = Claims(lambda: self._claim(self.clock.now()), first, batch=self.batch)
+        recorder = Recorder(self.db, self.clock, self.outcome, ahead=self.ahead)
 
-        async def work(delivery: _Claimed) -> None:
+        async def work(delivery: Claimed) -> None:
             await recorder.record(delivery, await self._attempt(delivery))
 
         keeper = asyncio.create_task(self._keep_leased(claims.waiting))
@@ -220,12 +188,12 @@ class WebhookSender(QueueSender):
             except Exception:  # the database is away: the leases lapse, and others take over
                 log.warning("webhooks: could not renew the lease of %d deliveries", len(ids))
 
-    async def _attempt(self, delivery: _Claimed) -> _Result:
+    async def _attempt(self, delivery: Claimed) -> Result:
         """One POST, whatever happens an outcome: one receiver's trouble never ends the pass
         of the others. The address is checked again first, as the subscription was (a literal
         address connects without the resolver; the operator may have changed the setting)."""
         if delivery.refused is not None:
-            return _Result(None, f"refused: {delivery.refused}", permanent=True)
+            return Result(None, f"refused: {delivery.refused}", permanent=True)
         signed = headers(delivery.key, delivery.message_id, int(self.wall()), delivery.body)
         try:
             async with self._client().post(
@@ -233,23 +201,23 @@ class WebhookSender(QueueSender):
             ) as response:
                 status = response.status
         except AddressRefused as error:
-            return _Result(None, f"refused: {error}", permanent=True)
+            return Result(None, f"refused: {error}", permanent=True)
         except TimeoutError:
-            return _Result(None, f"no answer within {self.timeout:.0f} s")
+            return Result(None, f"no answer within {self.timeout:.0f} s")
         except aiohttp.InvalidURL:
-            return _Result(None, "refused: the address cannot be called", permanent=True)
+            return Result(None, "refused: the address cannot be called", permanent=True)
         except aiohttp.ClientError as error:
-            return _Result(None, f"could not connect ({type(error).__name__})")
+            return Result(None, f"could not connect ({type(error).__name__})")
         except (ValueError, UnicodeError) as error:  # a name no resolver takes
-            return _Result(None, f"refused: {type(error).__name__}", permanent=True)
+            return Result(None, f"refused: {type(error).__name__}", permanent=True)
         except Exception as error:  # anything else: tried again later, never the pass's end
             log.exception("webhooks: delivery %d failed unexpectedly", delivery.id)
-            return _Result(None, f"failed ({type(error).__name__})")
+            return Result(None, f"failed ({type(error).__name__})")
         if 200 <= status < 300:
-            return _Result(status, None)
-        return _Result(status, f"the receiver answered {status}")
+            return Result(status, None)
+        return Result(status, f"the receiver answered {status}")
 
-    def outcome(self, delivery: _Claimed, result: _Result, now: datetime) -> dict[str, Any]:
+    def outcome(self, delivery: Claimed, result: Result, now: datetime) -> dict[str, Any]:
         """The row update that records one attempt (every outcome with the same keys: one
         statement writes a whole batch, `_OUTCOME`)."""
         change: dict[str, Any] = {
@@ -271,7 +239,7 @@ class WebhookSender(QueueSender):
             return change | {"b_status": "failed"}
         return change | {"b_status": "pending", "b_next_attempt_at": retry_at}
 
-    async def _claim(self, now: datetime, most: int | None = None) -> list[_Claimed]:
+    async def _claim(self, now: datetime, most: int | None = None) -> list[Claimed]:
         live = select(OutboundSubscription.id).where(OutboundSubscription.ended_at.is_(None))
         due = (
             select(OutboundDelivery.id)
@@ -327,7 +295,7 @@ class WebhookSender(QueueSender):
             keys = {secret: signing_key(secret) for secret in {row["secret"] for row in found}}
             refused = {url: self._refusal(url) for url in {row["url"] for row in found}}
             return [
-                _Claimed(key=keys[row.pop("secret")], refused=refused[row["url"]], **row)
+                Claimed(key=keys[row.pop("secret")], refused=refused[row["url"]], **row)
                 for row in found
             ]
 
@@ -337,119 +305,3 @@ class WebhookSender(QueueSender):
         except BadSubscription as error:
             return str(error)
         return None
-
-
-_DELIVERIES = table(OutboundDelivery)  # a plain executemany, not the ORM's bulk update
-_OUTCOME = (
-    update(_DELIVERIES)
-    .where(  # only over this pass's claim: an ended subscription, a later claim keep theirs
-        _DELIVERIES.c.id == bindparam("b_id"),
-        _DELIVERIES.c.status == "sending",
-        _DELIVERIES.c.attempts == bindparam("b_attempts"),
-    )
-    .values(
-        status=bindparam("b_status"),
-        lease_until=None,
-        last_status=bindparam("b_last_status"),
-        last_error=bindparam("b_last_error"),
-        next_attempt_at=bindparam("b_next_attempt_at"),
-        delivered_at=bindparam("b_delivered_at"),
-    )
-)
-
-
-class _Claims:
-    """The deliveries of one pass, claimed a batch at a time: the next batch is claimed while
-    the last ones of the current are being sent, so the workers do not wait for the database
-    between batches."""
-
-    ROUNDS = 10  # batches a pass may claim after its first
-
-    def __init__(self, sender: WebhookSender, first: list[_Claimed]) -> None:
-        self.sender = sender
-        self.pending = deque(first)
-        self.waiting = {delivery.id for delivery in first}  # claimed, not attempted yet
-        self.rounds = self.ROUNDS
-        self._next: asyncio.Task[list[_Claimed]] | None = None
-
-    async def take(self) -> _Claimed | None:
-        """The next delivery to attempt; None when the pass has no more."""
-        while True:
-            if (  # half a batch left: time enough to claim the next before it runs out
-                self._next is None
-                and self.rounds > 0
-                and len(self.pending) <= self.sender.batch // 2
-            ):
-                self.rounds -= 1
-                self._next = asyncio.create_task(self.sender._claim(self.sender.clock.now()))
-            if self.pending:
-                delivery = self.pending.popleft()
-                self.waiting.discard(delivery.id)
-                return delivery
-            claiming = self._next
-            if claiming is None:
-                return None
-            more = await asyncio.shield(claiming)  # the workers that wait share the one claim
-            if self._next is claiming:  # the first one back takes the batch in
-                self._next = None
-                self.rounds = self.rounds if more else 0  # nothing due: no more claims
-                self.pending.extend(more)
-                self.waiting.update(delivery.id for delivery in more)
-
-    async def close(self) -> None:
-        """A claim still running when the pass is cut short is let finish (its deliveries are
-        then taken again when their lease lapses, or at once by `recover`)."""
-        if self._next is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._next)
-
-
-class _Recorder:
-    """Writes the outcomes of one pass as they come (`GroupCommit`), with what they say of each
-    subscription: delivered (no longer failing), or given up on (failing from now)."""
-
-    def __init__(self, sender: WebhookSender) -> None:
-        self.sender = sender
-        self.done = Sent()
-        self._commits: GroupCommit[tuple[dict[str, Any], _Claimed]] = GroupCommit(
-            self._store, ahead=sender.ahead
-        )
-
-    async def record(self, delivery: _Claimed, result: _Result) -> None:
-        change = self.sender.outcome(delivery, result, self.sender.clock.now())
-        await self._commits.submit((change, delivery))
-
-    async def finish(self) -> None:
-        await self._commits.finish()
-
-    def check(self) -> None:
-        self._commits.check()
-
-    async def _store(self, batch: list[tuple[dict[str, Any], _Claimed]]) -> None:
-        now = self.sender.clock.now()
-        reached = {
-            d.subscription_id for c, d in batch if d.failing and c["b_status"] == "delivered"
-        }
-        lost = {d.subscription_id for c, d in batch if c["b_status"] == "failed"} - reached
-        async with self.sender.db() as db, db.begin():
-            await db.execute(_OUTCOME, [change for change, _ in batch])
-            if reached:
-                await db.execute(
-                    update(OutboundSubscription)
-                    .where(OutboundSubscription.id.in_(reached))
-                    .values(failing_since=None)
-                )
-            if lost:
-                await db.execute(
-                    update(OutboundSubscription)
-                    .where(OutboundSubscription.id.in_(lost))
-                    .values(failing_since=func.coalesce(OutboundSubscription.failing_since, now))
-                )
-        states = Counter(change["b_status"] for change, _ in batch)
-        done = self.done
-        self.done = Sent(
-            claimed=done.claimed + len(batch),
-            delivered=done.delivered + states["delivered"],
-            retrying=done.retrying + states["pending"],
-            failed=done.failed + states["failed"],
-        )
