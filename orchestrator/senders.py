@@ -97,7 +97,8 @@ class QueueSender:
 @dataclass
 class _Item(Generic[T]):
     value: T
-    written: asyncio.Future[Exception | None]  # what kept it from being written, if anything
+    # What kept it from being written, if anything; None with `ahead`, where nobody waits for it.
+    written: asyncio.Future[Exception | None] | None
 
 
 class GroupCommit(Generic[T]):
@@ -123,17 +124,21 @@ class GroupCommit(Generic[T]):
             if self._failure is not None:
                 self._room.release()
                 raise self._failure
+        if self._room is not None:  # its room is given back when its batch is written
+            self._queue.append(_Item(value, None))
+            self._start()
+            return
         written: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Item(value, written))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        if self._room is not None:
-            written.add_done_callback(lambda _: self._room.release() if self._room else None)
-            return
+        self._start()
         # Shielded: a worker cancelled by another's failure must not cancel the others' write.
         failure = await asyncio.shield(written)
         if failure is not None:
             raise failure
+
+    def _start(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
 
     async def finish(self) -> None:
         """Waits until every item handed over is written (or has failed to be). Never raises:
@@ -160,5 +165,8 @@ class GroupCommit(Generic[T]):
                     self._failure = error
             finally:  # even cancelled: nobody waits for ever on an item, nor on room for one
                 for item in batch:
-                    if not item.written.done():
+                    if item.written is None:
+                        if self._room is not None:
+                            self._room.release()
+                    elif not item.written.done():
                         item.written.set_result(failure)
