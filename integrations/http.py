@@ -137,3 +137,38 @@ class CachedToken:
         """Forgets `token` (revoked, or expired early), unless another caller replaced it."""
         if self.value == token:
             self.value = None
+
+
+async def with_bearer(
+    session: aiohttp.ClientSession,
+    tokens: CachedToken,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    timeout: float,  # noqa: ASYNC109 (handed to `request`, which applies it)
+    accept: tuple[int, ...],
+    headers: Mapping[str, str] | None = None,
+    renew: Callable[[Reply], bool] = lambda _reply: True,
+    **options: Any,
+) -> Reply:
+    """`request` with the bearer token of `tokens`; a 401 that `renew` says is about the token
+    (revoked, expired early) drops it and tries once more with a fresh one. The caller reads the
+    reply's status (`accept` lists what comes back instead of raising)."""
+    for attempt in (1, 2):
+        token = await tokens.get()
+        reply = await request(
+            session,
+            method,
+            url,
+            provider=provider,
+            timeout=timeout,
+            accept=accept,
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+            **options,
+        )
+        if reply.status == 401 and attempt == 1 and renew(reply):
+            tokens.drop(token)
+            continue
+        return reply
+    raise AssertionError("unreachable")

@@ -22,7 +22,15 @@ import aiohttp
 import jwt
 
 from .base import NotConfigured, ProviderRejected, ProviderUnavailable
-from .http import DEFAULT_TIMEOUT, CachedToken, Reply, json_object, request, retry_after
+from .http import (
+    DEFAULT_TIMEOUT,
+    CachedToken,
+    Reply,
+    json_object,
+    request,
+    retry_after,
+    with_bearer,
+)
 
 LABEL = "Google Meet"
 API_URL = "https://meet.googleapis.com"
@@ -207,30 +215,24 @@ class MeetClient:
         idle_ok: bool = False,
         **options: Any,
     ) -> Reply:
-        for attempt in (1, 2):
-            token = await self.token()
-            reply = await request(
-                self.session,
-                method,
-                self.api_url + path,
-                provider=LABEL,
-                timeout=self.timeout,
-                accept=_HANDLED,
-                headers={"Authorization": f"Bearer {token}"},
-                **options,
-            )
-            if reply.status == 401 and attempt == 1:
-                self._token.drop(token)  # revoked or expired early: a new one, once
-                continue
-            status = _status(reply)
-            if (
-                reply.status < 400
-                or (gone_ok and reply.status == 404)
-                or (idle_ok and status == "FAILED_PRECONDITION")
-            ):
-                return reply
-            raise _refusal(reply)
-        raise AssertionError("unreachable")
+        reply = await with_bearer(
+            self.session,
+            self._token,
+            method,
+            self.api_url + path,
+            provider=LABEL,
+            timeout=self.timeout,
+            accept=_HANDLED,
+            **options,
+        )
+        status = _status(reply)
+        if (
+            reply.status < 400
+            or (gone_ok and reply.status == 404)
+            or (idle_ok and status == "FAILED_PRECONDITION")
+        ):
+            return reply
+        raise _refusal(reply)
 
 
 def _status(reply: Reply) -> str:

@@ -21,7 +21,16 @@ from urllib.parse import quote
 import aiohttp
 
 from .base import ProviderRejected, ProviderUnavailable
-from .http import DEFAULT_TIMEOUT, CachedToken, Reply, json_items, json_object, request, retry_after
+from .http import (
+    DEFAULT_TIMEOUT,
+    CachedToken,
+    Reply,
+    json_items,
+    json_object,
+    request,
+    retry_after,
+    with_bearer,
+)
 
 LABEL = "Microsoft Teams"
 GRAPH_URL = "https://graph.microsoft.com"
@@ -190,28 +199,21 @@ class TeamsClient:
         gone_ok: bool = False,
         **options: Any,
     ) -> Reply:
-        for attempt in (1, 2):
-            token = await self.token()
-            reply = await request(
-                self.session,
-                method,
-                url or f"{self.graph_url}/{version}{path}",
-                provider=LABEL,
-                timeout=self.timeout,
-                accept=_HANDLED,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Prefer": "include-unknown-enum-members",
-                },
-                **options,
-            )
-            if reply.status == 401 and attempt == 1 and not _policy(reply):
-                self._token.drop(token)  # revoked or expired early: a new one, once
-                continue
-            if reply.status < 400 or (gone_ok and reply.status == 404):
-                return reply
-            raise self._refusal(reply, organiser)
-        raise AssertionError("unreachable")
+        reply = await with_bearer(
+            self.session,
+            self._token,
+            method,
+            url or f"{self.graph_url}/{version}{path}",
+            provider=LABEL,
+            timeout=self.timeout,
+            accept=_HANDLED,
+            headers={"Prefer": "include-unknown-enum-members"},
+            renew=lambda reply: not _policy(reply),  # a missing policy is no token's fault
+            **options,
+        )
+        if reply.status < 400 or (gone_ok and reply.status == 404):
+            return reply
+        raise self._refusal(reply, organiser)
 
     def _refusal(self, reply: Reply, organiser: str) -> ProviderRejected | ProviderUnavailable:
         error = json_object(reply, LABEL, strict=False).get("error")

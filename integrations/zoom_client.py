@@ -23,7 +23,16 @@ from urllib.parse import quote
 import aiohttp
 
 from .base import ProviderRejected, ProviderUnavailable
-from .http import DEFAULT_TIMEOUT, CachedToken, Reply, json_items, json_object, request, retry_after
+from .http import (
+    DEFAULT_TIMEOUT,
+    CachedToken,
+    Reply,
+    json_items,
+    json_object,
+    request,
+    retry_after,
+    with_bearer,
+)
 
 LABEL = "Zoom"
 API_URL = "https://api.zoom.us/v2"
@@ -179,25 +188,19 @@ class ZoomClient:
     async def _call(
         self, method: str, path: str, *, host: str = "", gone_ok: bool = False, **options: Any
     ) -> Reply:
-        for attempt in (1, 2):
-            token = await self.token()
-            reply = await request(
-                self.session,
-                method,
-                self.api_url + path,
-                provider=LABEL,
-                timeout=self.timeout,
-                accept=_HANDLED,
-                headers={"Authorization": f"Bearer {token}"},
-                **options,
-            )
-            if reply.status == 401 and attempt == 1:
-                self._token.drop(token)  # revoked or expired early: a new one, once
-                continue
-            if reply.status < 400 or (gone_ok and reply.status == 404):
-                return reply
-            raise _refusal(reply, host)
-        raise AssertionError("unreachable")
+        reply = await with_bearer(
+            self.session,
+            self._token,
+            method,
+            self.api_url + path,
+            provider=LABEL,
+            timeout=self.timeout,
+            accept=_HANDLED,
+            **options,
+        )
+        if reply.status < 400 or (gone_ok and reply.status == 404):
+            return reply
+        raise _refusal(reply, host)
 
 
 def _refusal(reply: Reply, host: str) -> ProviderRejected | ProviderUnavailable:
