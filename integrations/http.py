@@ -38,11 +38,14 @@ def retry_after(value: str | None) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+        return _until(value)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _until(date: str) -> float | None:
+    """Seconds until an HTTP date (none when it is no date)."""
     try:
-        moment = parsedate_to_datetime(value)
+        moment = parsedate_to_datetime(date)
     except (TypeError, ValueError):
         return None
     return max((moment - datetime.now(UTC)).total_seconds(), 0.0)

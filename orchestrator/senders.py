@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +27,7 @@ class Pass(Protocol):
     def claimed(self) -> int: ...
 
 
-class QueueSender:
+class QueueSender(ABC):
     """The loop and the backoff; a subclass's `deliver_due` does one pass."""
 
     def __init__(
@@ -46,8 +47,9 @@ class QueueSender:
         self.log = log
         self._wake = asyncio.Event()
 
+    @abstractmethod
     async def deliver_due(self) -> Pass:
-        raise NotImplementedError
+        """One pass: claim due work, do it, record each outcome."""
 
     def wake(self) -> None:
         """Asks the running loop to look for due work now (after a commit that queued some)."""

@@ -5,9 +5,11 @@ deliveries, a form to subscribe a receiver (its secret shown on the page that an
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhooks.outbound import EVENT_TYPES, BadSubscription
 
@@ -129,13 +131,7 @@ async def subscribe_receiver(request: web.Request) -> web.StreamResponse:
 async def end_subscription(
     request: web.Request, form: dict[str, str], author: Author, now: datetime
 ) -> str:
-    event = await event_of(request)
-    which = request.match_info["subscription"]
-    async with request.app[appkeys.DB]() as db, db.begin():
-        try:
-            await end(db, event.id, int(which) if which.isdigit() else 0, now, author)
-        except NoSuchSubscription as error:
-            raise web.HTTPNotFound(text=str(error)) from None
+    await _on(request, "subscription", lambda db, event, which: end(db, event, which, now, author))
     return "webhook-ended"
 
 
@@ -144,11 +140,21 @@ async def end_subscription(
 async def resend_delivery(
     request: web.Request, form: dict[str, str], author: Author, now: datetime
 ) -> str:
+    await _on(request, "delivery", lambda db, event, which: resend(db, event, which, now, author))
+    return "webhook-resent"
+
+
+async def _on(
+    request: web.Request,
+    name: str,
+    act: Callable[[AsyncSession, int, int], Awaitable[object]],
+) -> None:
+    """`act` on the subscription or delivery the path names (its number), in a transaction of
+    its own; 404 when this event has none such."""
     event = await event_of(request)
-    which = request.match_info["delivery"]
+    which = request.match_info[name]
     async with request.app[appkeys.DB]() as db, db.begin():
         try:
-            await resend(db, event.id, int(which) if which.isdigit() else 0, now, author)
+            await act(db, event.id, int(which) if which.isdigit() else 0)
         except NoSuchSubscription as error:
             raise web.HTTPNotFound(text=str(error)) from None
-    return "webhook-resent"

@@ -11,9 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from webhooks.outbound import moment
-
 from ..db.outbound import Change, emit, listening
+from ..program.announce import summary
 from .log import Line, Outcome
 
 
@@ -42,13 +41,7 @@ def changes(slug: str, outcome: Outcome) -> list[Change]:
     session = outcome.session
     about: dict[str, Any] = {
         "event": slug,
-        "session": {
-            "key": session.key,
-            "kind": session.kind,
-            "title": session.title,
-            "start": moment(session.starts_at),
-            "end": moment(session.ends_at),
-        },
+        "session": summary(session),
         "together_minutes": round(outcome.together_minutes, 1),
         "attendees": [_line(line) for line in outcome.lines],
     }

@@ -33,16 +33,17 @@ async def sessions_data(
     )
     for session_id, role, person, organisation in rows:
         seated[session_id].append({"person": person, "organisation": organisation, "role": role})
+    return {s.id: summary(s) | {"attendees": seated[s.id]} for s in sessions}
+
+
+def summary(session: m.Session) -> dict[str, Any]:
+    """A session as every message names it: key, kind, title, times in UTC."""
     return {
-        s.id: {
-            "key": s.key,
-            "kind": s.kind,
-            "title": s.title,
-            "start": moment(s.starts_at),
-            "end": moment(s.ends_at),
-            "attendees": seated[s.id],
-        }
-        for s in sessions
+        "key": session.key,
+        "kind": session.kind,
+        "title": session.title,
+        "start": moment(session.starts_at),
+        "end": moment(session.ends_at),
     }
 
 
