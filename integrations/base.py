@@ -112,6 +112,18 @@ class Recording:
     download: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    """One person in a provider's own record of a meeting, read once it is over: how the
+    provider knows them (`connection`), their name and email as it has them (no seat: these
+    providers have one link for everyone), and each span they were in."""
+
+    connection: str
+    name: str | None
+    email: str | None
+    spans: tuple[tuple[datetime, datetime], ...]
+
+
 class ProviderError(Exception):
     """A provider call failed; the message is safe to show organisers (no secrets)."""
 
@@ -150,6 +162,12 @@ class VideoProvider(ABC):
     # without one sends them to our page instead, built from `join_page_for`, which lets in the
     # seats of the room only (so organisers cannot open such a room from the dashboard).
     has_own_client: ClassVar[bool] = True
+    # The provider sends a room's events only to whoever subscribed to that room, for a while
+    # (Microsoft Graph, Workspace Events): `follow` is called for every open room, pass after pass.
+    follows_rooms: ClassVar[bool] = False
+    # The provider keeps its own record of who attended, ready after the meeting (Teams
+    # attendance reports, Meet conference records): once read, it is the room's attendance.
+    reports_attendance: ClassVar[bool] = False
     # Set by a provider once it has what it needs to check deliveries (a secret).
     can_receive_webhooks: bool = False
     # Where a provider with `can_record` keeps its recordings: the only hosts whose links rdv
@@ -183,10 +201,33 @@ class VideoProvider(ABC):
         None while it is not published yet."""
         raise CapabilityMissing(f"{self.name} keeps no recordings that rdv reads")
 
+    async def follow(
+        self,
+        room: Room,
+        callback_url: str,
+        *,
+        until: datetime,
+        now: datetime,
+        alarms: Sequence[str] = (),
+    ) -> Mapping[str, Any] | None:
+        """Makes sure the provider sends the room's events to `callback_url` until `until`
+        (providers with `follows_rooms`); `alarms` are what the provider said of the
+        subscription since the last call (removed, missed). Returns what to keep with the room
+        (merged into its data), or None when nothing changed."""
+        raise CapabilityMissing(f"{self.name} rooms need no subscription")
+
+    async def attendance_report(self, room: Room) -> Sequence[Attendance] | None:
+        """Who attended the room's meeting, from the provider's own record (providers with
+        `reports_attendance`); None while that record is not ready."""
+        raise CapabilityMissing(f"{self.name} keeps no attendance record that rdv reads")
+
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
         """Checks a delivery's credentials and reads its events (`WebhookRejected`,
         `WebhookMalformed` otherwise). Providers without webhooks say so."""
         raise CapabilityMissing(f"{self.name} sends no webhooks that rdv reads")
+
+    async def close(self) -> None:  # noqa: B027 (optional)
+        """Stops what the provider runs in the background (a fetch of signing keys)."""
 
     async def register_webhooks(self, callback_url: str) -> None:  # noqa: B027 (optional)
         """Asks the provider to send its events to `callback_url`, for providers where the

@@ -22,6 +22,11 @@ class WebhookMalformed(Exception):
     """Authentic but unreadable (truncated, not JSON, missing fields): answer 400."""
 
 
+class WebhookUnverifiable(Exception):
+    """Cannot be checked yet (signed with a key rdv has not fetched): answer 503, so that the
+    provider sends it again once the key is known."""
+
+
 class Kind(StrEnum):
     ROOM_STARTED = "room_started"
     ROOM_ENDED = "room_ended"
@@ -84,8 +89,9 @@ class WebhookRequest:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """What one HTTP delivery held: its events, and an answer for providers that want one (the
-    Zoom URL-validation challenge)."""
+    """What one HTTP delivery held: its events, and an answer for providers that want one: a
+    JSON object (the Zoom URL-validation challenge) or plain text (Microsoft Graph's
+    subscription handshake echoes a token)."""
 
     events: tuple[ProviderEvent, ...]
-    reply: Mapping[str, str] | None = None
+    reply: Mapping[str, str] | str | None = None

@@ -14,16 +14,38 @@ seat's window, so the window, the click log and a forwarded link outside it are 
 who joined is told by the attendance (matched by email, then by display name). At close the
 lobby keeps everyone out (nobody is there to admit them) and the meeting is kept: its
 attendance reports come after it.
+
+Attendance comes live from a subscription to the meeting's call events (`follow`, made once the
+room exists and renewed while it is open; the notifications are read by `teams_events`), and
+after the meeting from its attendance reports (`attendance_report`), which are the record: they
+name people with their email where they have an account, and no notification can be lost from
+them. Without `RDV_TEAMS_CERTIFICATE` there is no live attendance (Graph sends a roster's
+content only encrypted), only the reports.
 """
 
 from __future__ import annotations
 
+import logging
 import zlib
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from .base import JoinRequest, NotConfigured, ProviderRejected, Room, RoomRequest, VideoProvider
-from .teams_client import TeamsClient
+from .base import (
+    Attendance,
+    JoinRequest,
+    NotConfigured,
+    ProviderRejected,
+    Room,
+    RoomRequest,
+    VideoProvider,
+)
+from .events import Delivery, WebhookRequest
+from .jwks import KeySet
+from .teams_client import TeamsClient, parse_graph_time
+from .teams_events import NotificationKey, client_state, verify
+
+log = logging.getLogger("rdv.providers")
 
 SUBJECT_LENGTH = 255
 OPEN_LOBBY = {
@@ -31,6 +53,11 @@ OPEN_LOBBY = {
     "allowedPresenters": "everyone",
 }
 CLOSED_LOBBY = {"lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False}}
+# A subscription lives at most 4,230 minutes (reference/teams.md 7.2); rdv asks for what the
+# room needs, and renews it once less than RENEW_BEFORE is left.
+LONGEST = timedelta(minutes=4200)
+MARGIN = timedelta(minutes=15)  # kept after the room closes, for the last leaves
+RENEW_BEFORE = timedelta(hours=1)
 
 __all__ = ["TeamsClient", "TeamsProvider"]
 
@@ -40,11 +67,27 @@ class TeamsProvider(VideoProvider):
     # An organiser holds one meeting at a time (the pool spreads rooms over the accounts and
     # keeps each under Graph's monthly count of meetings per user), as Zoom's hosts do.
     hosted_by_pool = True
+    follows_rooms = True
+    reports_attendance = True
 
-    def __init__(self, client: TeamsClient, organisers: Sequence[str]) -> None:
+    def __init__(
+        self,
+        client: TeamsClient,
+        organisers: Sequence[str],
+        *,
+        secret: bytes,
+        key: NotificationKey | None = None,
+        signing_keys: KeySet | None = None,
+    ) -> None:
         if not organisers:
             raise NotConfigured("Teams needs at least one organiser in RDV_TEAMS_ORGANISERS")
         self.client, self.organisers = client, tuple(organisers)
+        self.secret, self.key = secret, key
+        self.signing_keys = signing_keys or KeySet(self._fetch_signing_keys)
+        self.can_receive_webhooks = key is not None
+
+    async def _fetch_signing_keys(self) -> bytes:
+        return await self.client.signing_keys()
 
     def organiser_for(self, request: RoomRequest) -> str:
         """The caller's choice (`metadata["host"]`), else one that follows from the room key:
@@ -65,18 +108,101 @@ class TeamsProvider(VideoProvider):
             ends_at=request.ends_at,
         )
         meeting = await self.client.update_meeting(organiser, meeting.id, OPEN_LOBBY)
+        # Known in events by our room key: notifications come to the room's own address.
         return Room(
             request.room_key,
             {"meeting": meeting.id, "host": organiser, "join_url": meeting.join_url},
-            external_id=meeting.id,
         )
 
     async def close_room(self, room: Room) -> None:
         """Nobody gets in any more (the lobby admits only the organiser, who never comes); the
-        meeting stays, for its attendance reports."""
+        meeting stays, for its attendance reports, and its subscription ends."""
         meeting, organiser = room.data.get("meeting"), room.data.get("host")
         if meeting and organiser:
             await self.client.update_meeting(str(organiser), str(meeting), CLOSED_LOBBY)
+        subscription = room.data.get("subscription")
+        if isinstance(subscription, str) and subscription:
+            try:
+                await self.client.unsubscribe(subscription)
+            except ProviderRejected as error:  # it expires by itself soon after
+                log.warning("ending the subscription of %s failed: %s", room.room_key, error)
+
+    async def follow(
+        self,
+        room: Room,
+        callback_url: str,
+        *,
+        until: datetime,
+        now: datetime,
+        alarms: Sequence[str] = (),
+    ) -> Mapping[str, Any] | None:
+        """Subscribes to the meeting's call events once, and renews the subscription before it
+        ends while the room needs it (at once after Graph's lifecycle alarms); a subscription
+        Graph removed is made again."""
+        if self.key is None:
+            return None
+        await self.signing_keys.ready()
+        join_url, organiser = room.data.get("join_url"), str(room.data.get("host") or "")
+        if not isinstance(join_url, str) or not join_url:
+            return None
+        current = room.data.get("subscription")
+        expires = parse_graph_time(room.data.get("subscription_until"))
+        wanted = until + MARGIN
+        if (
+            current
+            and expires
+            and not alarms
+            and (expires >= wanted or expires - now > RENEW_BEFORE)
+        ):
+            return None
+        target = min(wanted, now + LONGEST)
+        found = None
+        if isinstance(current, str) and current:
+            found = await self.client.renew(current, target)
+        if found is None:
+            found = await self.client.subscribe(
+                join_url,
+                notification_url=f"{callback_url}/{room.room_key}",
+                client_state=client_state(self.secret, room.room_key),
+                expires_at=target,
+                certificate=self.key.certificate,
+                certificate_id=self.key.id,
+                organiser=organiser,
+            )
+        return {"subscription": found.id, "subscription_until": found.expires_at.isoformat()}
+
+    async def attendance_report(self, room: Room) -> Sequence[Attendance] | None:
+        """Everyone in the meeting's attendance reports; None until there is one (Graph makes
+        it when the call ends, some time after)."""
+        meeting, organiser = room.data.get("meeting"), room.data.get("host")
+        if not meeting or not organiser:
+            return None
+        records = await self.client.attendance(str(organiser), str(meeting))
+        if not records:
+            return None
+        return [
+            Attendance(
+                connection=record.identity or f"name:{record.name}",
+                name=record.name or None,
+                email=record.email or None,
+                spans=record.spans,
+            )
+            for record in records
+            if record.spans
+        ]
+
+    def verify_webhook(self, request: WebhookRequest) -> Delivery:
+        return verify(
+            request,
+            secret=self.secret,
+            key=self.key,
+            signing_key=self.signing_keys.key,
+            client_id=self.client.client_id,
+            tenant_id=self.client.tenant_id,
+        )
+
+    async def close(self) -> None:
+        await self.signing_keys.close()
 
     async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
         url = join.room.data.get("join_url")

@@ -76,6 +76,12 @@ class Attended:
     spans: tuple[tuple[datetime, datetime], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    expires_at: datetime
+
+
 class TeamsClient:
     """One method per Graph call. Refusals raise `ProviderRejected` (with Graph's code and
     message), 429 and 5xx `ProviderUnavailable` with the Retry-After Graph sent."""
@@ -127,6 +133,18 @@ class TeamsClient:
             )
         return token, float(lifetime) if isinstance(lifetime, int | float) else 3600.0
 
+    async def signing_keys(self) -> bytes:
+        """The identity platform's published signing keys (a JWK set): Graph's validation
+        tokens are signed with one of them."""
+        reply = await request(
+            self.session,
+            "GET",
+            f"{self.login_url}/common/discovery/v2.0/keys",
+            provider=LABEL,
+            timeout=self.timeout,
+        )
+        return reply.body
+
     # -- meetings ----------------------------------------------------------------------------
     async def create_or_get(
         self,
@@ -175,10 +193,72 @@ class TeamsClient:
             found += [_attended(record) for record in await self._pages(path, organiser)]
         return found
 
-    async def _pages(self, path: str, organiser: str) -> list[dict[str, Any]]:
+    # -- change notifications (beta: the call-events resource is served there only) -----------
+    async def subscribe(
+        self,
+        join_url: str,
+        *,
+        notification_url: str,
+        client_state: str,
+        expires_at: datetime,
+        certificate: str,
+        certificate_id: str,
+        organiser: str = "",
+    ) -> Subscription:
+        """Subscribes to the meeting's call events as rich notifications. Graph first checks both
+        URLs with its handshake (the service must be answering at them) and refuses a second
+        subscription for the same meeting."""
+        resource = (
+            f"communications/onlineMeetings(joinWebUrl='{quote(join_url, safe='')}')"
+            "/meetingCallEvents"
+        )
+        body = {
+            "changeType": "updated",
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": notification_url,
+            "resource": resource,
+            "includeResourceData": True,
+            "encryptionCertificate": certificate,
+            "encryptionCertificateId": certificate_id,
+            "expirationDateTime": _moment(expires_at),
+            "clientState": client_state,
+        }
+        reply = await self._call(
+            "POST", "/subscriptions", organiser=organiser, version="beta", allow=(409,), json=body
+        )
+        if reply.status != 409:
+            return _subscription(json_object(reply, LABEL))
+        # Ours already (made by a pass whose answer was lost): found by its resource, renewed.
+        for item in await self._pages("/subscriptions", organiser, version="beta"):
+            if str(item.get("resource", "")).lstrip("/").lower() == resource.lower():
+                renewed = await self.renew(str(item.get("id", "")), expires_at)
+                if renewed is not None:
+                    return renewed
+        raise self._refusal(reply, organiser)
+
+    async def renew(self, subscription_id: str, expires_at: datetime) -> Subscription | None:
+        """Moves the subscription's expiry (which also reauthorizes it); None when Graph no
+        longer has it."""
+        reply = await self._call(
+            "PATCH",
+            f"/subscriptions/{_path(subscription_id)}",
+            version="beta",
+            gone_ok=True,
+            json={"expirationDateTime": _moment(expires_at)},
+        )
+        return None if reply.status == 404 else _subscription(json_object(reply, LABEL))
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        """Deletes the subscription; one already gone is success."""
+        path = f"/subscriptions/{_path(subscription_id)}"
+        await self._call("DELETE", path, version="beta", gone_ok=True)
+
+    async def _pages(
+        self, path: str, organiser: str, *, version: str = "v1.0"
+    ) -> list[dict[str, Any]]:
         """Every item of a collection, following `@odata.nextLink` (on Graph's own host)."""
         items: list[dict[str, Any]] = []
-        url: str | None = self.graph_url + "/v1.0" + path
+        url: str | None = f"{self.graph_url}/{version}{path}"
         for _ in range(MAX_PAGES):
             if url is None:
                 break
@@ -197,6 +277,7 @@ class TeamsClient:
         version: str = "v1.0",
         url: str | None = None,
         gone_ok: bool = False,
+        allow: tuple[int, ...] = (),
         **options: Any,
     ) -> Reply:
         reply = await with_bearer(
@@ -211,7 +292,7 @@ class TeamsClient:
             renew=lambda reply: not _policy(reply),  # a missing policy is no token's fault
             **options,
         )
-        if reply.status < 400 or (gone_ok and reply.status == 404):
+        if reply.status < 400 or (gone_ok and reply.status == 404) or reply.status in allow:
             return reply
         raise self._refusal(reply, organiser)
 
@@ -253,12 +334,20 @@ def _meeting(answer: Mapping[str, Any]) -> OnlineMeeting:
     return OnlineMeeting(ident, url, str(answer.get("externalId") or ""))
 
 
+def _subscription(answer: Mapping[str, Any]) -> Subscription:
+    ident, expires = answer.get("id"), parse_graph_time(answer.get("expirationDateTime"))
+    if not isinstance(ident, str) or not ident or expires is None:
+        raise ProviderRejected(f"{LABEL} answered a subscription without an id or an expiry")
+    return Subscription(ident, expires)
+
+
 def _attended(record: Mapping[str, Any]) -> Attended:
     identity = record.get("identity")
     identity = identity if isinstance(identity, dict) else {}
     spans = []
     for interval in json_items(record, "attendanceIntervals"):
-        joined, left = _parse(interval.get("joinDateTime")), _parse(interval.get("leaveDateTime"))
+        joined = parse_graph_time(interval.get("joinDateTime"))
+        left = parse_graph_time(interval.get("leaveDateTime"))
         if joined is not None and left is not None and left >= joined:
             spans.append((joined, left))
     return Attended(
@@ -270,7 +359,7 @@ def _attended(record: Mapping[str, Any]) -> Attended:
     )
 
 
-def _parse(value: object) -> datetime | None:
+def parse_graph_time(value: object) -> datetime | None:
     """Graph's date-times: ISO 8601 in UTC, with up to seven decimals and a Z."""
     if not isinstance(value, str) or not value:
         return None

@@ -24,8 +24,10 @@ from .api.crosssite import same_site_only
 from .api.errors import error_middleware
 from .api.ratelimit import RateLimiter, rate_limited
 from .api.tables import ROUTE_TABLES
+from .attendance.following import RoomFollower
 from .attendance.inbox import EventInbox
 from .attendance.polling import REGISTER_EVERY, RoomPoller
+from .attendance.reports import ReportReader
 from .attendance.retention import PURGE_EVERY, purge_once
 from .clock import Clock, SystemClock
 from .dashboard.feed import PRUNE_EVERY, TICK_EVERY, Feed
@@ -228,7 +230,14 @@ def create_app(
             app[appkeys.POLLER] = RoomPoller(
                 app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK], settings
             )
+            app[appkeys.FOLLOWER] = RoomFollower(
+                app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK], settings
+            )
+            app[appkeys.REPORTS] = ReportReader(
+                app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK]
+            )
             yield
+            await app[appkeys.PROVIDERS].close()
 
     async def background_work(app: web.Application) -> AsyncIterator[None]:
         """Every periodic task, on the one scheduler (`background=False`: the tests drive them)."""
@@ -252,6 +261,8 @@ def create_app(
         poller = app[appkeys.POLLER]
         periodic.every("poll", settings.poll_interval, poller.poll_once)
         periodic.every("register-webhooks", REGISTER_EVERY, poller.register_once)
+        periodic.every("follow-rooms", settings.poll_interval, app[appkeys.FOLLOWER].follow_once)
+        periodic.every("read-reports", settings.poll_interval, app[appkeys.REPORTS].read_once)
         periodic.every("dashboard-tick", TICK_EVERY, feed.tick)
         periodic.every("dashboard-prune", PRUNE_EVERY, feed.prune)
         periodic.every("archive-recordings", ARCHIVE_EVERY, app[appkeys.ARCHIVER].run_once)

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from calendars.text import Writer
 
 from .api.ratelimit import RateLimiter
+from .attendance.following import RoomFollower
 from .attendance.polling import RoomPoller
+from .attendance.reports import ReportReader
 from .clock import Clock
 from .dashboard.feed import Feed
 from .dashboard.snapshots import Snapshots
@@ -45,6 +47,8 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)
 LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
 POLLER = web.AppKey("poller", RoomPoller)
+FOLLOWER = web.AppKey("follower", RoomFollower)
+REPORTS = web.AppKey("reports", ReportReader)
 FEED = web.AppKey("feed", Feed)
 SNAPSHOTS = web.AppKey("snapshots", Snapshots)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from integrations.base import (
+    Attendance,
     JoinPage,
     JoinRequest,
     Participant,
@@ -114,6 +115,8 @@ class Measured(VideoProvider):
         self.can_record = inner.can_record  # type: ignore[misc]
         self.hosted_by_pool = inner.hosted_by_pool  # type: ignore[misc]
         self.has_own_client = inner.has_own_client  # type: ignore[misc]
+        self.follows_rooms = inner.follows_rooms  # type: ignore[misc]
+        self.reports_attendance = inner.reports_attendance  # type: ignore[misc]
         self.can_receive_webhooks = inner.can_receive_webhooks
         self.recording_hosts = inner.recording_hosts
 
@@ -139,11 +142,32 @@ class Measured(VideoProvider):
             self.name, "recording", self.inner.recording(room, details, at=at)
         )
 
+    async def follow(
+        self,
+        room: Room,
+        callback_url: str,
+        *,
+        until: datetime,
+        now: datetime,
+        alarms: Sequence[str] = (),
+    ) -> Mapping[str, Any] | None:
+        return await self.metrics.timed(
+            self.name,
+            "follow",
+            self.inner.follow(room, callback_url, until=until, now=now, alarms=alarms),
+        )
+
+    async def attendance_report(self, room: Room) -> Sequence[Attendance] | None:
+        return await self.metrics.timed(self.name, "report", self.inner.attendance_report(room))
+
     async def register_webhooks(self, callback_url: str) -> None:
         await self.metrics.timed(self.name, "register", self.inner.register_webhooks(callback_url))
 
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
         return self.inner.verify_webhook(request)
+
+    async def close(self) -> None:
+        await self.inner.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

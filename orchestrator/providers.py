@@ -17,6 +17,7 @@ from integrations.livekit import LiveKitClient, LiveKitProvider
 from integrations.meet import MeetProvider
 from integrations.meet_client import MeetClient, load_service_account
 from integrations.teams import TeamsClient, TeamsProvider
+from integrations.teams_events import load_notification_key
 from integrations.zoom import ZoomClient, ZoomProvider
 
 from .metrics import Measured, Metrics
@@ -97,7 +98,13 @@ def _teams(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
         graph_url=settings.graph_url,  # settings, so that tests can point them at a fake
         login_url=settings.teams_login_url,
     )
-    return TeamsProvider(client, settings.teams_organisers)
+    key = settings.teams_certificate
+    return TeamsProvider(
+        client,
+        settings.teams_organisers,
+        secret=derive_key(settings.require_secret_key(), "teams"),
+        key=load_notification_key(key) if key else None,
+    )
 
 
 def _meet(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
@@ -114,6 +121,7 @@ WEBHOOK_SETTINGS: dict[str, tuple[str, ...]] = {
     "jitsi": ("jitsi_webhook_secret",),
     "janus": ("janus_webhook_user", "janus_webhook_password"),
     "zoom": ("zoom_webhook_secret",),
+    "teams": ("teams_certificate",),
 }
 
 FACTORIES: dict[str, Factory] = {
@@ -201,3 +209,7 @@ class ProviderRegistry:
                 provider = Measured(provider, self.metrics)
             self._built[name] = provider
         return provider
+
+    async def close(self) -> None:
+        for provider in self._built.values():
+            await provider.close()

@@ -124,6 +124,9 @@ class Settings:
     teams_organisers: tuple[str, ...] = ()
     graph_url: str = "https://graph.microsoft.com"
     teams_login_url: str = "https://login.microsoftonline.com"
+    # A PEM file with the RSA key Graph encrypts the call roster's notifications for (and its
+    # certificate, if it has one): without it, Teams attendance comes from the reports only.
+    teams_certificate: str | None = None
     # The service account's JSON key file (a path: the key stays in its file) and the user of
     # the Workspace domain it acts for.
     meet_credentials: str | None = None

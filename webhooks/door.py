@@ -3,7 +3,8 @@
 Limits the body, hands the raw bytes to the provider's verifier, stores every accepted delivery
 in the inbox before answering, and answers fast: 200 for accepted (and for redeliveries, which
 the inbox ignores), 401 for bad credentials, 400 for an unreadable body, 404 for a provider
-without webhooks here (saying why), 503 while the inbox cannot store (providers retry), never a 500.
+without webhooks here (saying why), 503 while the inbox cannot store or a signature cannot be
+checked yet (providers retry), never a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Protocol
 
 from aiohttp import web
 
-from integrations.events import Delivery, WebhookMalformed, WebhookRejected, WebhookRequest
+from integrations.events import (
+    Delivery,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookUnverifiable,
+)
 
 log = logging.getLogger("rdv.webhooks")
 BODY_LIMIT = 1024 * 1024
@@ -112,6 +119,9 @@ def routes(door: Door) -> web.RouteTableDef:
         except WebhookMalformed as error:
             door.on_refused(provider, "malformed")
             return _answer(400, str(error))
+        except WebhookUnverifiable as error:
+            door.on_refused(provider, "unverifiable")
+            return _answer(503, str(error))
         try:
             accepted = await door.inbox.accept(provider, delivery, body, incoming.now)
         except Exception:
@@ -119,6 +129,8 @@ def routes(door: Door) -> web.RouteTableDef:
             door.on_refused(provider, "unavailable")
             return _answer(503, "cannot store the delivery now; retry later")
         door.on_accepted(provider, accepted, delivery)
+        if isinstance(delivery.reply, str):
+            return web.Response(text=delivery.reply, content_type="text/plain")
         if delivery.reply is not None:
             return web.json_response(dict(delivery.reply))
         return web.json_response({"accepted": accepted.new, "duplicates": accepted.duplicates})

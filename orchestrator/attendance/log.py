@@ -18,8 +18,11 @@ from ..db.attendance import ProviderEventRow
 from ..db.base import names_nothing
 from ..settings import Marks
 from .presence import Interval, Mark, identity, intervals
+from .reports import REPORT
 from .roster import Person, Roster, roster
 from .rules import Presence, Window, held, presence, status
+
+PERSONAL = ("joined", "left", "present", "poll")  # the kinds that say who was there
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,7 @@ async def attendance(
             ProviderEventRow.details,
         ).where(ProviderEventRow.room_id.in_(room_ids))
     )
-    rows = list(rows)
+    rows = _reported(list(rows))
     joins: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
     for row in rows:
         if row.attendee_id is None and row.kind in ("joined", "present") and row.connection:
@@ -185,6 +188,19 @@ async def attendance(
             )
         )
     return outcomes
+
+
+def _reported(rows: list[Any]) -> list[Any]:
+    """Where the provider's own record of a room was read (`reports.py`), the room's presence
+    is that record's alone: what notifications and polls said of people is set aside."""
+    reported = {row.room_id for row in rows if row.source == REPORT}
+    if not reported:
+        return rows
+    return [
+        row
+        for row in rows
+        if row.room_id not in reported or row.source == REPORT or row.kind not in PERSONAL
+    ]
 
 
 def _named(row: Any) -> str:

@@ -24,6 +24,7 @@ from calendars.text import Writer
 
 from ..attendance.announce import meetings_closed
 from ..attendance.log import attendance
+from ..attendance.reports import PENDING, REPORT
 from ..db import models as m
 from ..db.mail import enqueue
 from ..db.outcomes import LABELS, MeetingOutcome, OutcomeCheck
@@ -80,6 +81,11 @@ class OutcomeQuestions:
                 outcomes = await attendance(
                     db, event, now=now, marks=marks, session_ids=[s.id for s in sessions]
                 )
+                outcomes = [
+                    outcome
+                    for outcome in outcomes  # the provider's record of it is still to come
+                    if (outcome.room.provider_data or {}).get(REPORT) != PENDING
+                ]
                 for outcome in outcomes:
                     held = bool(outcome.held)
                     db.add(OutcomeCheck(session_id=outcome.session.id, held=held, checked_at=now))

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import ProviderError, ProviderUnavailable, Room, RoomRequest, Seat
 
+from ..attendance.reports import PENDING, REPORT
 from ..clock import Clock
 from ..db import models as m
 from ..db.updates import note
@@ -280,12 +281,15 @@ class RoomLifecycle:
             if moved and not ended
             else ("cancelled" if state == "cancelled" else "ended")
         )
+        kept = {**data, "closed": True}
+        if final == "ended" and provider.reports_attendance:  # read after it (attendance/reports)
+            kept[REPORT] = PENDING
         await self._set(
             room_id,
             state=final,
             provisioned_with=None,
             lease_until=None,
-            provider_data={} if final == "scheduled" else {**data, "closed": True},
+            provider_data={} if final == "scheduled" else kept,
         )
         return True
 

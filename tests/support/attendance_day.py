@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 from google.protobuf.json_format import MessageToDict
 from livekit.protocol import models as livekit_models
 
+from .fake_teams import attendance_record, encrypt_for, graph_time
 from .fake_zoom import registrant_number
 from .webhook_signing import (
     basic_auth,
@@ -69,7 +70,7 @@ MEETING_LENGTH = timedelta(minutes=25)
 ROOM_LINGER = timedelta(seconds=2)  # Prosody destroys an empty Jitsi room this soon after
 SLUG = "chaos-day"
 
-WIRES = ("bigbluebutton", "jitsi", "jaas", "janus", "zoom", "livekit")  # jitsi: event_sync
+WIRES = ("bigbluebutton", "jitsi", "jaas", "janus", "zoom", "livekit", "teams")  # jitsi: event_sync
 PROVIDER = {
     "bigbluebutton": "bigbluebutton",
     "jitsi": "jitsi",
@@ -77,7 +78,10 @@ PROVIDER = {
     "janus": "janus",
     "zoom": "zoom",
     "livekit": "livekit",
+    "teams": "teams",
 }
+# Providers whose own record of each meeting, read after it, is the attendance (Teams reports).
+REPORTING = ("teams",)
 
 # What each story must show in the log.
 STATUS = {
@@ -711,6 +715,9 @@ class Wiring:
 
     rooms: Mapping[str, str | int]
     seats: Mapping[tuple[str, str], int]
+    # Teams: each session's subscription as Graph holds it, and Graph's validation tokens.
+    subscriptions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tokens: Callable[[datetime], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -777,6 +784,7 @@ def render(
         "jaas": _jaas,
         "zoom": _zoom,
         "livekit": _livekit,
+        "teams": _teams,
     }[wire]
     return [make(s, wiring, ids, credentials) for s in kept]
 
@@ -1076,6 +1084,79 @@ def _livekit(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery
 
     headers = {"Content-Type": "application/webhook+json", "User-Agent": "LiveKit"}
     return Delivery("/webhooks/livekit", _json(event), headers, _sent(ids, s.at), 1, sign)
+
+
+def _teams(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
+    """Microsoft Graph: one change notification per call event (the call starts with its first
+    participant and ends once the last has left), to the room's own address with its
+    subscription's clientState, the call event encrypted for the subscription's certificate
+    (a new key each time) and a validation token issued when it is sent. A participant is a
+    leg per connection; people with an account come as a `user` of their own tenant, guests
+    as a `guest`; nobody's email is in it."""
+    sub = wiring.subscriptions[s.session]
+    event: dict[str, Any] = {
+        "@odata.type": "#microsoft.graph.callevent",
+        "@odata.id": sub["resource"],
+        "id": ids.uuid(),
+        "eventType": {"room_started": "callStarted", "room_ended": "callEnded"}.get(
+            s.kind, "rosterUpdated"
+        ),
+        "eventDateTime": graph_time(s.at),
+    }
+    if s.line is not None:
+        line = s.line
+        person = {
+            "id": ids.of(("account", line.ident), ids.uuid),
+            "displayName": line.name,
+        }
+        if line.role != "guest":
+            person["tenantId"] = ids.of(("tenant", line.email), ids.uuid)
+        leg: dict[str, Any] = {
+            "info": {"identity": {"guest" if line.role == "guest" else "user": person}},
+            "isInLobby": False,
+            "id": ids.of(("leg", line.ident, s.tab), ids.uuid),
+        }
+        if s.kind == "left":
+            leg["removedState"] = {"reason": "Participant has left the meeting call."}
+        event["participants@delta"] = [leg]
+    item = {
+        "subscriptionId": sub["id"],
+        "clientState": sub["clientState"],
+        "changeType": "updated",
+        "tenantId": "rdv-tenant",
+        "resource": sub["resource"],
+        "subscriptionExpirationDateTime": sub["expirationDateTime"],
+        "resourceData": {
+            "@odata.id": sub["resource"],
+            "@odata.type": "#microsoft.graph.callevent",
+            "id": event["id"],
+        },
+        "encryptedContent": encrypt_for(
+            sub["encryptionCertificate"], sub["encryptionCertificateId"], event
+        ),
+    }
+    sent = _sent(ids, s.at)
+    assert wiring.tokens is not None
+    body = {"value": [item], "validationTokens": [wiring.tokens(sent)]}
+    path = "/" + str(sub["notificationUrl"]).split("/", 3)[3]
+    return Delivery(path, _json(body), {"Content-Type": "application/json"}, sent, 1)
+
+
+def teams_reports(day: Day) -> dict[str, list[dict[str, Any]]]:
+    """Each meeting's attendance report as Graph makes it after the call: everyone who came,
+    with each connection's span, and an email for those with an account (guests have none)."""
+    return {
+        session.key: [
+            attendance_record(
+                line.name,
+                connections(line, "teams"),
+                email=line.email if line.role != "guest" else "",
+            )
+            for line in session.lines
+            if line.tabs
+        ]
+        for session in day.sessions
+    }
 
 
 JANUS_BATCH = 12

@@ -390,10 +390,11 @@ class FakeTeams:
         key, kid, certificate = self._signer
         return key, kid, certificate
 
-    def validation_token(self) -> str:
-        """A JWT as Graph puts in `validationTokens`, signed by the key in the fake's JWKS."""
+    def validation_token(self, at: datetime | None = None) -> str:
+        """A JWT as Graph puts in `validationTokens`, signed by the key in the fake's JWKS and
+        issued at `at` (now by default)."""
         key, kid, _ = self._signing()
-        issued = int(self.now().timestamp())
+        issued = int((at or self.now()).timestamp())
         issuer = f"https://sts.windows.net/{self.tenant_id}/"
         claims = {
             "aud": self.client_id,

@@ -1,0 +1,353 @@
+"""Microsoft Graph change notifications for a Teams meeting's call events (reference/teams.md,
+section 7): the subscription handshake, lifecycle notifications, and rich notifications, whose
+content Graph encrypts for our certificate.
+
+A room's subscription sends its notifications to `/webhooks/teams/{room key}`, and its
+`clientState` is a keyed hash of that room key (`client_state`): a notification is trusted only
+with the state of the room it came to, so one room's cannot be replayed into another. A rich
+notification is then checked as Microsoft documents: every validation token is a JWT signed by
+a key of the identity platform's published set, for our app (`aud`), from our tenant (`iss`),
+issued to Graph's notification publisher (`appid`), and not expired at the delivery's time
+(give or take Graph's 4 hours of retries);
+the content's key is decrypted with our private key (RSA-OAEP, SHA-1), its HMAC-SHA256 checked,
+and the content decrypted (AES-CBC, the key's first 16 bytes as IV).
+
+The roster's `participants@delta` names each participant leg that changed: without
+`removedState` and out of the lobby it is in the call (a join; a leg already in joins again,
+which presence ignores), with `removedState` it has left. Graph gives a participant's name and
+their Entra id, never an email: attendance matches them to our people by name, and the
+attendance report after the meeting (with emails) is the record (`TeamsProvider.attendance_report`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import padding as asymmetric
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.x509.oid import NameOID
+
+from ._webhook_util import Obj, dedupe_key, load_json, malformed, obj, opt_obj, opt_text, same
+from .base import NotConfigured
+from .events import (
+    Delivery,
+    Kind,
+    ProviderEvent,
+    RoomRef,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookUnverifiable,
+    Who,
+)
+from .teams_client import parse_graph_time
+
+PROVIDER = "teams"
+GRAPH_PUBLISHER = "0bf30f3b-4a52-48df-9a82-234910c4a086"  # appid of Graph's validation tokens
+LEEWAY = timedelta(minutes=5)
+# Graph sends a notification again for up to 4 hours while we do not answer 2xx, possibly with
+# the tokens of its first try: those are accepted that long after they expire. A replay within
+# that window repeats events the inbox already holds (same keys), so it changes nothing.
+RETRIES = timedelta(hours=4)
+MAX_ITEMS = 1000
+_ROOM = re.compile(r"[a-z0-9-]{1,100}")
+_IDENTITIES = (
+    "user",
+    "guest",
+    "acsUser",
+    "spoolUser",
+    "phone",
+    "applicationInstance",
+    "application",
+)
+
+PrivateKey = RSAPrivateKey
+
+
+@dataclass(frozen=True)
+class NotificationKey:
+    """What Graph encrypts rich notifications for: our RSA key and its certificate (base64 DER,
+    what a subscription carries), named by `id` (`encryptionCertificateId`)."""
+
+    id: str
+    private_key: RSAPrivateKey
+    certificate: str
+
+    def __repr__(self) -> str:
+        return f"NotificationKey({self.id!r})"
+
+
+def load_notification_key(path: str | Path) -> NotificationKey:
+    """The key of `RDV_TEAMS_CERTIFICATE`: a PEM file with an RSA private key of 2,048 to 4,096
+    bits, and its certificate if it has one (otherwise one is made from the key alone, the
+    same every time: Graph does not check who issued it). NotConfigured says what is wrong with
+    it, never its contents."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise NotConfigured(
+            f"RDV_TEAMS_CERTIFICATE: cannot read {path} ({error.strerror})"
+        ) from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise NotConfigured(
+            f"RDV_TEAMS_CERTIFICATE: {path} holds no unencrypted PEM private key"
+        ) from None
+    if not isinstance(key, RSAPrivateKey) or not 2048 <= key.key_size <= 4096:
+        raise NotConfigured(
+            f"RDV_TEAMS_CERTIFICATE: {path} is not an RSA key of 2048 to 4096 bits (Graph's rule)"
+        )
+    try:
+        certificate = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        certificate = _self_signed(key)
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if certificate.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ) != key.public_key().public_bytes(serialization.Encoding.DER, public):
+        raise NotConfigured(f"RDV_TEAMS_CERTIFICATE: in {path}, the certificate is not the key's")
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return NotificationKey(
+        "rdv-" + hashlib.sha256(der).hexdigest()[:32], key, base64.b64encode(der).decode()
+    )
+
+
+def _self_signed(key: RSAPrivateKey) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rdv-orchestrator notifications")])
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(int.from_bytes(hashlib.sha256(spki).digest()[:16]) >> 1)
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2099, 12, 31, tzinfo=UTC))
+        .sign(key, hashes.SHA256())
+    )
+
+
+def client_state(secret: bytes, room: str) -> str:
+    """The `clientState` of a room's subscription (43 characters; Graph allows 128)."""
+    digest = hmac.new(secret, b"teams-client-state:" + room.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def decrypt(content: Obj, key: NotificationKey) -> bytes:
+    """A rich notification's content, as Microsoft documents it; refused unless its signature
+    holds."""
+    if opt_text(content, "encryptionCertificateId") != key.id:
+        raise WebhookRejected(
+            "the notification is encrypted for a certificate rdv does not hold "
+            "(did RDV_TEAMS_CERTIFICATE change?)"
+        )
+    try:
+        data_key = key.private_key.decrypt(
+            _b64(content, "dataKey"),
+            asymmetric.OAEP(
+                mgf=asymmetric.MGF1(algorithm=hashes.SHA1()),  # noqa: S303 (Graph's choice)
+                algorithm=hashes.SHA1(),  # noqa: S303
+                label=None,
+            ),
+        )
+    except ValueError:
+        raise WebhookRejected("the notification's key does not decrypt with ours") from None
+    data = _b64(content, "data")
+    signature = hmac.new(data_key, data, hashlib.sha256).digest()
+    if not same(signature, _b64(content, "dataSignature")):
+        raise WebhookRejected("the notification's data signature does not match")
+    if len(data_key) not in (16, 24, 32) or not data or len(data) % 16:
+        raise WebhookRejected("the notification's content is not AES-CBC")
+    decryptor = Cipher(algorithms.AES(data_key), modes.CBC(data_key[:16])).decryptor()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(decryptor.update(data) + decryptor.finalize()) + unpadder.finalize()
+    except ValueError:
+        raise WebhookRejected("the notification's content does not decrypt") from None
+
+
+def _b64(content: Obj, name: str) -> bytes:
+    value = content.get(name)
+    try:
+        return base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except ValueError:
+        return b""
+
+
+def check_tokens(
+    tokens: object,
+    *,
+    signing_key: Callable[[str], Any | None],
+    client_id: str,
+    tenant_id: str,
+    now: datetime,
+) -> None:
+    """Every validation token of a delivery holds (at least one must be there)."""
+    if not isinstance(tokens, list) or not tokens:
+        raise WebhookRejected("rich notifications without validation tokens")
+    issuer = f"https://sts.windows.net/{tenant_id}/"
+    for token in tokens:
+        if not isinstance(token, str):
+            raise WebhookRejected("a validation token is not a string")
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            raise WebhookRejected("a validation token is not a JWT") from None
+        if not isinstance(kid, str) or not kid:
+            raise WebhookRejected("a validation token names no key")
+        key = signing_key(kid)
+        if key is None:
+            raise WebhookUnverifiable(
+                "a validation token is signed with a key not fetched yet; retry later"
+            )
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=client_id,
+                issuer=issuer,
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+            )
+        except jwt.PyJWTError as error:
+            raise WebhookRejected(f"a validation token does not hold: {error}") from None
+        if claims.get("appid", claims.get("azp")) != GRAPH_PUBLISHER:
+            raise WebhookRejected("a validation token was not issued to Microsoft Graph")
+        expires, begins = claims.get("exp"), claims.get("nbf", claims.get("iat"))
+        stamp = now.timestamp()
+        late = (RETRIES + LEEWAY).total_seconds()
+        if not isinstance(expires, int | float) or stamp > expires + late:
+            raise WebhookRejected("a validation token has expired")
+        if isinstance(begins, int | float) and stamp < begins - LEEWAY.total_seconds():
+            raise WebhookRejected("a validation token is not valid yet")
+
+
+def verify(
+    request: WebhookRequest,
+    *,
+    secret: bytes,
+    key: NotificationKey | None,
+    signing_key: Callable[[str], Any | None],
+    client_id: str,
+    tenant_id: str,
+) -> Delivery:
+    """Reads one POST to `/webhooks/teams/{room}`: the handshake (echo the token, as plain
+    text), or notifications (see the module's docstring)."""
+    token = parse_qs(request.query).get("validationToken")
+    if token:
+        return Delivery((), reply=token[0])
+    room = request.path
+    if not _ROOM.fullmatch(room):
+        raise WebhookRejected("notifications come to the address of their room")
+    document = obj(load_json(request.body), "the body")
+    items = document.get("value")
+    if not isinstance(items, list) or not items or len(items) > MAX_ITEMS:
+        malformed("'value' is not a list of notifications")
+    expected = client_state(secret, room)
+    notes = [obj(item, "a notification") for item in items]
+    for note in notes:
+        given = note.get("clientState")
+        if not isinstance(given, str) or not same(given, expected):
+            raise WebhookRejected("the notification's clientState is not this room's")
+    events: list[ProviderEvent] = []
+    rich = [note for note in notes if "lifecycleEvent" not in note]
+    if rich:
+        if key is None:
+            raise WebhookRejected("rich notifications need RDV_TEAMS_CERTIFICATE")
+        check_tokens(
+            document.get("validationTokens"),
+            signing_key=signing_key,
+            client_id=client_id,
+            tenant_id=tenant_id,
+            now=request.now,
+        )
+    for note in notes:
+        if "lifecycleEvent" in note:
+            events.append(_lifecycle(note, room, request.now))
+            continue
+        content = opt_obj(note.get("encryptedContent"))
+        if not content:
+            malformed("a notification without its content (a basic subscription?)")
+        assert key is not None  # checked above for every rich notification
+        call = obj(load_json(decrypt(content, key), "the content"), "the call event")
+        events += _call_events(call, room, request.now)
+    return Delivery(tuple(events))
+
+
+def _lifecycle(note: Obj, room: str, now: datetime) -> ProviderEvent:
+    """What Graph says of the subscription (removed, missed, reauthorize): kept as an alarm that
+    the next pass of subscriptions acts on."""
+    alarm = opt_text(note, "lifecycleEvent") or "unknown"
+    subscription = opt_text(note, "subscriptionId") or ""
+    expires = opt_text(note, "subscriptionExpirationDateTime") or ""
+    return ProviderEvent(
+        PROVIDER,
+        Kind.OTHER,
+        dedupe_key(PROVIDER, "lifecycle", room, subscription, alarm, expires, now.isoformat()),
+        now,
+        RoomRef(key=room),
+        details={"alarm": alarm[:60], "subscription": subscription[:200]},
+    )
+
+
+def _call_events(call: Obj, room: str, now: datetime) -> list[ProviderEvent]:
+    kind = opt_text(call, "eventType")
+    at = parse_graph_time(call.get("eventDateTime"))
+    if at is None:
+        raise WebhookMalformed("the call event has no readable eventDateTime")
+    ref = RoomRef(key=room)
+    if kind in ("callStarted", "callEnded"):
+        found = Kind.ROOM_STARTED if kind == "callStarted" else Kind.ROOM_ENDED
+        return [
+            ProviderEvent(
+                PROVIDER, found, dedupe_key(PROVIDER, room, kind, at.isoformat()), at, ref
+            )
+        ]
+    if kind != "rosterUpdated":
+        return []
+    people = call.get("participants@delta")
+    if not isinstance(people, list):
+        malformed("a roster update without 'participants@delta'")
+    return list(_roster(people, room, at))
+
+
+def _roster(people: list[object], room: str, at: datetime) -> Iterable[ProviderEvent]:
+    ref = RoomRef(key=room)
+    for item in people:
+        person = obj(item, "a participant")
+        leg = opt_text(person, "id")
+        if leg is None:
+            malformed("a participant without an id")
+        left = "removedState" in person and person["removedState"] is not None
+        if not left and person.get("isInLobby") is True:
+            continue  # waiting in the lobby is not being in the meeting
+        identity = opt_obj(opt_obj(person.get("info")).get("identity"))
+        named = next(
+            (opt_obj(identity.get(kind)) for kind in _IDENTITIES if opt_obj(identity.get(kind))),
+            opt_obj(None),
+        )
+        kind = Kind.LEFT if left else Kind.JOINED
+        yield ProviderEvent(
+            PROVIDER,
+            kind,
+            dedupe_key(PROVIDER, room, leg, kind.value, at.isoformat()),
+            at,
+            ref,
+            Who(connection=leg, name=opt_text(named, "displayName")),
+        )
