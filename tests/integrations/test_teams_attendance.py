@@ -453,8 +453,9 @@ def test_the_certificate_file_is_a_key_with_or_without_its_certificate_and_is_ex
     assert len(made.id) <= 128
 
     small = tmp_path / "small.pem"
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (refused)
     small.write_bytes(
-        rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (refused, as it must be).private_bytes(
+        weak.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),

@@ -358,7 +358,7 @@ async def test_attendance_reports_and_records_read_typed_with_a_guests_empty_ema
     }
 
 
-@pytest.mark.parametrize("fake", [{"page_size": 1}], indirect=True)
+@pytest.mark.parametrize("fake", [{"page_size": 1}], indirect=True, ids=["page_size=1"])
 async def test_reports_and_records_page_through_the_sdks_odata_next_link(
     client: TeamsClient, fake: FakeTeams, answers: Answers
 ) -> None:
@@ -494,6 +494,7 @@ async def test_the_validation_token_holds_with_pyjwt_against_the_published_keys(
         ("policy", AccessPolicyMissing, 403, "Forbidden", POLICY_MESSAGE),
         ("throttle", ProviderUnavailable, 429, "TooManyRequests", "Please retry again later."),
     ],
+    ids=["access-policy", "throttled"],
 )
 async def test_graph_refusals_read_as_the_sdks_odata_error(
     client: TeamsClient,
