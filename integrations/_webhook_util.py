@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from .events import WebhookMalformed, WebhookRejected
+import jwt
+
+from .events import WebhookMalformed, WebhookRejected, WebhookUnverifiable
 
 Obj = Mapping[str, object]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -164,3 +166,37 @@ def dedupe_key(*parts: object) -> str:
         for part in parts
     ]
     return bounded(json.dumps(scalars, separators=(",", ":")))
+
+
+def signed_claims(
+    token: str,
+    *,
+    signing_key: Callable[[str], Any | None],
+    audience: str,
+    what: str,
+    **options: Any,
+) -> dict[str, Any]:
+    """The claims of an RS256 JWT signed with a published key (`signing_key` by `kid`) and
+    for `audience`; its times are the caller's to check against the delivery's own time (PyJWT
+    would check them against the wall clock). A key not fetched yet: `WebhookUnverifiable`."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        raise WebhookRejected(f"{what} is not a JWT") from None
+    if not isinstance(kid, str) or not kid:
+        raise WebhookRejected(f"{what} names no key")
+    key = signing_key(kid)
+    if key is None:
+        raise WebhookUnverifiable(f"{what} is signed with a key not fetched yet; retry later")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            audience=audience,
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            **options,
+        )
+    except jwt.PyJWTError as error:
+        raise WebhookRejected(f"{what} does not hold: {error}") from None
+    return claims

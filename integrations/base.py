@@ -168,6 +168,9 @@ class VideoProvider(ABC):
     # The provider keeps its own record of who attended, ready after the meeting (Teams
     # attendance reports, Meet conference records): once read, it is the room's attendance.
     reports_attendance: ClassVar[bool] = False
+    # The provider's events name a participant only by reference (Meet's participant sessions):
+    # `who` reads who it is, once the event is stored.
+    names_later: ClassVar[bool] = False
     # Set by a provider once it has what it needs to check deliveries (a secret).
     can_receive_webhooks: bool = False
     # Where a provider with `can_record` keeps its recordings: the only hosts whose links rdv
@@ -220,6 +223,11 @@ class VideoProvider(ABC):
         """Who attended the room's meeting, from the provider's own record (providers with
         `reports_attendance`); None while that record is not ready."""
         raise CapabilityMissing(f"{self.name} keeps no attendance record that rdv reads")
+
+    async def who(self, details: Mapping[str, str]) -> Participant | None:
+        """Who an event of the provider names by reference (its `details`), for providers with
+        `names_later`; None when the provider no longer knows."""
+        raise CapabilityMissing(f"{self.name} events name their participants")
 
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
         """Checks a delivery's credentials and reads its events (`WebhookRejected`,

@@ -34,7 +34,7 @@ class Kind(StrEnum):
     LEFT = "left"
     RECORDING_READY = "recording_ready"
     PRESENT = "present"  # a poll of the room saw this participant
-    POLL = "poll"  # a poll of the room; `details["listed"]` names everyone it saw
+    POLL = "poll"  # a poll of the room; `details["people"]` names everyone it saw, one a line
     OTHER = "other"  # authentic, but nothing we act on (acknowledged so the provider stops)
 
 

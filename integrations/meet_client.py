@@ -10,10 +10,12 @@ time; a 401 drops it and tries once more with a fresh one. A 429 comes back as
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,14 +28,29 @@ from .http import (
     DEFAULT_TIMEOUT,
     CachedToken,
     Reply,
+    json_items,
     json_object,
     request,
     retry_after,
     with_bearer,
 )
+from .rfc3339 import utc_time
 
 LABEL = "Google Meet"
 API_URL = "https://meet.googleapis.com"
+EVENTS_URL = "https://workspaceevents.googleapis.com"
+CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"  # what signs Pub/Sub's push tokens
+TARGET = "//meet.googleapis.com/"  # a space's full resource name starts so
+EVENT_TYPES = (
+    "google.workspace.meet.conference.v2.started",
+    "google.workspace.meet.conference.v2.ended",
+    "google.workspace.meet.participant.v2.joined",
+    "google.workspace.meet.participant.v2.left",
+    "google.workspace.meet.recording.v2.fileGenerated",
+)
+OPERATION_POLLS = 5  # a subscription's Operation read again at most this often, a second apart
+PAGE_SIZE = 250
+MAX_PAGES = 40
 # Create, read, update and end the spaces the app makes, and read their conference records.
 SCOPES = ("https://www.googleapis.com/auth/meetings.space.created",)
 REFRESH_BEFORE = 60.0  # seconds
@@ -92,6 +109,14 @@ class Space:
     name: str  # spaces/{id}: kept; the meeting code may be reused for another space one day
     meeting_uri: str
     access: str
+    conference: str | None = None  # the conference record running in it now
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    name: str  # subscriptions/{id}
+    expires_at: datetime | None
+    state: str  # ACTIVE, SUSPENDED
 
 
 class MeetClient:
@@ -105,12 +130,15 @@ class MeetClient:
         *,
         user: str,
         api_url: str = API_URL,
+        events_url: str = EVENTS_URL,
+        certs_url: str = CERTS_URL,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.session, self.account, self.user = session, account, user
         self.api_url, self.timeout = api_url.rstrip("/"), timeout
+        self.events_url, self.certs_url = events_url.rstrip("/"), certs_url
         # `clock` times the token's life here; `wall` stamps the assertion Google checks.
         self.clock, self.wall = clock, wall
         self._token = CachedToken(self._fetch_token, clock, refresh_before=REFRESH_BEFORE)
@@ -206,20 +234,138 @@ class MeetClient:
             "POST", f"/v2/{_path(name)}:endActiveConference", json={}, gone_ok=True, idle_ok=True
         )
 
+    async def signing_keys(self) -> bytes:
+        """Google's published signing keys (a JWK set): Pub/Sub's push tokens are signed with
+        one of them."""
+        reply = await request(
+            self.session, "GET", self.certs_url, provider=LABEL, timeout=self.timeout
+        )
+        return reply.body
+
+    # -- what happened in a space ------------------------------------------------------------
+    async def get(self, name: str) -> dict[str, Any]:
+        """One resource by its name (a participant, a participant session, a recording)."""
+        return json_object(await self._call("GET", f"/v2/{_path(name)}"), LABEL)
+
+    async def conference_records(self, space: str) -> list[dict[str, Any]]:
+        """Every conference held in the space (a record per time it ran)."""
+        return await self._pages(
+            "/v2/conferenceRecords", "conferenceRecords", f'space.name = "{space}"'
+        )
+
+    async def participants(self, record: str, *, present: bool = False) -> list[dict[str, Any]]:
+        """Everyone who joined the conference; with `present`, only those still in it."""
+        wanted = "latest_end_time IS NULL" if present else None
+        return await self._pages(f"/v2/{_path(record)}/participants", "participants", wanted)
+
+    async def sessions(self, participant: str) -> list[dict[str, Any]]:
+        """Each time the participant joined: one session per join."""
+        path = f"/v2/{_path(participant)}/participantSessions"
+        return await self._pages(path, "participantSessions")
+
+    async def _pages(
+        self, path: str, key: str, where: str | None = None, *, base: str | None = None
+    ) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        params: dict[str, str] = {"pageSize": str(PAGE_SIZE)} | ({"filter": where} if where else {})
+        for _ in range(MAX_PAGES):
+            reply = await self._call("GET", path, base=base, params=params)
+            answer = json_object(reply, LABEL)
+            items += json_items(answer, key)
+            token = answer.get("nextPageToken")
+            if not isinstance(token, str) or not token:
+                break
+            params = params | {"pageToken": token}
+        return items
+
+    # -- Workspace Events subscriptions -------------------------------------------------------
+    async def subscribe(self, space: str, *, topic: str, ttl: timedelta) -> Subscription:
+        """Subscribes to the space's events, published on the Pub/Sub `topic`; a space already
+        subscribed to (Google allows one subscription per target and user) keeps its own,
+        renewed for `ttl`."""
+        body = {
+            "targetResource": TARGET + space,
+            "eventTypes": list(EVENT_TYPES),
+            "notificationEndpoint": {"pubsubTopic": topic},
+            "ttl": _seconds(ttl),
+        }
+        reply = await self._call(
+            "POST", "/v1/subscriptions", base=self.events_url, json=body, taken_ok=True
+        )
+        if _status(reply) != "ALREADY_EXISTS":
+            return await self._subscription(json_object(reply, LABEL))
+        where = f'target_resource="{TARGET + space}" AND event_types:"{EVENT_TYPES[2]}"'
+        for found in await self._pages(
+            "/v1/subscriptions", "subscriptions", where, base=self.events_url
+        ):
+            renewed = await self.renew(str(found.get("name", "")), ttl)
+            if renewed is not None:
+                return renewed
+        raise _refusal(reply)
+
+    async def renew(self, name: str, ttl: timedelta) -> Subscription | None:
+        """Moves the subscription's expiry `ttl` from now; None when it is gone."""
+        reply = await self._call(
+            "PATCH",
+            f"/v1/{_path(name)}",
+            base=self.events_url,
+            params={"updateMask": "ttl"},
+            json={"ttl": _seconds(ttl)},
+            gone_ok=True,
+        )
+        return None if reply.status == 404 else await self._subscription(json_object(reply, LABEL))
+
+    async def reactivate(self, name: str) -> Subscription | None:
+        reply = await self._call(
+            "POST", f"/v1/{_path(name)}:reactivate", base=self.events_url, json={}, gone_ok=True
+        )
+        return None if reply.status == 404 else await self._subscription(json_object(reply, LABEL))
+
+    async def unsubscribe(self, name: str) -> None:
+        await self._call(
+            "DELETE", f"/v1/{_path(name)}", base=self.events_url, params={"allowMissing": "true"}
+        )
+
+    async def _subscription(self, operation: Mapping[str, Any]) -> Subscription:
+        """The subscription an Operation ends with, read again until it is done."""
+        for _ in range(OPERATION_POLLS):
+            if operation.get("done") is True:
+                break
+            await asyncio.sleep(1.0)
+            name = operation.get("name")
+            if not isinstance(name, str) or not name.startswith("operations/"):
+                raise ProviderRejected(f"{LABEL} answered an Operation without a name")
+            reply = await self._call("GET", f"/v1/{_path(name)}", base=self.events_url)
+            operation = json_object(reply, LABEL)
+        else:
+            raise ProviderUnavailable(f"{LABEL} has not made the subscription yet")
+        error, found = operation.get("error"), operation.get("response")
+        if isinstance(error, dict):
+            raise ProviderRejected(
+                f"{LABEL} refused the subscription: {str(error.get('message'))[:200]}"
+            )
+        if not isinstance(found, dict) or not isinstance(found.get("name"), str):
+            raise ProviderRejected(f"{LABEL} answered an Operation without its subscription")
+        return Subscription(
+            found["name"], utc_time(found.get("expireTime")), str(found.get("state") or "")
+        )
+
     async def _call(
         self,
         method: str,
         path: str,
         *,
+        base: str | None = None,
         gone_ok: bool = False,
         idle_ok: bool = False,
+        taken_ok: bool = False,
         **options: Any,
     ) -> Reply:
         reply = await with_bearer(
             self.session,
             self._token,
             method,
-            self.api_url + path,
+            (base or self.api_url) + path,
             provider=LABEL,
             timeout=self.timeout,
             accept=_HANDLED,
@@ -230,6 +376,7 @@ class MeetClient:
             reply.status < 400
             or (gone_ok and reply.status == 404)
             or (idle_ok and status == "FAILED_PRECONDITION")
+            or (taken_ok and status == "ALREADY_EXISTS")
         ):
             return reply
         raise _refusal(reply)
@@ -263,4 +410,10 @@ def _space(answer: Mapping[str, Any]) -> Space:
         raise ProviderRejected(f"{LABEL} answered a space without a name or a meeting link")
     config = answer.get("config")
     access = config.get("accessType") if isinstance(config, dict) else None
-    return Space(name, uri, str(access or ""))
+    active = answer.get("activeConference")
+    record = active.get("conferenceRecord") if isinstance(active, dict) else None
+    return Space(name, uri, str(access or ""), record if isinstance(record, str) else None)
+
+
+def _seconds(span: timedelta) -> str:
+    return f"{max(int(span.total_seconds()), 1)}s"

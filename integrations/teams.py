@@ -41,8 +41,9 @@ from .base import (
     VideoProvider,
 )
 from .events import Delivery, WebhookRequest
+from .following import kept, renewal, subscription_of
 from .jwks import KeySet
-from .teams_client import TeamsClient, parse_graph_time
+from .teams_client import TeamsClient
 from .teams_events import NotificationKey, client_state, verify
 
 log = logging.getLogger("rdv.providers")
@@ -54,10 +55,8 @@ OPEN_LOBBY = {
 }
 CLOSED_LOBBY = {"lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False}}
 # A subscription lives at most 4,230 minutes (reference/teams.md 7.2); rdv asks for what the
-# room needs, and renews it once less than RENEW_BEFORE is left.
+# room needs (`following.renewal`).
 LONGEST = timedelta(minutes=4200)
-MARGIN = timedelta(minutes=15)  # kept after the room closes, for the last leaves
-RENEW_BEFORE = timedelta(hours=1)
 
 __all__ = ["TeamsClient", "TeamsProvider"]
 
@@ -145,20 +144,11 @@ class TeamsProvider(VideoProvider):
         join_url, organiser = room.data.get("join_url"), str(room.data.get("host") or "")
         if not isinstance(join_url, str) or not join_url:
             return None
-        current = room.data.get("subscription")
-        expires = parse_graph_time(room.data.get("subscription_until"))
-        wanted = until + MARGIN
-        if (
-            current
-            and expires
-            and not alarms
-            and (expires >= wanted or expires - now > RENEW_BEFORE)
-        ):
+        target = renewal(room.data, until=until, now=now, alarms=alarms, longest=LONGEST)
+        if target is None:
             return None
-        target = min(wanted, now + LONGEST)
-        found = None
-        if isinstance(current, str) and current:
-            found = await self.client.renew(current, target)
+        current = subscription_of(room.data)
+        found = await self.client.renew(current, target) if current else None
         if found is None:
             found = await self.client.subscribe(
                 join_url,
@@ -169,7 +159,7 @@ class TeamsProvider(VideoProvider):
                 certificate_id=self.key.id,
                 organiser=organiser,
             )
-        return {"subscription": found.id, "subscription_until": found.expires_at.isoformat()}
+        return kept(found.id, found.expires_at)
 
     async def attendance_report(self, room: Room) -> Sequence[Attendance] | None:
         """Everyone in the meeting's attendance reports; None until there is one (Graph makes

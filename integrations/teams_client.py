@@ -31,6 +31,7 @@ from .http import (
     retry_after,
     with_bearer,
 )
+from .rfc3339 import utc_time
 
 LABEL = "Microsoft Teams"
 GRAPH_URL = "https://graph.microsoft.com"
@@ -335,7 +336,7 @@ def _meeting(answer: Mapping[str, Any]) -> OnlineMeeting:
 
 
 def _subscription(answer: Mapping[str, Any]) -> Subscription:
-    ident, expires = answer.get("id"), parse_graph_time(answer.get("expirationDateTime"))
+    ident, expires = answer.get("id"), utc_time(answer.get("expirationDateTime"))
     if not isinstance(ident, str) or not ident or expires is None:
         raise ProviderRejected(f"{LABEL} answered a subscription without an id or an expiry")
     return Subscription(ident, expires)
@@ -346,8 +347,8 @@ def _attended(record: Mapping[str, Any]) -> Attended:
     identity = identity if isinstance(identity, dict) else {}
     spans = []
     for interval in json_items(record, "attendanceIntervals"):
-        joined = parse_graph_time(interval.get("joinDateTime"))
-        left = parse_graph_time(interval.get("leaveDateTime"))
+        joined = utc_time(interval.get("joinDateTime"))
+        left = utc_time(interval.get("leaveDateTime"))
         if joined is not None and left is not None and left >= joined:
             spans.append((joined, left))
     return Attended(
@@ -357,20 +358,3 @@ def _attended(record: Mapping[str, Any]) -> Attended:
         role=str(record.get("role") or ""),
         spans=tuple(sorted(spans)),
     )
-
-
-def parse_graph_time(value: object) -> datetime | None:
-    """Graph's date-times: ISO 8601 in UTC, with up to seven decimals and a Z."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # Python reads at most six decimals
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

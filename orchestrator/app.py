@@ -26,6 +26,7 @@ from .api.ratelimit import RateLimiter, rate_limited
 from .api.tables import ROUTE_TABLES
 from .attendance.following import RoomFollower
 from .attendance.inbox import EventInbox
+from .attendance.naming import ParticipantNamer
 from .attendance.polling import REGISTER_EVERY, RoomPoller
 from .attendance.reports import ReportReader
 from .attendance.retention import PURGE_EVERY, purge_once
@@ -84,6 +85,7 @@ def accepted_webhook(app: web.Application, provider: str, delivery: Delivery) ->
         provider, [event.at for event in delivery.events], app[appkeys.CLOCK].now()
     )
     app[appkeys.FEED].wake_soon()
+    app[appkeys.NAMER].want(provider, delivery)
 
 
 async def _stopped(task: asyncio.Task[None] | None) -> None:
@@ -236,7 +238,11 @@ def create_app(
             app[appkeys.REPORTS] = ReportReader(
                 app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK]
             )
+            namer = ParticipantNamer(app[appkeys.DB], app[appkeys.PROVIDERS], app[appkeys.CLOCK])
+            app[appkeys.NAMER] = namer
+            naming = asyncio.create_task(namer.run()) if background else None
             yield
+            await _stopped(naming)
             await app[appkeys.PROVIDERS].close()
 
     async def background_work(app: web.Application) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from calendars.text import Writer
 
 from .api.ratelimit import RateLimiter
 from .attendance.following import RoomFollower
+from .attendance.naming import ParticipantNamer
 from .attendance.polling import RoomPoller
 from .attendance.reports import ReportReader
 from .clock import Clock
@@ -49,6 +50,7 @@ LIFECYCLE = web.AppKey("lifecycle", RoomLifecycle)
 POLLER = web.AppKey("poller", RoomPoller)
 FOLLOWER = web.AppKey("follower", RoomFollower)
 REPORTS = web.AppKey("reports", ReportReader)
+NAMER = web.AppKey("namer", ParticipantNamer)
 FEED = web.AppKey("feed", Feed)
 SNAPSHOTS = web.AppKey("snapshots", Snapshots)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)

@@ -117,6 +117,7 @@ class Measured(VideoProvider):
         self.has_own_client = inner.has_own_client  # type: ignore[misc]
         self.follows_rooms = inner.follows_rooms  # type: ignore[misc]
         self.reports_attendance = inner.reports_attendance  # type: ignore[misc]
+        self.names_later = inner.names_later  # type: ignore[misc]
         self.can_receive_webhooks = inner.can_receive_webhooks
         self.recording_hosts = inner.recording_hosts
 
@@ -159,6 +160,9 @@ class Measured(VideoProvider):
 
     async def attendance_report(self, room: Room) -> Sequence[Attendance] | None:
         return await self.metrics.timed(self.name, "report", self.inner.attendance_report(room))
+
+    async def who(self, details: Mapping[str, str]) -> Participant | None:
+        return await self.metrics.timed(self.name, "who", self.inner.who(details))
 
     async def register_webhooks(self, callback_url: str) -> None:
         await self.metrics.timed(self.name, "register", self.inner.register_webhooks(callback_url))

@@ -110,9 +110,14 @@ def _teams(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
 def _meet(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
     account = load_service_account(_needed(settings, "meet_credentials"))
     client = MeetClient(
-        session, account, user=_needed(settings, "meet_user"), api_url=settings.meet_api_url
+        session,
+        account,
+        user=_needed(settings, "meet_user"),
+        api_url=settings.meet_api_url,  # settings, so that tests can point them at a fake
+        events_url=settings.meet_events_url,
+        certs_url=settings.meet_certs_url,
     )
-    return MeetProvider(client)
+    return MeetProvider(client, topic=settings.meet_topic, audience=settings.meet_audience)
 
 
 # The settings that check a provider's webhooks (BigBlueButton and LiveKit sign theirs with the
@@ -122,6 +127,7 @@ WEBHOOK_SETTINGS: dict[str, tuple[str, ...]] = {
     "janus": ("janus_webhook_user", "janus_webhook_password"),
     "zoom": ("zoom_webhook_secret",),
     "teams": ("teams_certificate",),
+    "meet": ("meet_topic", "meet_audience"),
 }
 
 FACTORIES: dict[str, Factory] = {

@@ -132,6 +132,12 @@ class Settings:
     meet_credentials: str | None = None
     meet_user: str | None = None
     meet_api_url: str = "https://meet.googleapis.com"
+    # Meet's events: the Pub/Sub topic Workspace Events publish them on, and the audience of
+    # the OIDC tokens its push subscription sends them to us with.
+    meet_topic: str | None = None
+    meet_audience: str | None = None
+    meet_events_url: str = "https://workspaceevents.googleapis.com"
+    meet_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
     room_lead: timedelta = timedelta(minutes=30)
     join_early: timedelta = timedelta(minutes=10)
     late_after: timedelta = timedelta(minutes=5)

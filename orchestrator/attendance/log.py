@@ -129,7 +129,7 @@ async def attendance(
         found.sort()
     for row in rows:
         person = _person(row, joins)
-        listed = frozenset(row.details.get("listed", "").split()) if row.kind == "poll" else None
+        listed = _listed(row.details) if row.kind == "poll" else None
         traces[row.room_id].append(
             Mark(row.at, row.kind, person, row.connection, listed or frozenset())
         )
@@ -188,6 +188,14 @@ async def attendance(
             )
         )
     return outcomes
+
+
+def _listed(details: dict[str, Any]) -> frozenset[str]:
+    """Who a poll listed, one per line (`people`). Polls stored before, which separated them
+    by spaces (`listed`), are read so: right for seats, while a guest's name came apart."""
+    if "people" in details:
+        return frozenset(str(details["people"]).split("\n")) - {""}
+    return frozenset(str(details.get("listed", "")).split())
 
 
 def _reported(rows: list[Any]) -> list[Any]:

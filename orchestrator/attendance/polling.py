@@ -26,6 +26,7 @@ from .presence import identity
 
 log = logging.getLogger("rdv.attendance")
 REGISTER_EVERY = timedelta(minutes=5)
+LISTED = "\n"  # between the people a poll lists: a guest's name holds spaces, never a newline
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,7 @@ class RoomPoller:
                 f"poll:{room.id}:{stamp}",
                 now,
                 ref,
-                details={"listed": " ".join(listed)},
+                details={"people": LISTED.join(listed)},
             )
         )
         async with self.db() as db, db.begin():

@@ -38,6 +38,8 @@ from support.attendance_day import (
     chaos,
     expectations,
     lose_leaves,
+    meet_conferences,
+    meet_names,
     meeting_day,
     perfect_attendance,
     render,
@@ -47,6 +49,12 @@ from support.attendance_day import (
 )
 from support.fake_bbb import create_app as fake_bbb
 from support.fake_livekit import create_app as fake_livekit
+from support.fake_meet import USER as MEET_USER
+from support.fake_meet import FakeMeet
+from support.fake_meet import Participant as MeetParticipant
+from support.fake_meet import Record as MeetRecord
+from support.fake_meet import Session as MeetSession
+from support.fake_meet import create_app as fake_meet
 from support.fake_teams import CLIENT_ID as TEAMS_CLIENT_ID
 from support.fake_teams import CLIENT_SECRET as TEAMS_CLIENT_SECRET
 from support.fake_teams import TENANT as TEAMS_TENANT
@@ -113,6 +121,41 @@ async def teams_service(
     return Api(client, request.getfixturevalue("token")), fake
 
 
+async def meet_service(request: pytest.FixtureRequest, aiohttp_server: Any) -> tuple[Api, FakeMeet]:
+    """The service on Meet: the fake Google on the test's clock (its token endpoint lets the
+    service's assertions, stamped by the wall clock, through) and the service."""
+    clock: ManualClock = request.getfixturevalue("clock")
+    fake = FakeMeet(now=clock.now, leeway=timedelta(days=20 * 365))
+    server = await aiohttp_server(fake_meet(fake))
+    base = str(server.make_url("")).rstrip("/")
+    key = fake.key_file(request.getfixturevalue("tmp_path") / "meet.json", base)
+    api: Api = await request.getfixturevalue("make_api")(
+        meet_credentials=str(key),
+        meet_user=MEET_USER,
+        meet_api_url=base,
+        meet_events_url=base,
+        meet_certs_url=f"{base}/oauth2/v3/certs",
+        meet_topic=fake.topic,
+        meet_audience=fake.audience,
+    )
+    return api, fake
+
+
+def recorded(fake: FakeMeet, day: Day, wiring: Wiring) -> None:
+    """What Meet records of the day, in the fake: each conference with its participants and
+    their sessions, as the deliveries name them."""
+    for session_key, name, (began, ended), inside in meet_conferences(day):
+        record = MeetRecord(name, str(wiring.rooms[session_key]), began, ended)
+        for line, tab, (joined, left) in inside:
+            session_name = meet_names(session_key, int(name.rpartition("-")[2]), line, tab)
+            person = session_name.rpartition("/participantSessions/")[0]
+            participant = record.participants.setdefault(
+                person, MeetParticipant(person, "anonymousUser", line.name)
+            )
+            participant.sessions[session_name] = MeetSession(session_name, joined, left)
+        fake.records[name] = record
+
+
 async def service_for(
     wire: str, make_api: Callable[..., Any], aiohttp_server: Any, request: pytest.FixtureRequest
 ) -> Api:
@@ -158,17 +201,22 @@ async def service_for(
     return api
 
 
-async def subscribed(
-    app: web.Application, clock: ManualClock, teams: FakeTeams, wiring: Wiring, db: Any
-) -> Wiring:
-    """Every room made and subscribed to ahead (in the morning, before the first slot), and the
-    subscriptions as Graph holds them, for the deliveries to carry."""
+async def made_ahead(app: web.Application, clock: ManualClock, db: Any) -> None:
+    """Every room made and subscribed to in the morning, before the first slot."""
     clock.set(min(s.starts_at for s in meeting_day(seed=SEED).sessions) - 2 * ROOM_LEAD)
     async with db() as s:
         room_ids = list(await s.scalars(select(m.Room.id)))
     for room_id in room_ids:
         assert await app[appkeys.LIFECYCLE].provision(room_id)
     await app[appkeys.FOLLOWER].follow()
+
+
+async def subscribed(
+    app: web.Application, clock: ManualClock, teams: FakeTeams, wiring: Wiring, db: Any
+) -> Wiring:
+    """Every room made and subscribed to ahead (in the morning, before the first slot), and the
+    subscriptions as Graph holds them, for the deliveries to carry."""
+    await made_ahead(app, clock, db)
     async with db() as s:
         rooms = (await s.execute(select(m.Session.key, m.Room.provider_data).join(m.Room))).all()
     found = {}
@@ -318,14 +366,29 @@ async def test_a_chaotic_day_of_deliveries_gives_the_attendance_as_it_happened(
     db: Any,
 ) -> None:
     teams: FakeTeams | None = None
+    meet: FakeMeet | None = None
     if wire == "teams":
         api, teams = await teams_service(request, aiohttp_server)
+    elif wire == "meet":
+        api, meet = await meet_service(request, aiohttp_server)
     else:
         api = await service_for(wire, make_api, aiohttp_server, request)
     await import_quietly(_app(api), clock, day.program(PROVIDER[wire]))
     wiring = await wiring_of(db, day.slug, wire)
     if teams is not None:  # the subscriptions are in the deliveries: the rooms are made first
         wiring = await subscribed(_app(api), clock, teams, wiring, db)
+    if meet is not None:  # the spaces are in the deliveries: the rooms are made first
+        await made_ahead(_app(api), clock, db)
+        async with db() as s:
+            spaces = dict(
+                (await s.execute(select(m.Session.key, m.Room.provider_data).join(m.Room))).all()
+            )
+        wiring = replace(
+            wiring,
+            rooms={key: data["space"] for key, data in spaces.items()},
+            tokens=lambda moment: meet.oidc_token(moment),
+        )
+        recorded(meet, day, wiring)
     rng = random.Random(f"{SEED}-{wire}")
     kept, lost = lose_leaves(sightings(day, wire), rng)
     deliveries = render(day, wire, kept, wiring, rng, CREDENTIALS)
@@ -333,6 +396,20 @@ async def test_a_chaotic_day_of_deliveries_gives_the_attendance_as_it_happened(
     assert sum(a.repeat for a in attempts) >= 0.2 * len(deliveries)
 
     answers = await play(api, _app(api), clock, day, deliveries, attempts)
+    await _app(api)[appkeys.NAMER].drain()  # who each Meet participant session is
+    if meet is not None:  # the conference records, which the service reads after the day
+        live, _ = expectations(day, wire, kept, lost)
+        truth, _ = expectations(day, wire, kept, [])
+        rows = {row_key(row): row for row in await attendance(api, day.slug)}
+        differ = [
+            key
+            for key, want in live.items()
+            if want.lost_leave and abs(rows[key]["minutes_present"] - truth[key].minutes) > 1
+        ]
+        assert differ, "the lost leaves made no difference: the records would prove nothing"
+        held_calls = {key for key, *_ in meet_conferences(day)}
+        assert await _app(api)[appkeys.REPORTS].read() == len(held_calls) < len(day.sessions)
+        lost = []
     if teams is not None:  # each call has ended: Graph's reports, which the service reads
         live, _ = expectations(day, wire, kept, lost)
         truth, _ = expectations(day, wire, kept, [])

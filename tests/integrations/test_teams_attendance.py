@@ -12,13 +12,12 @@ import base64
 import json
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
@@ -35,24 +34,25 @@ from support.fake_teams import (
     self_signed_certificate,
 )
 from support.mailsink import free_port
-from support.service import Api, ManualClock, small_program
+from support.office_day import (
+    END,
+    GRACE,
+    START,
+    app_of,
+    at,
+    attendance,
+    program_on,
+    provision,
+    service_at,
+)
+from support.service import Api, ManualClock
 
 from integrations.base import NotConfigured
 from integrations.teams_events import client_state, load_notification_key
 from orchestrator import appkeys
-from orchestrator.app import create_app as create_service
 from orchestrator.db import models as m
 from orchestrator.db.outcomes import OutcomeCheck
 from orchestrator.settings import Settings
-
-SLUG = "meet-the-buyers"
-START = datetime(2021, 4, 8, 8, 30, tzinfo=UTC)  # m1 (Chloé × Ana) and m2 (Eve × Ben)
-END = START + timedelta(minutes=30)
-GRACE = timedelta(minutes=10)
-
-
-def at(minutes: float) -> datetime:
-    return START + timedelta(minutes=minutes)
 
 
 @pytest.fixture
@@ -103,47 +103,17 @@ def start_service(
             public_url=f"http://127.0.0.1:{port}",
             **overrides,
         )
-        app = create_service(settings, clock=clock, migrate=False, background=False)
-        return Api(await aiohttp_client(app, server_kwargs={"port": port}), token)
+        return await service_at(
+            port, settings, aiohttp_client=aiohttp_client, clock=clock, token=token
+        )
 
     return start
-
-
-def _app(api: Api) -> web.Application:
-    app = api.client.app
-    assert app is not None
-    return app
-
-
-async def provision(api: Api, clock: ManualClock, moment: datetime) -> None:
-    """The clock moves to `moment`; the lifecycle opens (or closes) what is due, and the pass of
-    subscriptions follows the open rooms."""
-    clock.set(moment)
-    app = _app(api)
-    assert (await app[appkeys.LIFECYCLE].reconcile()).failed == 0
-    await app[appkeys.FOLLOWER].follow()
-
-
-def teams_program(**m1: Any) -> dict[str, Any]:
-    program = small_program()
-    program["event"]["provider"] = "teams"
-    for session in program["sessions"]:
-        if session["key"] == "m1":
-            session.update(m1)
-    return program
 
 
 async def rooms(db: Any) -> dict[str, m.Room]:
     async with db() as s:
         found = await s.execute(select(m.Session.key, m.Room).join(m.Room))
         return {key: room for key, room in found.all()}
-
-
-async def attendance(api: Api) -> dict[tuple[str, str], dict[str, Any]]:
-    response = await api.client.get(f"/api/v1/events/{SLUG}/attendance", headers=api.headers(SLUG))
-    assert response.status == 200, await response.text()
-    rows = (await response.json())["attendance"]
-    return {(row["session"], row["name"]): row for row in rows}
 
 
 def user(name: str) -> str:
@@ -187,7 +157,7 @@ async def test_a_day_on_teams_subscribes_once_follows_the_roster_and_the_report_
     start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
 ) -> None:
     api: Api = await start_service()
-    await api.import_ok(teams_program())
+    await api.import_ok(program_on("teams"))
     await provision(api, clock, START - timedelta(minutes=30))
 
     # Each meeting is subscribed to once, after Graph checked both URLs with its handshake.
@@ -257,7 +227,7 @@ async def test_a_day_on_teams_subscribes_once_follows_the_roster_and_the_report_
         ],
     )
     fake.end_meeting(m2["id"], [attendance_record("Eve Durand", [(at(3), at(26))], email="")])
-    reports = _app(api)[appkeys.REPORTS]
+    reports = app_of(api)[appkeys.REPORTS]
     assert await reports.read() == 0
     clock.set(END + GRACE + timedelta(minutes=6))
     assert await reports.read() == 2
@@ -279,7 +249,7 @@ async def test_a_day_on_teams_subscribes_once_follows_the_roster_and_the_report_
 async def outcome_checks(api: Api) -> None:
     from orchestrator.mail.outcome_questions import OutcomeQuestions
 
-    app = _app(api)
+    app = app_of(api)
     await OutcomeQuestions(
         app[appkeys.DB], app[appkeys.CLOCK].now, app[appkeys.SETTINGS], app[appkeys.WRITER]
     ).queue_after()
@@ -300,7 +270,7 @@ async def test_a_notification_is_believed_only_at_its_own_rooms_address_and_with
     start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
 ) -> None:
     api: Api = await start_service()
-    await api.import_ok(teams_program())
+    await api.import_ok(program_on("teams"))
     await provision(api, clock, START - timedelta(minutes=30))
     found = await rooms(db)
     m1, m2 = meeting_of(fake, found["m1"]), meeting_of(fake, found["m2"])
@@ -380,9 +350,11 @@ async def test_a_subscription_graph_removes_is_made_again_and_a_long_session_is_
     start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
 ) -> None:
     api: Api = await start_service(max_session_length=timedelta(days=4))
-    three_days = teams_program(end="2021-04-11T10:30")  # m1 runs three days (a trade fair stand)
+    three_days = program_on(
+        "teams", end="2021-04-11T10:30"
+    )  # m1 runs three days (a trade fair stand)
     await api.import_ok(three_days)
-    await provision(api, clock, START - timedelta(minutes=30))
+    three_days = program_on("teams", end="2021-04-11T10:30")  # m1: a three-day stand
     m1 = meeting_of(fake, (await rooms(db))["m1"])
     made = fake.subscription_for(m1["id"])
     assert made is not None
@@ -402,12 +374,12 @@ async def test_a_subscription_graph_removes_is_made_again_and_a_long_session_is_
     # Graph removes it (its lifecycle notification comes to the same address): made again.
     assert await fake.notify_lifecycle(first["id"], "subscriptionRemoved") == 200
     assert fake.subscription_for(m1["id"]) is None
-    await _app(api)[appkeys.FOLLOWER].follow()
+    await app_of(api)[appkeys.FOLLOWER].follow()
     again = fake.subscription_for(m1["id"])
     assert again is not None
     assert again["id"] != first["id"]
     assert (await rooms(db))["m1"].provider_data["subscription"] == again["id"]
-    await _app(api)[appkeys.FOLLOWER].follow()
+    await app_of(api)[appkeys.FOLLOWER].follow()
     assert fake.subscription_for(m1["id"])["id"] == again["id"]  # type: ignore[index]
 
 
@@ -415,7 +387,7 @@ async def test_a_subscription_made_but_not_recorded_is_found_again_rather_than_r
     start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
 ) -> None:
     api: Api = await start_service()
-    await api.import_ok(teams_program())
+    await api.import_ok(program_on("teams"))
     await provision(api, clock, START - timedelta(minutes=30))
     room = (await rooms(db))["m1"]
     kept = dict(room.provider_data)
@@ -424,7 +396,7 @@ async def test_a_subscription_made_but_not_recorded_is_found_again_rather_than_r
         await s.execute(
             m.Room.__table__.update().where(m.Room.id == room.id).values(provider_data=kept)
         )
-    await _app(api)[appkeys.FOLLOWER].follow()
+    await app_of(api)[appkeys.FOLLOWER].follow()
     meeting = meeting_of(fake, room)
     sub = fake.subscription_for(meeting["id"])
     assert sub is not None

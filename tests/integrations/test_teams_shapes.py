@@ -74,18 +74,19 @@ CERTIFICATE_ID = "rdv-shapes-certificate"
 CLIENT_STATE = "room-state-of-the-shape-tests"
 P = TypeVar("P", bound=Parsable)
 
-# Keys of the fake's answers the SDK's (v1.0) models do not have, each where it sits and why it
-# is right to send it. Anything else landing in `additional_data` is a shape to look at.
+# Keys of the fake's answers that the SDK's (v1.0) models lack, where they sit and why the fake
+# is right to send them. Any other key landing in `additional_data` is a shape to look at.
 MEETING_EXTRAS = {
-    ".": {"autoAdmittedUsers"},  # in the documented createOrGet answer; gone from v1.0 models
-    ".participants": {"producers", "contributors"},  # same
-    # the SDK types identitySet.user as the base identity (id, displayName) only
+    # all three are in Graph's documented v1.0 meeting answers (createOrGet, POST onlineMeetings)
+    ".": {"autoAdmittedUsers"},
+    ".participants": {"producers", "contributors"},
+    # the SDK reads identitySet.user as the base identity: id and displayName only
     ".participants.organizer.identity.user": {"tenantId", "identityProvider"},
 }
-RECORD_EXTRAS = {".value[].identity": {"tenantId"}}  # reference/teams.md 10: base identity
+RECORD_EXTRAS = {".value[].identity": {"tenantId"}}  # base identity (reference/teams.md 10)
 SUBSCRIPTION_EXTRAS = {".": {"notificationContentType"}}  # a beta property; the SDK is v1.0
 PARTICIPANT_EXTRAS = {".info.identity.user": {"tenantId"}}  # reference/teams.md 10
-THROTTLE_EXTRAS = {".error.inner_error": {"code", "message", "status"}}  # Graph's 429 sample
+ERROR_EXTRAS = {".error.inner_error": {"code", "message", "status"}}  # Graph's 429 sample (6)
 
 
 @dataclass
@@ -164,10 +165,10 @@ def strays(model: object, path: str = "") -> dict[str, set[str]]:
     if extra:
         found[path or "."] = extra
     for name, value in vars(model).items():
-        items, where = (value, f"{path}.{name}[]") if isinstance(value, list) else ([value], "")
-        for item in items:
-            if hasattr(item, "get_field_deserializers"):
-                for place, keys in strays(item, where or f"{path}.{name}").items():
+        many = isinstance(value, list)
+        for item in value if many else [value]:
+            if hasattr(item, "get_field_deserializers"):  # a kiota model
+                for place, keys in strays(item, f"{path}.{name}{'[]' if many else ''}").items():
                     found.setdefault(place, set()).update(keys)
     return found
 
@@ -223,15 +224,13 @@ async def receiver(aiohttp_server: Callable[..., Any]) -> Receiver:
 
 @pytest.fixture
 async def subscribed(client: TeamsClient, answers: Answers, receiver: Receiver) -> Subscribed:
-    meeting, _ = await client.create_or_get(
-        ORGANISER, external_id="shapes-1", subject="Acme × Water", starts_at=START, ends_at=END
-    )
+    _, join_url = await meeting_of(client)
     certificate, private_pem = self_signed_certificate()
     private = load_pem_private_key(private_pem, None)
     assert isinstance(private, RSAPrivateKey)
     key = NotificationKey(CERTIFICATE_ID, private, certificate)
     await client.subscribe(
-        meeting.join_url,
+        join_url,
         notification_url=receiver.url,
         client_state=CLIENT_STATE,
         expires_at=datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3),
@@ -240,12 +239,13 @@ async def subscribed(client: TeamsClient, answers: Answers, receiver: Receiver) 
         organiser=ORGANISER,
     )
     (answer,) = answers.to("POST", "/beta/subscriptions")
-    return Subscribed(meeting.join_url, answer, key, receiver)
+    return Subscribed(join_url, answer, key, receiver)
 
 
-async def meeting_of(client: TeamsClient, external_id: str = "shapes-1") -> tuple[str, str]:
+async def meeting_of(client: TeamsClient) -> tuple[str, str]:
+    """The room's meeting (made, or found): its id and join URL."""
     meeting, _ = await client.create_or_get(
-        ORGANISER, external_id=external_id, subject="Acme × Water", starts_at=START, ends_at=END
+        ORGANISER, external_id="shapes-1", subject="Acme × Water", starts_at=START, ends_at=END
     )
     return meeting.id, meeting.join_url
 
@@ -257,9 +257,7 @@ async def test_create_or_get_answers_201_then_200_with_one_meeting_the_sdk_reads
     """Our room keeps one meeting because createOrGet is idempotent per externalId; the fields we
     use (join URL, external id, times, presenters) must be where Graph's model reads them."""
     for _ in range(2):
-        await client.create_or_get(
-            ORGANISER, external_id="shapes-1", subject="Acme × Water", starts_at=START, ends_at=END
-        )
+        await meeting_of(client)
     first, again = answers.to("POST", "/onlineMeetings/createOrGet")
     assert (first.status, again.status) == (201, 200)
     made, found = parse(first.body, OnlineMeeting), parse(again.body, OnlineMeeting)
@@ -522,4 +520,4 @@ async def test_graph_refusals_read_as_the_sdks_odata_error(
     assert error.inner_error is not None
     assert error.inner_error.request_id == answer.headers["request-id"]
     assert isinstance(error.inner_error.date, datetime)
-    assert_only_known_strays(parse(answer.body, ODataError), THROTTLE_EXTRAS)
+    assert_only_known_strays(parse(answer.body, ODataError), ERROR_EXTRAS)

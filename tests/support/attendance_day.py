@@ -24,6 +24,7 @@ or the scheduled end plus the grace) or, on Janus, by the participant's next lea
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -70,7 +71,7 @@ MEETING_LENGTH = timedelta(minutes=25)
 ROOM_LINGER = timedelta(seconds=2)  # Prosody destroys an empty Jitsi room this soon after
 SLUG = "chaos-day"
 
-WIRES = ("bigbluebutton", "jitsi", "jaas", "janus", "zoom", "livekit", "teams")  # jitsi: event_sync
+WIRES = ("bigbluebutton", "jitsi", "jaas", "janus", "zoom", "livekit", "teams", "meet")
 PROVIDER = {
     "bigbluebutton": "bigbluebutton",
     "jitsi": "jitsi",
@@ -79,9 +80,11 @@ PROVIDER = {
     "zoom": "zoom",
     "livekit": "livekit",
     "teams": "teams",
+    "meet": "meet",
 }
-# Providers whose own record of each meeting, read after it, is the attendance (Teams reports).
-REPORTING = ("teams",)
+# Providers whose own record of each meeting, read after it, is the attendance (Teams reports,
+# Meet conference records).
+REPORTING = ("teams", "meet")
 
 # What each story must show in the log.
 STATUS = {
@@ -715,7 +718,8 @@ class Wiring:
 
     rooms: Mapping[str, str | int]
     seats: Mapping[tuple[str, str], int]
-    # Teams: each session's subscription as Graph holds it, and Graph's validation tokens.
+    # Teams: each session's subscription as Graph holds it, and Graph's validation tokens; Meet:
+    # the OIDC tokens of Pub/Sub's pushes (then `rooms` are the spaces).
     subscriptions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tokens: Callable[[datetime], str] | None = None
 
@@ -785,6 +789,7 @@ def render(
         "zoom": _zoom,
         "livekit": _livekit,
         "teams": _teams,
+        "meet": _meet,
     }[wire]
     return [make(s, wiring, ids, credentials) for s in kept]
 
@@ -1140,6 +1145,95 @@ def _teams(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
     body = {"value": [item], "validationTokens": [wiring.tokens(sent)]}
     path = "/" + str(sub["notificationUrl"]).split("/", 3)[3]
     return Delivery(path, _json(body), {"Content-Type": "application/json"}, sent, 1)
+
+
+MEET_TYPES = {
+    "room_started": "google.workspace.meet.conference.v2.started",
+    "room_ended": "google.workspace.meet.conference.v2.ended",
+    "joined": "google.workspace.meet.participant.v2.joined",
+    "left": "google.workspace.meet.participant.v2.left",
+}
+
+
+def meet_names(session: str, instance: int, line: Line | None = None, tab: int = 0) -> str:
+    """The names Meet gives: a conference record per time a space's conference runs, a
+    participant per person in it, a participant session per connection."""
+    record = f"conferenceRecords/{session}-{instance}"
+    if line is None:
+        return record
+    person = hashlib.sha256(repr(line.ident).encode()).hexdigest()[:16]
+    return f"{record}/participants/{person}/participantSessions/{tab}"
+
+
+def meet_conferences(day: Day) -> list[tuple[str, str, Span, list[tuple[Line, int, Span]]]]:
+    """What Meet records of the day: each conference (session key, record name, its span) and
+    everyone's connections in it, as the conference records and participant sessions show."""
+    found = []
+    for session in day.sessions:
+        seen = [s for s in sightings(day, "meet") if s.session == session.key]
+        starts = [s.at for s in seen if s.kind == "room_started"]
+        ends = [s.at for s in seen if s.kind == "room_ended"]
+        for instance, (began, ended) in enumerate(zip(starts, ends, strict=True)):
+            inside = [
+                (line, tab, span)
+                for line in session.lines
+                for tab, span in enumerate(connections(line, "meet"))
+                if began <= span[0] <= ended
+            ]
+            found.append((session.key, meet_names(session.key, instance), (began, ended), inside))
+    return found
+
+
+def _meet(s: Sighting, wiring: Wiring, ids: _Ids, c: Credentials) -> Delivery:
+    """Workspace Events through a Pub/Sub push: one CloudEvent per event, in binary mode (its
+    `ce-*` attributes, its data in base64 JSON naming the conference record or the participant
+    session, never the person), signed anew at each attempt with an OIDC token (Pub/Sub's
+    redeliveries carry fresh ones)."""
+    space = str(wiring.rooms[s.session])
+    if s.kind == "room_started":
+        ids.known[("instance", s.session)] = ids.known.get(("instance", s.session), -1) + 1
+    instance = ids.known[("instance", s.session)]
+    if s.line is None:
+        data: dict[str, Any] = {"conferenceRecord": {"name": meet_names(s.session, instance)}}
+    else:
+        data = {"participantSession": {"name": meet_names(s.session, instance, s.line, s.tab)}}
+    message_id = str(16 * 10**15 + ids.rng.getrandbits(48))
+    stamp = s.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    source = (
+        "//workspaceevents.googleapis.com/subscriptions/"
+        + hashlib.sha256(space.encode()).hexdigest()[:20]
+    )
+    attributes = {
+        "ce-datacontenttype": "application/json",
+        "ce-id": ids.uuid(),
+        "ce-source": source,
+        "ce-specversion": "1.0",
+        "ce-subject": f"//meet.googleapis.com/{space}",
+        "ce-time": stamp,
+        "ce-type": MEET_TYPES[s.kind],
+    }
+    encoded = base64.b64encode(_json(data)).decode()
+    sent = _sent(ids, s.at)
+    body = {
+        "message": {
+            "attributes": attributes,
+            "data": encoded,
+            "messageId": message_id,
+            "message_id": message_id,
+            "orderingKey": source,
+            "publishTime": _iso(sent),
+            "publish_time": _iso(sent),
+        },
+        "subscription": "projects/rdv-meet-test/subscriptions/meet-events-push",
+    }
+    tokens = wiring.tokens
+    assert tokens is not None
+
+    def sign(raw: bytes, moment: int) -> Mapping[str, str]:
+        return {"Authorization": f"Bearer {tokens(datetime.fromtimestamp(moment, UTC))}"}
+
+    headers = {"Content-Type": "application/json"}
+    return Delivery("/webhooks/meet", _json(body), headers, sent, 1, sign)
 
 
 def teams_reports(day: Day) -> dict[str, list[dict[str, Any]]]:

@@ -441,6 +441,9 @@ class FakeMeet:
     push_account: str = PUSH_ACCOUNT
     audience: str = AUDIENCE
     ack_deadline: float = 10.0
+    # When pushes are signed, if not `now`: a test whose receiver runs on a clock of its own
+    # (a day of 2021) while the token endpoint checks the wall clock.
+    push_now: Callable[[], datetime] | None = None
     pending_operations: bool = False  # Operations answer not done, and are done on their next GET
     jwks_max_age: int = 21600
     push_keys: list[rsa.RSAPrivateKey] = field(default_factory=lambda: [_push_key(0)], repr=False)
@@ -700,7 +703,8 @@ class FakeMeet:
             if not self.outbox:
                 raise LookupError("nothing to push")
             message = self.outbox[0]
-        headers = {"Authorization": f"Bearer {self.oidc_token()}"}
+        signed = self.push_now() if self.push_now else None
+        headers = {"Authorization": f"Bearer {self.oidc_token(signed)}"}
         headers |= {"Content-Type": "application/json"}
         status: int | None = None
         try:
