@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from support import tools
 from support.mailsink import MailSink
 from support.service import TEST_SECRET, Api, ManualClock
 
@@ -33,6 +34,20 @@ pytest_plugins = ["support.janus_server", "support.browser", "support.dovecot"]
 
 def pytest_report_header() -> str:
     return f"database: {'PostgreSQL (RDV_TEST_DATABASE_URL)' if POSTGRES_URL else 'SQLite'}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Each tool whose absence kept tests from running, once, with how to install it."""
+    reasons = [
+        str(report.longrepr[2])
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3
+    ]
+    lines = tools.summary(reasons)
+    if lines:
+        terminalreporter.section("not run for want of tools: the suite was not whole")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 async def admin(base_url: str, statement: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy import select
 from support.browser import screenshot_path
 from support.deliveries import JITSI_SECRET, headers, occupant
 from support.service import EXAMPLE_SLUG, Api, ManualClock, example_program
+from support.tools import reason, which
 
 from orchestrator import appkeys
 from orchestrator.db import models as m
@@ -140,7 +140,7 @@ async def test_the_report_needs_a_sign_in(day: tuple[Api, dict[str, str]]) -> No
     assert (await api.client.get(f"/events/{EXAMPLE_SLUG}/report/attendance.csv")).status == 401
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) missing")
+@pytest.mark.skipif(which("pdftotext") is None, reason=reason("pdftotext"))
 async def test_the_printed_report_carries_the_figures_and_the_follow_up_list(
     browser: Any, day: tuple[Api, dict[str, str]], clock: ManualClock, db: Any
 ) -> None:

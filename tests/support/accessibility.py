@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
+from .tools import missing
 
 AXE = Path(__file__).resolve().parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -15,7 +15,7 @@ async def blocking_violations(page: Any) -> list[tuple[str, str]]:
     """(rule, impact) of each serious or critical violation; skips where axe-core is absent. The
     page's context must bypass the CSP, which forbids the injected script."""
     if not AXE.exists():
-        pytest.skip("axe-core is not installed: run `make test` or `npm ci --prefix tests/js`")
+        missing("axe-core")
     await page.add_script_tag(path=str(AXE))
     results = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [

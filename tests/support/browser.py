@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-INSTALLED = Path(CHROMIUM).exists()
+from .tools import missing, which
+
+CHROMIUM = which("chromium")  # Debian's: /usr/bin/chromium
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 FLAGS = [
     "--no-sandbox",
@@ -24,8 +24,8 @@ FLAGS = [
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    if not INSTALLED:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    if CHROMIUM is None:
+        missing("chromium")
     playwright_api = pytest.importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as playwright:
         chromium = await playwright.chromium.launch(

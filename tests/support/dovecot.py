@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from .tools import missing, which
+
 USER, PASSWORD = "replies", "dovecot-test-password"
 
 CONFIG = """\
@@ -89,9 +91,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
-    binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    if not Path(binary).exists():
-        pytest.skip("Dovecot is not installed (Debian's dovecot-imapd; .ci/run installs it)")
+    binary = which("dovecot") or which("/usr/sbin/dovecot")  # /usr/sbin is not on every PATH
+    if binary is None:
+        missing("dovecot")
     if os.geteuid() != 0:
         pytest.skip("Dovecot's test mailbox needs root to hand its folder to the user nobody")
     # Dovecot's own processes (users dovecot, nobody) must reach the folder: not under pytest's

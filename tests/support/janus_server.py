@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -32,8 +31,9 @@ from integrations.base import ProviderError
 from integrations.janus import PLUGIN, JanusClient
 
 from .mailsink import free_port
+from .tools import missing, reason, which
 
-MISSING = "janus is not installed (apt-get install janus)"
+MISSING = reason("janus")
 JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")
 PAGE_JS = Path(__file__).resolve().parents[2] / "orchestrator" / "static" / "janus-room.js"
 START_TIMEOUT = 15.0
@@ -92,10 +92,7 @@ class EventHandler:
 
 
 def janus_binary() -> str | None:
-    found = shutil.which("janus")
-    if found:
-        return found
-    return "/usr/bin/janus" if Path("/usr/bin/janus").exists() else None
+    return which("janus")
 
 
 def write_config(
@@ -243,7 +240,7 @@ def janus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusServ
     """One Janus for the whole run; tests keep apart by using their own room keys."""
     binary = janus_binary()
     if binary is None:
-        pytest.skip(MISSING)
+        missing("janus")
     server = start_janus(binary, tmp_path_factory.mktemp("janus"))
     yield server
     server.stop()
@@ -260,7 +257,7 @@ async def janus_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     test's own app, which must stay able to answer or Janus hangs until it is killed."""
     binary = janus_binary()
     if binary is None:
-        pytest.skip(MISSING)
+        missing("janus")
     started: list[JanusServer] = []
 
     def start(**options: Any) -> JanusServer:
@@ -483,11 +480,11 @@ OpenPage = Callable[[dict[str, str]], Awaitable[JoinPage]]
 @pytest.fixture
 def node_with_janus_js() -> str:
     """node, with janus.js to run in it."""
-    found = shutil.which("node")
+    found = which("node")
     if found is None:
-        pytest.skip("node is not installed")
+        missing("node")
     if not JANUS_JS.exists():
-        pytest.skip("janus.js is not installed (apt-get install libjs-janus-gateway)")
+        missing("janus.js")
     return found
 
 
