@@ -28,7 +28,15 @@ DEFINITIONS = {
     "buyer_representatives": N_("buyer representatives present in at least one held meeting"),
     "directorates": N_("buyer organisations (directorates) with at least one held meeting"),
     "no_show_rate": N_("share of expected meeting seats nobody took, in meetings that are over"),
-    "median_meeting_minutes": N_("median time both sides spent together, over held meetings"),
+    "median_meeting_minutes": N_(
+        "median, over held meetings, of the time both sides were in the room together between "
+        "the meeting's start and its end"
+    ),
+    "minutes_present": N_(
+        "minutes present: the time a person was in the room, from when the links open (a few "
+        "minutes before the start) until the room closes (a few minutes after the end); two "
+        "devices at once count once"
+    ),
     "seats_confirmed": N_(
         "meeting seats whose holder said ahead they would come (agenda page or calendar)"
     ),

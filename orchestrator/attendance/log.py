@@ -20,7 +20,7 @@ from ..settings import Marks
 from .presence import Interval, Mark, identity, intervals
 from .reports import REPORT
 from .roster import Person, Roster, roster
-from .rules import Presence, Window, held, presence, status
+from .rules import Presence, Window, held, minutes_between, presence, status
 
 PERSONAL = ("joined", "left", "present", "poll")  # the kinds that say who was there
 
@@ -319,7 +319,9 @@ def _outcome(
             ]
             for side in ("company", "buyer")
         ]
-        together, minutes = held(sides)
+        together, _ = held(sides)
+        # The time together that counts for the figures: within the session, start to end.
+        minutes = minutes_between(sides, session.starts_at, session.ends_at)
     return Outcome(session, room, window, tuple(lines), together, minutes)
 
 

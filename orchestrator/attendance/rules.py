@@ -81,6 +81,12 @@ def together(sides: list[list[Interval]]) -> list[Interval]:
     return shared
 
 
+def minutes_between(sides: list[list[Interval]], start: datetime, end: datetime) -> float:
+    """Minutes every side was in the room at once between `start` and `end`."""
+    shared = total(clip(together(sides), start, end))
+    return round(shared.total_seconds() / 60, 1)
+
+
 def held(sides: list[list[Interval]]) -> tuple[bool, float]:
     """A meeting is held when both sides were together for at least 5 minutes."""
     shared = total(together(sides))

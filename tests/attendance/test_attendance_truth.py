@@ -70,6 +70,7 @@ from integrations.janus import JanusProvider
 from integrations.zoom import AGENDA
 from orchestrator import appkeys
 from orchestrator.app import create_app as create_service
+from orchestrator.attendance.figures import DEFINITIONS
 from orchestrator.db import models as m
 from orchestrator.db.attendance import ProviderEventRow, WebhookDelivery
 from orchestrator.program.raw import RawProgram
@@ -734,3 +735,39 @@ async def test_a_guest_nobody_invited_appears_as_a_guest_line(
     assert (rows["ana"]["status"], rows["chloe"]["status"]) == ("attended", "attended")
     figures = await report(api, MEET_THE_BUYERS)
     assert figures["meetings_held"] == 1  # m1; a guest is neither side of a meeting
+
+
+async def test_minutes_present_count_from_the_links_opening_and_the_median_only_the_meeting(
+    make_api: Callable[..., Any], clock: ManualClock, db: Any
+) -> None:
+    """Chloé and Ana both come eight minutes early and talk until twenty minutes into m1: each
+    was present 28 minutes (counted from when the links open), while the meeting's time
+    together, which the report's median takes, is the 20 minutes within the meeting itself;
+    the report gives both definitions, in English and in French."""
+    api, wiring = await jitsi_service(make_api, clock, db)
+    room = wiring.rooms["m1"]
+    people = {
+        key: {"name": name, "email": email, "id": f"rdv-a{wiring.seats[('m1', key)]}"}
+        for key, name, email in (
+            ("ana", "Ana Lopez", "ana@water.example"),
+            ("chloe", "Chloé Martin", "chloe@acme.example"),
+        )
+    }
+    clock.set(M1_START + timedelta(minutes=25))
+    for key, who in people.items():
+        jid = f"{key}@meet.example.org/tab"
+        assert (await send_sync(api, occupant("joined", room, -8, who, jid, joined=-8)))["accepted"]
+        assert (await send_sync(api, occupant("left", room, 20, who, jid, joined=-8)))["accepted"]
+    clock.set(M1_START + timedelta(hours=1))
+    rows = await m1_rows(api)
+    assert [rows[key]["minutes_present"] for key in ("ana", "chloe")] == [28.0, 28.0]
+    figures = await report(api, MEET_THE_BUYERS)
+    assert figures["meetings_held"] == 1
+    assert figures["median_meeting_minutes"] == 20.0
+    assert (
+        "between the meeting's start and its end"
+        in figures["definitions"]["median_meeting_minutes"]
+    )
+
+    french = _app(api)[appkeys.PAGES].language("fr").gettext
+    assert "de l'ouverture des liens" in french(DEFINITIONS["minutes_present"])

@@ -101,6 +101,8 @@ async def test_the_report_page_agrees_with_the_api_and_names_who_was_missing(
     landing = await api.client.post(link.removeprefix("http://rdv.test"), allow_redirects=False)
     assert landing.headers["Location"] == f"/events/{EXAMPLE_SLUG}/report"
     page = html.unescape(await (await api.client.get(f"/events/{EXAMPLE_SLUG}/report")).text())
+    assert "minutes de présence : le temps passé dans la salle, de l'ouverture des liens" in page
+    assert "par les deux parties entre le début et la fin du rendez-vous" in page  # the median
     figures = await (
         await api.client.get(
             f"/api/v1/events/{EXAMPLE_SLUG}/report", headers=api.headers(EXAMPLE_SLUG, "followup")

@@ -33,7 +33,14 @@ class AttendanceRow(Model):
     role: Literal["speaker", "attendee", "substitute", "guest"]
     first_join: DateTime | None
     last_leave: DateTime | None
-    minutes_present: float
+    minutes_present: Annotated[
+        float,
+        msgspec.Meta(
+            description="time in the room from when the links open (RDV_JOIN_EARLY before the "
+            "start) until the room closes (RDV_CLOSE_GRACE after the end); two devices at once "
+            "count once"
+        ),
+    ]
     status: AttendanceStatus
     substitute_for: str | None
     sources: list[str]
@@ -55,7 +62,13 @@ class DirectorateFigures(Model):
     held: int
     representatives_present: int
     companies_met: int
-    median_minutes: float | None
+    median_minutes: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="median, over held meetings, of the minutes both sides were in the room "
+            "together between the meeting's start and its end"
+        ),
+    ]
 
 
 class DirectorateRequests(Model):
