@@ -4,7 +4,7 @@ validation tokens, Google's Pub/Sub push tokens).
 Verifiers are pure and never wait on the network, so the keys are fetched ahead and kept: a
 delivery signed with a key not fetched yet is answered 503 (`WebhookUnverifiable`) and a fetch is
 started, at most one a minute; the provider sends the delivery again. Keys are fetched again
-every few hours, since providers rotate them.
+every few hours, since providers rotate them. Only RSA keys are kept: the verifiers take RS256.
 """
 
 from __future__ import annotations
@@ -66,8 +66,10 @@ class KeySet:
         self._task = loop.create_task(self.refresh())
 
     async def ready(self) -> None:
-        """Fetches the set when it is missing or old (a periodic pass calls it)."""
-        if self.stale():
+        """Fetches the set when it is missing or old (a periodic pass calls it), at most once
+        a minute while the fetch fails."""
+        recent = self._tried is not None and self.clock() - self._tried < self.retry
+        if self.stale() and not recent:
             await self.refresh()
 
     async def refresh(self) -> bool:
@@ -78,7 +80,7 @@ class KeySet:
             found = {
                 key.key_id: key.key
                 for key in jwt.PyJWKSet.from_dict(document).keys
-                if key.key_id and key.public_key_use in (None, "sig")
+                if key.key_id and key.key_type == "RSA" and key.public_key_use in (None, "sig")
             }
         except (ProviderError, ValueError, jwt.PyJWTError) as error:
             log.warning("fetching signing keys failed: %s", error)

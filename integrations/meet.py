@@ -65,11 +65,13 @@ class MeetProvider(VideoProvider):
         *,
         topic: str | None = None,
         audience: str | None = None,
+        push_account: str | None = None,
         signing_keys: KeySet | None = None,
     ) -> None:
-        self.client, self.topic, self.audience = client, topic, audience
+        self.client, self.topic = client, topic
+        self.audience, self.push_account = audience, push_account
         self.signing_keys = signing_keys or KeySet(self.client.signing_keys)
-        self.can_receive_webhooks = bool(audience)
+        self.can_receive_webhooks = bool(audience and push_account)
 
     async def create_room(self, request: RoomRequest) -> Room:
         """The room's space: the one it had when it still exists (`metadata["space"]`), else a
@@ -151,12 +153,15 @@ class MeetProvider(VideoProvider):
         return [p for item in people if (p := _participant(item)) is not None]
 
     async def attendance_report(self, room: Room) -> Sequence[Attendance] | None:
-        """Everyone in the space's conference records, each join a span; None while a
-        conference still runs, or before one was held."""
+        """Everyone in the space's conference records, each join a span (nobody when no
+        conference was held); None while a conference still runs."""
         space = room.data.get("space")
-        records = await self.client.conference_records(str(space)) if space else []
-        if not records or any(not record.get("endTime") for record in records):
+        if not space:
             return None
+        records = await self.client.conference_records(str(space))
+        if any(not record.get("endTime") for record in records):
+            return None  # a conference still runs
+        # Asked once the room has closed: no conference at all means nobody came.
         found = []
         for record in records:
             for item in await self.client.participants(str(record.get("name", ""))):
@@ -189,8 +194,15 @@ class MeetProvider(VideoProvider):
         return Recording(link)
 
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
-        assert self.audience  # the door takes no push without it (can_receive_webhooks)
-        return verify(request, audience=self.audience, signing_key=self.signing_keys.key)
+        # The door takes no push without both (can_receive_webhooks).
+        assert self.audience
+        assert self.push_account
+        return verify(
+            request,
+            audience=self.audience,
+            account=self.push_account,
+            signing_key=self.signing_keys.key,
+        )
 
     async def close(self) -> None:
         await self.signing_keys.close()

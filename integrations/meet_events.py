@@ -3,14 +3,21 @@ publish a space's events on the operator's topic, and a push subscription of tha
 each to `/webhooks/meet` with an OIDC token.
 
 The token is the only credential: an RS256 JWT signed with one of Google's published keys, for
-`RDV_MEET_AUDIENCE` (`aud`), from Google (`iss`), for a verified service account, and not expired
-at the delivery's time. The message is a CloudEvent in binary mode: its `ce-*` attributes say
-what happened (`ce-type`), to which space (`ce-subject`) and when (`ce-time`), and its data names
-the resource (a conference record, a participant session, a recording). A join or a leave names
-the participant's session only: who it is comes from reading the participant afterwards
-(`MeetProvider.name_of`), and the conference record after the meeting is the attendance
-(`MeetProvider.attendance_report`). What Workspace Events say of the subscription itself
+`RDV_MEET_AUDIENCE` (`aud`), from Google (`iss`), issued to the push subscription's own service
+account (`email`, verified: `RDV_MEET_PUSH_ACCOUNT`; anyone can have Google sign a token for
+any audience), and not expired at the delivery's time. The message is a CloudEvent in binary
+mode: its `ce-*` attributes say what happened (`ce-type`), to which space (`ce-subject`) and
+when (`ce-time`), and its data names the resource (a conference record, a participant session,
+a recording). A join or a leave names the participant's session only: who it is comes from
+reading the participant afterwards (`MeetProvider.who`), and the conference records after the
+meeting are the attendance (`MeetProvider.attendance_report`). What Workspace Events say of the
+subscription itself
 (suspended, about to expire, expired) is kept as an alarm for the pass of subscriptions.
+
+[UNVERIFIED] That `ce-subject` names the space: Google documents the attribute for Chat events
+only (reference/meet.md 4.1, 8.3). Every event therefore also keeps its subscription
+(`ce-source`), and an alarm that names no space reaches its room through the subscription the
+room keeps (`orchestrator/attendance/following.py`).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 LEEWAY = timedelta(minutes=1)
 MEET = "google.workspace.meet."
 LIFECYCLE = "google.workspace.events.subscription.v1."
+SOURCE = "//workspaceevents.googleapis.com/"  # + the subscription's name, in ce-source
 _KINDS = {
     "conference.v2.started": Kind.ROOM_STARTED,
     "conference.v2.ended": Kind.ROOM_ENDED,
@@ -63,9 +71,15 @@ _SESSION = re.compile(
 
 
 def check_token(
-    headers: object, *, audience: str, signing_key: Callable[[str], Any | None], now: datetime
+    headers: object,
+    *,
+    audience: str,
+    account: str,
+    signing_key: Callable[[str], Any | None],
+    now: datetime,
 ) -> None:
-    """The push's OIDC token holds (reference/meet.md 4.2)."""
+    """The push's OIDC token holds (reference/meet.md 4.2), and was issued to the push's own
+    service account: any Google account can have a token signed for any audience."""
     token = credentials(headers, "Bearer")
     if token is None:
         raise WebhookRejected("no Authorization header: a push subscription without OIDC?")
@@ -74,6 +88,9 @@ def check_token(
         raise WebhookRejected("the token was not issued by Google")
     if claims.get("email_verified") is not True:
         raise WebhookRejected("the token's account is not verified")
+    email = claims.get("email")
+    if not isinstance(email, str) or email.casefold() != account.casefold():
+        raise WebhookRejected("the token is not the push subscription's (RDV_MEET_PUSH_ACCOUNT)")
     expires, issued, stamp = claims.get("exp"), claims.get("iat"), now.timestamp()
     if not isinstance(expires, int | float) or stamp > expires + LEEWAY.total_seconds():
         raise WebhookRejected("the token has expired")
@@ -82,10 +99,20 @@ def check_token(
 
 
 def verify(
-    request: WebhookRequest, *, audience: str, signing_key: Callable[[str], Any | None]
+    request: WebhookRequest,
+    *,
+    audience: str,
+    account: str,
+    signing_key: Callable[[str], Any | None],
 ) -> Delivery:
     """Reads one push: its token, then its event."""
-    check_token(request.headers, audience=audience, signing_key=signing_key, now=request.now)
+    check_token(
+        request.headers,
+        audience=audience,
+        account=account,
+        signing_key=signing_key,
+        now=request.now,
+    )
     message = obj(obj(load_json(request.body), "the body").get("message"), "'message'")
     attributes = opt_obj(message.get("attributes"))
     kind = opt_text(attributes, "ce-type") or ""
@@ -95,7 +122,8 @@ def verify(
     data = _data(message)
     at = utc_time(attributes.get("ce-time")) or utc_time(message.get("publishTime")) or request.now
     if kind.startswith(LIFECYCLE):
-        return Delivery((_alarm(kind, data, ident, at),))
+        source = (opt_text(attributes, "ce-source") or "").removeprefix(SOURCE)
+        return Delivery((_alarm(kind, data, ident, at, source),))
     found = _KINDS.get(kind.removeprefix(MEET)) if kind.startswith(MEET) else None
     subject = _SPACE.fullmatch(opt_text(attributes, "ce-subject") or "")
     if found is None or subject is None:  # authentic, nothing rdv acts on
@@ -104,13 +132,14 @@ def verify(
         )
     room = RoomRef(key=subject.group(1))
     key = dedupe_key(PROVIDER, ident)
+    source = (opt_text(attributes, "ce-source") or "").removeprefix(SOURCE)[:200]
     if found in (Kind.JOINED, Kind.LEFT):
         session = opt_text(opt_obj(data.get("participantSession")), "name") or ""
         named = _SESSION.fullmatch(session)
         if named is None:
             malformed("a participant event without its participant session")
         who = Who(connection=session)
-        details = {"participant": named.group(1), "session": session}
+        details = {"participant": named.group(1), "session": session, "subscription": source}
         return Delivery((ProviderEvent(PROVIDER, found, key, at, room, who, details),))
     if found is Kind.RECORDING_READY:
         recording = opt_text(opt_obj(data.get("recording")), "name") or ""
@@ -138,11 +167,12 @@ def _data(message: Obj) -> Obj:
     return obj(load_json(decoded, "the message's data"), "the message's data")
 
 
-def _alarm(kind: str, data: Obj, ident: str, at: datetime) -> ProviderEvent:
-    """What Workspace Events say of a subscription, kept for the pass of subscriptions (the
-    space it follows is its target)."""
+def _alarm(kind: str, data: Obj, ident: str, at: datetime, source: str) -> ProviderEvent:
+    """What Workspace Events say of a subscription, kept for the pass of subscriptions: in the
+    room of the space it follows when the data says which, and always with its name."""
     subscription = opt_obj(data.get("subscription"))
     target = _SPACE.fullmatch(opt_text(subscription, "targetResource") or "")
+    name = opt_text(subscription, "name") or source
     alarm = kind.removeprefix(LIFECYCLE)
     return ProviderEvent(
         PROVIDER,
@@ -150,5 +180,5 @@ def _alarm(kind: str, data: Obj, ident: str, at: datetime) -> ProviderEvent:
         dedupe_key(PROVIDER, ident),
         at,
         RoomRef(key=target.group(1) if target else None),
-        details={"alarm": alarm[:60], "subscription": (opt_text(subscription, "name") or "")[:200]},
+        details={"alarm": alarm[:60], "subscription": name[:200]},
     )

@@ -18,6 +18,6 @@ def utc_time(value: object) -> datetime | None:
         text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or one at the edge of the calendar
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -170,16 +170,19 @@ class TeamsProvider(VideoProvider):
         records = await self.client.attendance(str(organiser), str(meeting))
         if not records:
             return None
-        return [
-            Attendance(
-                connection=record.identity or f"name:{record.name}",
-                name=record.name or None,
-                email=record.email or None,
-                spans=record.spans,
+        # A report per time the call ran: one person's spans gathered from all of them.
+        people: dict[str, Attendance] = {}
+        for record in records:
+            key = record.identity or f"name:{record.name}"
+            known = people.get(key)
+            spans = tuple(sorted({*(known.spans if known else ()), *record.spans}))
+            people[key] = Attendance(
+                connection=key,
+                name=record.name or (known.name if known else None),
+                email=record.email or (known.email if known else None),
+                spans=spans,
             )
-            for record in records
-            if record.spans
-        ]
+        return [person for person in people.values() if person.spans]
 
     def verify_webhook(self, request: WebhookRequest) -> Delivery:
         return verify(

@@ -117,7 +117,12 @@ def _meet(settings: Settings, session: aiohttp.ClientSession) -> VideoProvider:
         events_url=settings.meet_events_url,
         certs_url=settings.meet_certs_url,
     )
-    return MeetProvider(client, topic=settings.meet_topic, audience=settings.meet_audience)
+    return MeetProvider(
+        client,
+        topic=settings.meet_topic,
+        audience=settings.meet_audience,
+        push_account=settings.meet_push_account,
+    )
 
 
 # The settings that check a provider's webhooks (BigBlueButton and LiveKit sign theirs with the
@@ -127,7 +132,7 @@ WEBHOOK_SETTINGS: dict[str, tuple[str, ...]] = {
     "janus": ("janus_webhook_user", "janus_webhook_password"),
     "zoom": ("zoom_webhook_secret",),
     "teams": ("teams_certificate",),
-    "meet": ("meet_topic", "meet_audience"),
+    "meet": ("meet_topic", "meet_audience", "meet_push_account"),
 }
 
 FACTORIES: dict[str, Factory] = {

@@ -136,6 +136,7 @@ class Settings:
     # the OIDC tokens its push subscription sends them to us with.
     meet_topic: str | None = None
     meet_audience: str | None = None
+    meet_push_account: str | None = None  # the service account the push signs its tokens as
     meet_events_url: str = "https://workspaceevents.googleapis.com"
     meet_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"
     room_lead: timedelta = timedelta(minutes=30)

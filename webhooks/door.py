@@ -122,6 +122,8 @@ def routes(door: Door) -> web.RouteTableDef:
         except WebhookUnverifiable as error:
             door.on_refused(provider, "unverifiable")
             return _answer(503, str(error))
+        if not delivery.events and delivery.reply is not None:
+            return _reply(delivery.reply)  # a handshake: nothing to keep
         try:
             accepted = await door.inbox.accept(provider, delivery, body, incoming.now)
         except Exception:
@@ -129,15 +131,20 @@ def routes(door: Door) -> web.RouteTableDef:
             door.on_refused(provider, "unavailable")
             return _answer(503, "cannot store the delivery now; retry later")
         door.on_accepted(provider, accepted, delivery)
-        if isinstance(delivery.reply, str):
-            return web.Response(text=delivery.reply, content_type="text/plain")
         if delivery.reply is not None:
-            return web.json_response(dict(delivery.reply))
+            return _reply(delivery.reply)
         return web.json_response({"accepted": accepted.new, "duplicates": accepted.duplicates})
 
     table.post("/webhooks/{provider}")(receive)
     table.post("/webhooks/{provider}/{tail:.*}")(receive)
     return table
+
+
+def _reply(reply: Mapping[str, str] | str) -> web.Response:
+    """What a provider's handshake wants back: plain text (Graph) or a JSON object (Zoom)."""
+    if isinstance(reply, str):
+        return web.Response(text=reply, content_type="text/plain")
+    return web.json_response(dict(reply))
 
 
 def _headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import NotConfigured, ProviderError, Room
+from integrations.following import subscription_of
 
 from ..clock import Clock
 from ..db import models as m
@@ -29,6 +30,7 @@ from ..settings import Settings
 
 log = logging.getLogger("rdv.attendance")
 OPEN = ("ready", "live")
+LATE = timedelta(days=1)  # alarms that named no room are looked for this far back
 
 
 class RoomFollower:
@@ -62,11 +64,16 @@ class RoomFollower:
                         m.Session.ends_at,
                     )
                     .join(m.Session, m.Session.id == m.Room.session_id)
-                    .where(m.Room.state.in_(OPEN), m.Room.provisioned_with.is_not(None))
+                    .where(
+                        m.Room.state.in_(OPEN),
+                        m.Room.provisioned_with.is_not(None),
+                        # Not while the lifecycle is closing it: its subscription ends there.
+                        or_(m.Room.lease_until.is_(None), m.Room.lease_until < now),
+                    )
                 )
                 if self._following(row.provisioned_with)
             ]
-            alarms = await _alarms(db, rows)
+            alarms = await _alarms(db, rows, now)
         changed = 0
         for row in rows:
             data = dict(row.provider_data or {})
@@ -105,20 +112,32 @@ class RoomFollower:
                 await self.follow()
 
 
-async def _alarms(db: AsyncSession, rows: list[Any]) -> dict[int, list[tuple[datetime, str]]]:
-    """Each room's alarms received since the last pass that heard its alarms."""
+async def _alarms(
+    db: AsyncSession, rows: list[Any], now: datetime
+) -> dict[int, list[tuple[datetime, str]]]:
+    """Each room's alarms received since the last pass that heard its alarms: those stored in
+    the room, and those that named no room but the subscription the room keeps."""
     heard = {row.id: _moment((row.provider_data or {}).get("alarms_heard")) for row in rows}
     if not heard:
         return {}
+    kept = {name: row.id for row in rows if (name := subscription_of(row.provider_data or {}))}
     found: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     for room_id, received_at, details in await db.execute(
         select(ProviderEventRow.room_id, ProviderEventRow.received_at, ProviderEventRow.details)
-        .where(ProviderEventRow.room_id.in_(heard), ProviderEventRow.kind == "other")
+        .where(
+            or_(
+                ProviderEventRow.room_id.in_(heard),
+                and_(ProviderEventRow.room_id.is_(None), ProviderEventRow.received_at > now - LATE),
+            ),
+            ProviderEventRow.kind == "other",
+        )
         .order_by(ProviderEventRow.received_at)
     ):
-        alarm = details.get("alarm") if isinstance(details, dict) else None
-        if alarm and received_at > heard[room_id]:
-            found[room_id].append((received_at, str(alarm)))
+        said = details if isinstance(details, dict) else {}
+        room = room_id if room_id is not None else kept.get(str(said.get("subscription")))
+        alarm = said.get("alarm")
+        if alarm and room is not None and received_at > heard[room]:
+            found[room].append((received_at, str(alarm)))
     return found
 
 

@@ -58,7 +58,10 @@ class ParticipantNamer:
         """Names what is queued, as it comes, until cancelled."""
         while True:
             first = await self._queue.get()
-            await self._name([first, *self._waiting()])
+            try:
+                await self._name([first, *self._waiting()])
+            except Exception:  # the database away a moment: these wait for the record
+                log.exception("naming participants failed")
 
     async def drain(self) -> int:
         """Names everything queued now; how many events were named (tests drive it)."""

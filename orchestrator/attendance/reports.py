@@ -1,14 +1,15 @@
 """The provider's own record of who attended, read after the meeting (Teams attendance reports,
 Meet conference records) for providers with `reports_attendance`.
 
-When such a room closes, the lifecycle marks its report `pending`. Passes then ask the provider
+Such a room's record is `expected` from the moment it is made; when it closes the lifecycle
+marks it `pending`. Passes then ask the provider
 for the record, waiting longer after each "not yet" (Graph makes a report some time after the
 call ends), for a day at most. The record is stored as events of source `report` (a join and a
 leave per span, in the room), in the transaction that marks the report `read`: from then on the
 attendance log takes the room's presence from those events alone (`log.py`), so a notification
 lost or delayed on the way changes nothing. A room whose record never came keeps what the
-notifications said (`none`). The meeting's outcome is checked only once its report is no longer
-pending (`mail/outcome_questions.py`).
+notifications said (`none`). The meeting's outcome is checked only once its record is read or
+given up (`WAITING`: `mail/outcome_questions.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import Attendance, NotConfigured, ProviderError, Room
@@ -32,10 +33,17 @@ from .events import record_events
 
 log = logging.getLogger("rdv.attendance")
 REPORT = "report"  # the events' source, and the key in the room's data
-PENDING, READ, NONE = "pending", "read", "none"
+EXPECTED, PENDING, READ, NONE = "expected", "pending", "read", "none"
+WAITING = (EXPECTED, PENDING)  # a meeting whose outcome waits for its record
 PATIENCE = timedelta(hours=24)
 FIRST_WAIT = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=1)
+
+
+def report_is(*states: str) -> ColumnElement[bool]:
+    """Rooms whose record is in one of `states` (in SQL, on both databases)."""
+    found: ColumnElement[bool] = m.Room.provider_data[REPORT].as_string().in_(states)
+    return found
 
 
 def events_of(provider: str, room_key: str, found: Sequence[Attendance]) -> list[ProviderEvent]:
@@ -43,12 +51,12 @@ def events_of(provider: str, room_key: str, found: Sequence[Attendance]) -> list
     events = []
     ref = RoomRef(key=room_key)
     for person in found:
-        for index, (joined, left) in enumerate(person.spans):
+        for joined, left in person.spans:
             # A connection per span: a person's spans overlap when they had two tabs open.
-            connection = f"report:{person.connection}:{index}"
-            who = Who(connection=connection, name=person.name, email=person.email)
+            span = f"{person.connection}:{joined.isoformat()}:{left.isoformat()}"
+            who = Who(connection=f"report:{span}", name=person.name, email=person.email)
             for kind, at in ((Kind.JOINED, joined), (Kind.LEFT, left)):
-                key = f"report:{room_key}:{person.connection}:{index}:{kind.value}"
+                key = f"report:{room_key}:{span}:{kind.value}"
                 events.append(ProviderEvent(provider, kind, key, at, ref, who))
     return events
 
@@ -68,7 +76,7 @@ class ReportReader:
                 for row in await db.execute(
                     select(m.Room.id, m.Room.room_key, m.Room.provider_data, m.Session.ends_at)
                     .join(m.Session, m.Session.id == m.Room.session_id)
-                    .where(m.Room.state == "ended", m.Session.ends_at > now - 2 * PATIENCE)
+                    .where(m.Room.state == "ended", report_is(PENDING))
                 )
                 if _due(row.provider_data, now)
             ]

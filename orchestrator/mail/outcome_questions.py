@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -24,7 +24,7 @@ from calendars.text import Writer
 
 from ..attendance.announce import meetings_closed
 from ..attendance.log import attendance
-from ..attendance.reports import PENDING, REPORT
+from ..attendance.reports import WAITING, report_is
 from ..db import models as m
 from ..db.mail import enqueue
 from ..db.outcomes import LABELS, MeetingOutcome, OutcomeCheck
@@ -63,7 +63,10 @@ class OutcomeQuestions:
                     select(m.Session, m.Event)
                     .join(m.Event, m.Event.id == m.Session.event_id)
                     .outerjoin(OutcomeCheck, OutcomeCheck.session_id == m.Session.id)
+                    .outerjoin(m.Room, m.Room.session_id == m.Session.id)
                     .where(
+                        # A meeting whose provider keeps a record of it waits for that record.
+                        or_(m.Room.id.is_(None), ~func.coalesce(report_is(*WAITING), False)),
                         m.Session.kind.in_(m.ONE_TO_ONE),
                         m.Session.cancelled_at.is_(None),
                         m.Session.ends_at <= now - marks.close_grace,
@@ -81,11 +84,6 @@ class OutcomeQuestions:
                 outcomes = await attendance(
                     db, event, now=now, marks=marks, session_ids=[s.id for s in sessions]
                 )
-                outcomes = [
-                    outcome
-                    for outcome in outcomes  # the provider's record of it is still to come
-                    if (outcome.room.provider_data or {}).get(REPORT) != PENDING
-                ]
                 for outcome in outcomes:
                     held = bool(outcome.held)
                     db.add(OutcomeCheck(session_id=outcome.session.id, held=held, checked_at=now))

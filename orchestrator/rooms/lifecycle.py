@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from integrations.base import ProviderError, ProviderUnavailable, Room, RoomRequest, Seat
 
-from ..attendance.reports import PENDING, REPORT
+from ..attendance.reports import EXPECTED, PENDING, REPORT
 from ..clock import Clock
 from ..db import models as m
 from ..db.updates import note
@@ -215,6 +215,8 @@ class RoomLifecycle:
             log.warning("room %s failed on %s: %s", request.room_key, provider_name, error)
             return False
         data = {"provider": provider_name, **dict(room.data)}
+        if provider.reports_attendance:  # its outcome waits for the record (attendance/reports)
+            data[REPORT] = EXPECTED
         async with self.db() as db, db.begin():
             kept = await db.execute(
                 update(m.Room)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
-from support.fake_meet import USER, FakeMeet, create_app
+from support.fake_meet import LIFECYCLE, USER, FakeMeet, create_app, envelope
 from support.mailsink import free_port
 from support.office_day import (
     END,
@@ -76,6 +76,7 @@ def start_service(
             meet_certs_url=f"{meet_url}/oauth2/v3/certs",
             meet_topic=fake.topic,
             meet_audience=fake.audience,
+            meet_push_account=fake.push_account,
             public_url=f"http://127.0.0.1:{port}",
             **overrides,
         )
@@ -227,6 +228,9 @@ async def test_a_push_is_believed_only_with_googles_token_for_our_audience(
     )
     assert await post(f"Bearer {fake.oidc_token(at(2), email_verified=False)}") == 401
     assert await post(f"Bearer {fake.oidc_token(at(2), iss='https://evil.example')}") == 401
+    # Anyone can have Google sign a token for our audience: only the push's account is believed.
+    other = "someone@another-project.iam.gserviceaccount.com"
+    assert await post(f"Bearer {fake.oidc_token(at(2), email=other)}") == 401
     old = fake.oidc_token(at(-120))  # an hour past its expiry
     assert await post(f"Bearer {old}") == 401
     forged = _signed_elsewhere(fake, stamp)
@@ -300,3 +304,29 @@ async def test_a_second_subscription_for_a_space_is_refused_and_the_first_one_ke
     await app_of(api)[appkeys.FOLLOWER].follow()  # ALREADY_EXISTS: the one Google has is found
     assert (await spaces(db))["m1"]["subscription"] == room["subscription"]
     assert len(fake.subscriptions) == 2
+
+
+async def test_an_alarm_that_names_only_its_subscription_reaches_its_room(
+    start_service: Callable[..., Any], fake: FakeMeet, clock: ManualClock, db: Any
+) -> None:
+    """Google's one documented example of a lifecycle event names the subscription, not its
+    space: the room that keeps that subscription renews it at once."""
+    api: Api = await start_service()
+    await api.import_ok(program_on("meet"))
+    await provision(api, clock, START - timedelta(minutes=30))
+    name = (await spaces(db))["m1"]["subscription"]
+    before = fake.subscriptions[name].expires
+    reminder = envelope(
+        {"name": name}, LIFECYCLE + "expirationReminder", {"subscription": {"name": name}}, at(-20)
+    )
+    clock.set(at(-20))
+    token = fake.oidc_token(at(-20))
+    answer = await api.client.post(
+        "/webhooks/meet",
+        data=json.dumps(reminder),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status == 200, await answer.text()
+    await app_of(api)[appkeys.FOLLOWER].follow()
+    assert (await spaces(db))["m1"].get("alarms_heard")
+    assert fake.subscriptions[name].expires != before  # renewed for what the room needs

@@ -20,7 +20,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
+from sqlalchemy import func, select
 from support.fake_teams import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -51,6 +51,7 @@ from integrations.base import NotConfigured
 from integrations.teams_events import client_state, load_notification_key
 from orchestrator import appkeys
 from orchestrator.db import models as m
+from orchestrator.db.attendance import WebhookDelivery
 from orchestrator.db.outcomes import OutcomeCheck
 from orchestrator.settings import Settings
 
@@ -350,11 +351,9 @@ async def test_a_subscription_graph_removes_is_made_again_and_a_long_session_is_
     start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
 ) -> None:
     api: Api = await start_service(max_session_length=timedelta(days=4))
-    three_days = program_on(
-        "teams", end="2021-04-11T10:30"
-    )  # m1 runs three days (a trade fair stand)
-    await api.import_ok(three_days)
     three_days = program_on("teams", end="2021-04-11T10:30")  # m1: a three-day stand
+    await api.import_ok(three_days)
+    await provision(api, clock, START - timedelta(minutes=30))
     m1 = meeting_of(fake, (await rooms(db))["m1"])
     made = fake.subscription_for(m1["id"])
     assert made is not None
@@ -451,3 +450,81 @@ def test_each_rooms_client_state_is_its_own() -> None:
     assert client_state(secret, "m1-abc") != client_state(secret, "m2-abc")
     assert client_state(secret, "m1-abc") == client_state(secret, "m1-abc")
     assert client_state(b"j" * 32, "m1-abc") != client_state(secret, "m1-abc")
+
+
+# -- what an outsider or a bad day brings ---------------------------------------------------------
+async def test_the_handshake_echoes_its_token_and_keeps_nothing(
+    start_service: Callable[..., Any], db: Any
+) -> None:
+    """Graph's handshake carries no credential: anyone may send one, so it is answered and
+    nothing of it is kept; and only at a room's address."""
+    api: Api = await start_service()
+    answer = await api.client.post(
+        "/webhooks/teams/m1-0a1b2c?validationToken=%3Cb%3Ehi%3C%2Fb%3E", data=b"x" * 900_000
+    )
+    assert answer.status == 200
+    assert answer.content_type == "text/plain"
+    assert await answer.text() == "<b>hi</b>"
+    refused = await api.client.post("/webhooks/teams/Not A Room?validationToken=x")
+    assert refused.status == 401
+    too_long = await api.client.post(f"/webhooks/teams/m1-0a1b2c?validationToken={'x' * 2000}")
+    assert too_long.status == 400
+    async with db() as s:
+        assert await s.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+
+
+async def test_the_outcome_waits_for_the_report_even_when_its_pass_comes_before_the_close(
+    start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
+) -> None:
+    api: Api = await start_service()
+    await api.import_ok(program_on("teams"))
+    await provision(api, clock, START - timedelta(minutes=30))
+    m1 = meeting_of(fake, (await rooms(db))["m1"])
+    clock.set(at(29))
+    await tell(fake, m1, [(0, "callStarted"), roster(1, "Ana Lopez")])  # Chloé's joins lost
+    clock.set(END + GRACE)  # the outcome pass's moment, before the lifecycle closes the room
+    await outcome_checks(api)
+    assert await checked(db) == set()
+    await provision(api, clock, END + GRACE)
+    fake.end_meeting(
+        m1["id"],
+        [
+            attendance_record("Ana Lopez", [(at(1), at(28))], email="ana@water.example"),
+            attendance_record("Chloé Martin", [(at(2), at(27))], email="chloe@acme.example"),
+        ],
+    )
+    assert await app_of(api)[appkeys.REPORTS].read() == 1
+    await outcome_checks(api)
+    assert ("m1", True) in await checked(db)  # held, as the report says
+
+
+async def test_a_report_that_never_comes_is_given_up_even_after_days_without_a_pass(
+    start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
+) -> None:
+    api: Api = await start_service()
+    await api.import_ok(program_on("teams"))
+    await provision(api, clock, START - timedelta(minutes=30))
+    await provision(api, clock, END + GRACE)
+    assert (await rooms(db))["m1"].provider_data["report"] == "pending"
+    clock.set(END + timedelta(days=3))  # the service was down over a weekend
+    assert await app_of(api)[appkeys.REPORTS].read() == 0
+    assert (await rooms(db))["m1"].provider_data["report"] == "none"
+    await outcome_checks(api)
+    assert ("m1", False) in await checked(db)  # judged from what the notifications said
+
+
+async def test_a_call_that_ran_twice_has_two_reports_and_both_count(
+    start_service: Callable[..., Any], fake: FakeTeams, clock: ManualClock, db: Any
+) -> None:
+    api: Api = await start_service()
+    await api.import_ok(program_on("teams"))
+    await provision(api, clock, START - timedelta(minutes=30))
+    m1 = meeting_of(fake, (await rooms(db))["m1"])
+    ana = attendance_record
+    fake.end_meeting(m1["id"], [ana("Ana Lopez", [(at(1), at(9))], user_id=user("Ana Lopez"))])
+    fake.end_meeting(m1["id"], [ana("Ana Lopez", [(at(12), at(28))], user_id=user("Ana Lopez"))])
+    await provision(api, clock, END + GRACE)
+    assert await app_of(api)[appkeys.REPORTS].read() == 1
+    clock.set(END + timedelta(hours=1))
+    row = (await attendance(api))[("m1", "Ana Lopez")]
+    assert row["minutes_present"] == pytest.approx(8 + 16, abs=0.1)

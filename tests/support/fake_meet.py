@@ -44,9 +44,10 @@ subscription; a token without `sub`, which Google issues but which has no Meet),
 refused filters, masks, page tokens, expirations, topics and event types; the 403 for a topic
 Meet cannot publish to and the 400 FAILED_PRECONDITION for reactivating an ACTIVE subscription;
 anonymous or phone users who rejoin under one name being one participant; Pub/Sub's ids.
-[UNVERIFIED], chosen as reference/meet.md advises: `ce-subject` of Meet events is the target
-space; `orderingKey` is always set, to the subscription; ending a conference sends `left` for each
-open session, then `ended`; lifecycle data is `{"subscription": <the Subscription in the API's
+[UNVERIFIED], chosen for this fake (reference/meet.md 8.3 warns against routing on it alone, so
+rdv also keeps the subscription of each event): `ce-subject` of Meet events is the target
+space; `orderingKey` is always set, to the subscription; ending a conference sends `left` for
+each open session, then `ended`; lifecycle data is `{"subscription": <the Subscription in the API's
 camelCase>}` (Google's one example shows `suspension_reason`), and `expired` shows the state it
 had. Not served yet: transcripts (their event type is accepted, never sent), user targets
 (`//cloudidentity.googleapis.com/users/...`, 400), expiration reminders unasked.
