@@ -59,6 +59,7 @@ from .rooms.timers import LifecycleTimers
 from .settings import Settings
 from .workspace.actions import Workspace
 from .workspace.program import Uploads
+from .workspace.runs import SchedulingRuns
 
 log = logging.getLogger("rdv")
 AUTO_REFILL = Author("rdv, after a decline (refill: auto)", "scheduler")
@@ -123,6 +124,7 @@ def create_app(
     app[appkeys.WRITER] = Writer(catalogues)
     app[appkeys.PAGES] = pages
     app[appkeys.INVITES] = InviteComposer(settings, app[appkeys.WRITER])
+    app[appkeys.RUNS] = SchedulingRuns()
     mail_target = parse_mail_url(settings.mail_url)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
@@ -307,6 +309,7 @@ def create_app(
 
     async def end_streams(app: web.Application) -> None:
         await app[appkeys.FEED].close()
+        await app[appkeys.RUNS].close()  # before the database they write to closes
 
     app.on_shutdown.append(end_streams)
     app.cleanup_ctx.extend(

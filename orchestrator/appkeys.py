@@ -32,6 +32,7 @@ from .rooms.timers import LifecycleTimers
 from .settings import Settings
 from .workspace.actions import Workspace
 from .workspace.program import Uploads
+from .workspace.runs import SchedulingRuns
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -51,6 +52,7 @@ POLLER = web.AppKey("poller", RoomPoller)
 FOLLOWER = web.AppKey("follower", RoomFollower)
 REPORTS = web.AppKey("reports", ReportReader)
 NAMER = web.AppKey("namer", ParticipantNamer)
+RUNS = web.AppKey("runs", SchedulingRuns)
 FEED = web.AppKey("feed", Feed)
 SNAPSHOTS = web.AppKey("snapshots", Snapshots)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)

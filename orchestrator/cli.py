@@ -39,6 +39,7 @@ from .program.refill import RefillOutcome, refill_event
 from .program.schedule import DEFAULT_TIME_LIMIT, Changed, schedule_event
 from .program.schedule_outcome import Outcome
 from .program.service import NotFound
+from .progress import Progress, for_stream
 from .replays.links import ReplayRefused
 from .report.text import report_lines
 from .serve import serve
@@ -187,7 +188,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(token)
         return 0
     if args.command == "import":
-        for line in asyncio.run(import_file(settings, args.file)).summary():
+        progress = for_stream(sys.stderr)  # how it goes, on stderr: stdout says what changed
+        try:
+            changes = asyncio.run(import_file(settings, args.file, progress))
+        finally:
+            progress.close()
+        for line in changes.summary():
             print(line)
         return 0
     if args.command == "db":
@@ -284,8 +290,19 @@ async def _refill(settings: Settings, args: argparse.Namespace) -> RefillOutcome
 
 
 async def _schedule(settings: Settings, args: argparse.Namespace) -> Outcome:
-    """Schedules and queues the invites; a running `rdv serve` sends them."""
+    """Schedules and queues the invites; a running `rdv serve` sends them. How the work goes
+    is shown on stderr: live on a terminal, a line per phase elsewhere."""
     composer = InviteComposer(settings, Writer(Catalogues()))
+    progress = for_stream(sys.stderr)
+    try:
+        return await _scheduled(settings, args, composer, progress)
+    finally:
+        progress.close()
+
+
+async def _scheduled(
+    settings: Settings, args: argparse.Namespace, composer: InviteComposer, progress: Progress
+) -> Outcome:
     async with migrated_engine(settings) as engine:
         return await schedule_event(
             session_factory(engine),
@@ -300,4 +317,5 @@ async def _schedule(settings: Settings, args: argparse.Namespace) -> Outcome:
                 AgendaReady(settings, composer.writer),
                 recorder(Author.command("scheduler"), "schedule"),
             ),
+            progress=progress,
         )

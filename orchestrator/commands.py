@@ -25,6 +25,7 @@ from .program.audit import Author, hooks, record_readd, recorder
 from .program.changes import ChangeSet
 from .program.load import load_path
 from .program.service import import_program
+from .progress import Progress
 from .replays.archive import NewReplay, add_replay, replay_dict
 from .report.extras import extra_figures
 from .settings import Settings
@@ -41,8 +42,12 @@ async def migrated_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-async def import_file(settings: Settings, path: str | Path) -> ChangeSet:
+async def import_file(
+    settings: Settings, path: str | Path, progress: Progress | None = None
+) -> ChangeSet:
     """Imports and queues the invites; a running `rdv serve` sends them."""
+    told = progress or Progress()
+    told.phase(f"reading {Path(path).name}")
     raw = load_path(path)
     composer = InviteComposer(settings, Writer(Catalogues()))
     async with migrated_engine(settings) as engine:
@@ -52,6 +57,7 @@ async def import_file(settings: Settings, path: str | Path) -> ChangeSet:
             raw,
             now=SystemClock().now(),
             on_change=hooks(composer.queue, recorder(Author.command(), "program.import")),
+            progress=told,
         )
 
 

@@ -46,6 +46,8 @@ DONE = {
     "request-accepted": "Accepted for the directorate; the company is told.",
     "request-declined": "Declined for the directorate; the company is told.",
     "scheduled": "The meetings are written; their invites are on their way.",
+    "previewing": "The placement is being worked out; nothing is written.",
+    "scheduling": "The meetings are being placed; they are written when the run is over.",
     "follow-up": "The follow-up meeting is planned; its invites are on their way.",
     "webhook-ended": "The subscription is ended; nothing more is sent to it.",
     "webhook-resent": "The delivery is due again, with the same webhook-id.",

@@ -50,6 +50,29 @@ class Card:
     no_shows: int
     declined: bool = False  # a meeting to come that someone said they cannot come to
 
+    @property
+    def tally(self) -> dict[str, int]:
+        """How many seats are in the room, late and absent (those who left count as absent):
+        what a plenary of a hundred people shows instead of every name."""
+        counted = {"present": 0, "late": 0, "absent": 0, "expected": 0}
+        for seat in self.seats:
+            counted["absent" if seat.mark == "left" else seat.mark] += 1
+        return counted
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What makes the room stand out on the dashboard, most serious first."""
+        found = []
+        if self.state == "failed":
+            found.append("failed")
+        if self.one_sided:
+            found.append("one-sided")
+        if any(seat.mark == "late" for seat in self.seats):
+            found.append("late")
+        if self.declined:
+            found.append("declined")
+        return tuple(found)
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db import models as m
 from ..db.mail import MailMessage
+from ..progress import Progress
 from ..scheduling.explain import explain
 from ..scheduling.instance import Existing, Plan, build
 from ..scheduling.model import Solution
@@ -53,8 +54,12 @@ async def schedule_event(
     time_limit: float = DEFAULT_TIME_LIMIT,
     workers: int = WORKERS,
     on_change: ChangeHook | None = None,
+    progress: Progress | None = None,
 ) -> Outcome:
-    """Places the event's open requests and, unless `dry_run`, writes the meetings."""
+    """Places the event's open requests and, unless `dry_run`, writes the meetings; `progress`
+    hears of each phase and of each better placement the search finds."""
+    told = progress or Progress()
+    told.phase("reading the event")
     async with db_factory() as db, db.begin():
         document = await export_document(db, slug)
         if document is None:
@@ -68,10 +73,14 @@ async def schedule_event(
     if program.requests is None or not program.requests.requests:
         return outcome
     plan = _plan(program, invited, now=now, move=move)
-    solution = await asyncio.to_thread(solve, plan.instance, time_limit=time_limit, workers=workers)
+    solution = await asyncio.to_thread(
+        solve, plan.instance, time_limit=time_limit, workers=workers, progress=told
+    )
     edited = _report(outcome, plan, solution, copy.deepcopy(document))
     if dry_run:
+        told.finish()
         return outcome
+    told.phase("writing the meetings")
     # Mail going out meanwhile for other sessions is no change; for a meeting of a request it is.
     ours = {request.session_key for request in program.requests.requests}
     async with db_factory() as db, db.begin():
@@ -85,6 +94,7 @@ async def schedule_event(
             )
         except Replan:
             raise Changed(f'the event "{slug}" changed while scheduling; run it again') from None
+    told.finish()
     return outcome
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ..db import models as m
 from ..db.updates import latest, note
 from ..participants.erasure import erased_among
+from ..progress import Progress
 from ..providers import unavailable
 from ..settings import Settings
 from . import sections, zoom_hosts
@@ -83,10 +84,14 @@ async def import_program(
     slug: str | None = None,
     on_change: ChangeHook | None = None,
     unchanged_since: int | None = None,
+    progress: Progress | None = None,
 ) -> ChangeSet:
     """Validates and applies `raw`; with `unchanged_since` (a preview's `seen`), refuses with
-    Stale when another change of the event came in between."""
+    Stale when another change of the event came in between. `progress` hears of each phase."""
+    told = progress or Progress()
+    told.phase("checking the program")
     program = checked(raw, settings, slug)
+    told.phase(f"writing the event: {len(program.people)} people, {len(program.sessions)} sessions")
     async with db_factory() as db, db.begin():
         changes, seen = await _apply(db, settings, program, raw, now)
         if unchanged_since is not None and seen != unchanged_since:
@@ -94,8 +99,10 @@ async def import_program(
                 f'the event "{program.event.slug}" changed after this preview was made: '
                 "upload the file again to see what it would change now"
             )
+        told.phase("recording what to tell people (invites, updates)")
         await _changed(db, changes, now, on_change)
-        return changes
+    told.finish()
+    return changes
 
 
 async def preview_import(

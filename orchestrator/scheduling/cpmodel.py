@@ -5,7 +5,7 @@ organisations, per person who may take each side; the rules as constraints; the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -186,15 +186,23 @@ class Model:
                 self.cp.add_hint(ends[position], any(busy[position:]) or not any(busy))
 
     def run(
-        self, objective: cp_model.LinearExprT, *, maximize: bool, seconds: float, workers: int
+        self,
+        objective: cp_model.LinearExprT,
+        *,
+        maximize: bool,
+        seconds: float,
+        workers: int,
+        on_solution: Callable[[float, float], None] | None = None,
     ) -> tuple[Stage, dict[int, Meeting]] | None:
+        """The best solution within `seconds`; `on_solution(value, bound)` hears of each better
+        one as the search finds it (from the solver's threads)."""
         if maximize:
             self.cp.maximize(objective)
         else:
             self.cp.minimize(objective)
         solver = cp_model.CpSolver()
         parameters(solver, seconds=seconds, workers=workers)
-        status = solver.solve(self.cp)
+        status = solver.solve(self.cp, _Reporter(on_solution) if on_solution else None)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         values = solver.response_proto.solution
@@ -218,6 +226,17 @@ class Model:
         for index, taken in chosen.items():
             meetings[index] = Meeting(taken[-1], (taken[0], taken[1]))
         return meetings
+
+
+class _Reporter(cp_model.CpSolverSolutionCallback):
+    """Tells of each better solution the search finds, with the bound proven so far."""
+
+    def __init__(self, report: Callable[[float, float], None]) -> None:
+        super().__init__()
+        self.report = report
+
+    def on_solution_callback(self) -> None:
+        self.report(self.objective_value, self.best_objective_bound)
 
 
 def parameters(solver: cp_model.CpSolver, *, seconds: float, workers: int) -> None:

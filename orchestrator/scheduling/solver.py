@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from ..progress import Progress
 from . import greedy
 from .cpmodel import Model
 from .measure import idle_slots
@@ -24,6 +25,7 @@ def solve_exact(
     time_limit: float,
     workers: int = WORKERS,
     idle: bool = True,
+    progress: Progress | None = None,
 ) -> Solution:
     """The best schedule found within `time_limit` seconds: the LP relaxation rounded and
     repaired by moves; CP-SAT on the placement unless the relaxation already proves it best;
@@ -31,10 +33,14 @@ def solve_exact(
     began = time.perf_counter()
     deadline = began + time_limit
     reserve = min(max(2.0, time_limit * IDLE_SHARE), time_limit / 2) if idle else 0.0
+    told = progress or Progress()
     model = Model(instance)
-    best, relaxed = _start(instance, model, (deadline - began - reserve) * 0.3)
+    first = (deadline - began - reserve) * 0.3
+    told.phase("a first placement (linear relaxation, then moves)", seconds=first)
+    best, relaxed = _start(instance, model, first)
     ceiling = None if relaxed is None else relaxed.bound
     achieved = value(instance, best)
+    told.solution(achieved, ceiling)
     if relaxed is not None and achieved < relaxed.bound:
         budget = (deadline - time.perf_counter() - reserve) * 0.3
         best = _around(instance, relaxed.whole, best, seconds=budget, workers=workers)
@@ -42,11 +48,15 @@ def solve_exact(
     optimal = ceiling is not None and achieved >= ceiling
     if not optimal:
         model.hint(best)
+        seconds = deadline - time.perf_counter() - reserve
+        told.phase("searching for the best placement (CP-SAT)", seconds=seconds)
+        told.solution(achieved, ceiling)
         placed = model.run(
             model.placement(),
             maximize=True,
-            seconds=deadline - time.perf_counter() - reserve,
+            seconds=seconds,
             workers=workers,
+            on_solution=lambda found, bound: told.solution(found, min(bound, ceiling or bound)),
         )
         if placed is not None and placed[0].value >= achieved:
             stage, best = placed
@@ -55,6 +65,7 @@ def solve_exact(
             optimal = stage.optimal or achieved >= ceiling
     idle_optimal = False
     if idle:
+        told.phase("shortening waits between meetings", seconds=reserve)
         best = compact(instance, best, seconds=reserve / 2)
         model.cp.add(model.placement() >= achieved)
         idle_expr, _ = model.idle()

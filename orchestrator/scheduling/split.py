@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from ortools.linear_solver import pywraplp
 
+from ..progress import Progress
 from . import greedy
 from .model import Instance, Meeting, Solution, restrict
 from .relax import weights
@@ -38,19 +39,33 @@ def candidates(instance: Instance) -> int:
     return total
 
 
-def solve(instance: Instance, *, time_limit: float, workers: int = WORKERS) -> Solution:
+def solve(
+    instance: Instance,
+    *,
+    time_limit: float,
+    workers: int = WORKERS,
+    progress: Progress | None = None,
+) -> Solution:
     """One exact model when it is small enough, else by window then repair."""
     if candidates(instance) <= SPLIT_ABOVE:
-        return solve_exact(instance, time_limit=time_limit, workers=workers)
-    return solve_split(instance, time_limit=time_limit, workers=workers)
+        return solve_exact(instance, time_limit=time_limit, workers=workers, progress=progress)
+    return solve_split(instance, time_limit=time_limit, workers=workers, progress=progress)
 
 
-def solve_split(instance: Instance, *, time_limit: float, workers: int = WORKERS) -> Solution:
+def solve_split(
+    instance: Instance,
+    *,
+    time_limit: float,
+    workers: int = WORKERS,
+    progress: Progress | None = None,
+) -> Solution:
     """The counting model's choices window by window, most important first; then the rest
     anywhere; then shorter waits. `workers` is there for the same call as `solve_exact`: the
     LP and the moves run on one core."""
+    told = progress or Progress()
     began = time.perf_counter()
     deadline = began + time_limit
+    told.phase("choosing a window for each request (linear model)", seconds=time_limit * 0.3)
     windows: dict[int, list[int]] = defaultdict(list)
     for number, slot in enumerate(instance.slots):
         windows[slot.window].append(number)
@@ -65,6 +80,9 @@ def solve_split(instance: Instance, *, time_limit: float, workers: int = WORKERS
         if window is not None and index in by_window[window]:
             by_window[window].remove(index)
     parts = sorted(by_window)
+    told.phase("placing the requests window by window", total=len(parts))
+    if ceiling is not None:
+        told.solution(0, ceiling)
     for position, window in enumerate(parts):
         budget = (deadline - time.perf_counter()) * 0.3 / (len(parts) - position)
         wanted = sorted(
@@ -75,6 +93,8 @@ def solve_split(instance: Instance, *, time_limit: float, workers: int = WORKERS
         local = improve(part, greedy.fill(part, {}, range(len(wanted))), seconds=budget)
         for number, meeting in local.items():
             placed[wanted[number]] = Meeting(windows[window][meeting.slot], meeting.people)
+        told.advance()
+    told.phase("placing the rest and shortening waits", seconds=deadline - time.perf_counter())
     placed = greedy.fill(instance, placed)
     placed = improve(instance, placed, seconds=(deadline - time.perf_counter()) * 0.6)
     placed = compact(instance, placed, seconds=(deadline - time.perf_counter()) * 0.9)

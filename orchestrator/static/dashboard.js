@@ -29,7 +29,16 @@
     }
     if (update.card) {
       var card = document.getElementById("card-" + update.card.key);
-      if (card) { card.outerHTML = update.card.html; }
+      if (card) {
+        // A plenary's list of everyone stays open across updates if the organiser opened it.
+        var list = card.querySelector("details.everyone");
+        var open = list !== null && list.open;
+        card.outerHTML = update.card.html;
+        if (open) {
+          var again = document.querySelector("#card-" + update.card.key + " details.everyone");
+          if (again) { again.open = true; }
+        }
+      }
     }
     // Counters and alerts come with the last update of each batch the server sends.
     if ("counters" in update) { document.getElementById("counters").innerHTML = update.counters; }

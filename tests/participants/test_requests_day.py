@@ -127,13 +127,14 @@ async def test_the_day_builds_itself_from_a_need_a_request_and_an_acceptance(
     await organiser.wait_for_url(f"{base}/dashboard/{SLUG}")
     await organiser.goto(f"{base}/admin/{SLUG}/requests")
     assert "acceptée" in await organiser.locator("table.matrix").inner_text()
-    await organiser.get_by_role("link", name="Prévisualiser le placement").click()
+    await organiser.get_by_role("button", name="Prévisualiser le placement").click()
     preview = organiser.get_by_label("Où les rendez-vous seraient placés")
+    await preview.wait_for(timeout=30000)  # the page shows how the run goes, then the placement
     assert "placed 1 of 1 meeting requests" in await preview.inner_text()
     assert await blocking_violations(organiser) == []
     await organiser.get_by_role("button", name="Appliquer").click()
-    await organiser.get_by_role("status").wait_for()
-    assert "Les rendez-vous sont écrits" in await organiser.get_by_role("status").inner_text()
+    written = organiser.get_by_role("status").filter(has_text="Les rendez-vous sont écrits")
+    await written.wait_for(timeout=30000)
     await desk.close()
 
     await api.deliver_mail()

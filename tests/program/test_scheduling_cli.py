@@ -79,6 +79,9 @@ def test_a_dry_run_writes_nothing_and_an_unknown_event_exits_2(
     assert "  new    chloe.ana: " in dry[1]
     assert "  new    chloe.ana: " in again[1]  # nothing was written the first time
     assert missing[:2] == (2, "")
-    assert missing[2].strip() == 'rdv schedule: no event "nope"'
+    assert missing[2].strip().splitlines() == [
+        "reading the event",  # how it went, a line per phase (stderr is no terminal here)
+        'rdv schedule: no event "nope"',
+    ]
     assert negative[0] == 2
     assert "--time-limit must be a positive number of seconds" in negative[2]

@@ -24,6 +24,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "pages",
             "periodic",
             "senders",
+            "progress",
             "providers",
             "db",
         ),

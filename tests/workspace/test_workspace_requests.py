@@ -5,6 +5,7 @@ written, and applies it: the meetings are written and both sides get their invit
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import Callable
@@ -83,7 +84,11 @@ async def test_the_organiser_answers_for_a_directorate_previews_and_applies_the_
     )
     assert "why=accepted" in again.headers["Location"]
 
-    preview = words(await page(api.client, f"/admin/{SLUG}/requests?preview=1"))
+    started = await api.client.post(
+        f"/admin/{SLUG}/requests/preview", data={"csrf": token}, allow_redirects=False
+    )
+    assert "done=previewing" in started.headers["Location"]
+    preview = words(await run_over(api))
     assert "placed 1 of 1 meeting requests" in preview
     assert "dry run: nothing was written" in preview
     assert not [s for s in (await api.get_event(SLUG))["sessions"] if s["key"].startswith("re")]
@@ -91,7 +96,8 @@ async def test_the_organiser_answers_for_a_directorate_previews_and_applies_the_
         f"/admin/{SLUG}/requests/schedule", data={"csrf": token}, allow_redirects=False
     )
     assert applied.status == 303
-    assert "done=scheduled" in applied.headers["Location"]
+    assert "done=scheduling" in applied.headers["Location"]
+    assert "The meetings are written and their invites queued." in await run_over(api)
     (placed,) = [s for s in (await api.get_event(SLUG))["sessions"] if s["key"].startswith("re")]
     people = {attendee["key"] for attendee in placed["attendees"]}
     assert "ana" in people  # Water and Waste's one buyer; accepted for it: any Acme person
@@ -119,7 +125,7 @@ async def test_a_follow_up_reader_sees_the_requests_but_nothing_to_press(
 ) -> None:
     await post(api, f"{await requests_of(db, 'chloe')}/ask", to="water", message="Capteurs")
     await sign_in(api.client, db, clock, role="followup")
-    shown = await page(api.client, f"/admin/{SLUG}/requests?preview=1")
+    shown = await page(api.client, f"/admin/{SLUG}/requests")
     assert "Chloé Martin" in shown
     assert "/answer" not in shown
     assert "Preview the placement" not in shown
@@ -132,4 +138,46 @@ async def test_a_follow_up_reader_sees_the_requests_but_nothing_to_press(
     await reader.goto(f"{base}/admin/{SLUG}/requests")
     assert "Chloé Martin" in await reader.locator("main").inner_text()
     assert await blocking_violations(reader) == []
+    await context.close()
+
+
+async def run_over(api: Api) -> str:
+    """The requests page once the scheduling run the workspace started is over; while it runs,
+    the page says how it goes (its phase, then the best placement so far)."""
+    for _ in range(600):
+        state = await (await api.client.get(f"/admin/{SLUG}/requests/run")).json()
+        if not state["running"]:
+            return await page(api.client, f"/admin/{SLUG}/requests")
+        assert state["said"]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the scheduling run did not end")
+
+
+async def test_a_preview_started_in_the_browser_shows_how_it_goes_then_the_placement(
+    api: Api, db: Any, clock: ManualClock, browser: Any
+) -> None:
+    await post(api, f"{await requests_of(db, 'chloe')}/ask", to="water", message="Capteurs")
+    await sign_in(api.client, db, clock)
+    shown = await page(api.client, f"/admin/{SLUG}/requests")
+    (request_id,) = re.findall(r"/requests/(\d+)/answer", shown)
+    await api.client.post(
+        f"/admin/{SLUG}/requests/{request_id}/answer",
+        data={"csrf": csrf_of(shown), "answer": "accepted"},
+        allow_redirects=False,
+    )
+    base = str(api.client.make_url("/")).rstrip("/")
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    organiser = await context.new_page()
+    await organiser.goto(base + await login_path(db, clock, SLUG, base_url=base))
+    await organiser.get_by_role("button", name="Sign in").click()
+    await organiser.wait_for_load_state()
+    await organiser.goto(f"{base}/admin/{SLUG}/requests")
+    await organiser.get_by_role("button", name="Preview the placement (nothing is written)").click()
+    status = organiser.get_by_role("status").filter(has_text=re.compile("placement|waits|event"))
+    await status.first.wait_for(timeout=5000)  # the phase the scheduler is in, as it runs
+    assert await blocking_violations(organiser) == []
+    placement = organiser.locator("pre.preview")
+    await placement.wait_for(timeout=30000)  # the page comes back by itself once it is over
+    assert "placed 1 of 1 meeting requests" in await placement.inner_text()
+    assert await organiser.get_by_role("button", name=re.compile("^Apply")).count() == 1
     await context.close()
