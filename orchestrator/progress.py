@@ -2,8 +2,8 @@
 phase it is in, how far it has gone, and for the scheduler the best placement so far, the bound
 no placement can pass, the gap between them and the time left within the limit.
 
-The work reports to a `Progress` and knows nothing of displays. Three come with it: `Silent`;
-`Lines`, one line per phase and nothing animated, for a pipe, CI or a log; and `Live`, a live
+The work reports to a `Progress` and knows nothing of displays: `Progress` itself shows nothing;
+`Lines` writes one line per phase and nothing animated, for a pipe, CI or a log; `Live` is a live
 display on a terminal (rich). Every report also updates `latest`, a snapshot a page can show
 (the workspace's scheduling run). The scheduler reports from its solver's threads: a report is
 taken under a lock.
@@ -60,7 +60,7 @@ class Snapshot:
 
 
 class Progress:
-    """Reports of long work; this one keeps the latest and shows nothing (`Silent`)."""
+    """Reports of long work; this one keeps the latest and shows nothing."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -98,9 +98,6 @@ class Progress:
 
     def close(self) -> None:
         """Ends the display."""
-
-
-Silent = Progress
 
 
 class Lines(Progress):

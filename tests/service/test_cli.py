@@ -19,6 +19,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 from support.service import EXAMPLE_DIR, EXAMPLE_JSON, EXAMPLE_SLUG, TEST_SECRET, small_program
+from support.stderr import phases, problems
 
 from orchestrator.db.engine import create_engine
 from orchestrator.program.workbook_export import template_workbook
@@ -66,7 +67,8 @@ def test_a_bad_program_prints_one_line_per_problem_and_exits_2(
     result = rdv("import", str(path), env=env, cwd=tmp_path)
 
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
+    assert phases(result.stderr) == ["reading program.json", "checking the program"]
+    assert problems(result.stderr) == [
         'people[1].email: malformed email "ben(at)roads"',
         'sessions[2].start: session "m2" start 2021-03-28T02:30 does not exist in Europe/Paris: '
         "the clocks go forward that night; pick another time or give an offset",
@@ -94,14 +96,14 @@ def test_import_of_a_workbook_prints_what_changed_then_its_problems_by_cell(
     book.save(path)
     bad = rdv("import", str(path), env=env, cwd=tmp_path)
     assert bad.returncode == 2
-    assert bad.stderr.splitlines() == [
+    assert problems(bad.stderr) == [
         'sessions!D3: formulas are not read, type the value ("=D2+1/48")',
         "rdv import: 1 problem in the program; nothing was imported",
     ]
     book["sessions"]["D3"] = datetime(2021, 4, 8, 10, 30)
     book.save(path)
     bad = rdv("import", str(path), env=env, cwd=tmp_path)
-    assert bad.stderr.splitlines() == [
+    assert problems(bad.stderr) == [
         'people!C2: malformed email "helene.martin(at)grandlyon"',
         "rdv import: 1 problem in the program; nothing was imported",
     ]
