@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -96,6 +97,12 @@ def said(translate: Callable[[str], str], run: Run) -> str:
 async def preview(request: web.Request, form: dict[str, str], author: Author, now: datetime) -> str:
     """Starts a preview: where the scheduler would place the accepted requests (nothing is
     written); the requests page shows how it goes, then the placement."""
+    await start_run(request, "preview", now, dry_run=True)
+    return "previewing"
+
+
+async def start_run(request: web.Request, kind: str, now: datetime, **options: Any) -> None:
+    """Starts the event's scheduling run beside the page, unless one is running."""
     app = request.app
     event = await event_of(request)
 
@@ -105,13 +112,12 @@ async def preview(request: web.Request, form: dict[str, str], author: Author, no
             app[appkeys.SETTINGS],
             event.slug,
             now=now,
-            dry_run=True,
             time_limit=PREVIEW_SECONDS,
             progress=progress,
+            **options,
         )
 
-    app[appkeys.RUNS].start(event.slug, "preview", work)
-    return "previewing"
+    app[appkeys.RUNS].start(event.slug, kind, work)
 
 
 REFUSED = {
@@ -175,22 +181,10 @@ async def schedule(
     """Starts writing the placement the preview showed (the scheduler runs again: same data,
     same placement); the invites follow. The requests page shows how it goes."""
     app = request.app
-    event = await event_of(request)
-
-    async def work(progress: Progress) -> Outcome:
-        return await schedule_event(
-            app[appkeys.DB],
-            app[appkeys.SETTINGS],
-            event.slug,
-            now=now,
-            time_limit=PREVIEW_SECONDS,
-            on_change=hooks(
-                app[appkeys.INVITES].queue,
-                AgendaReady(app[appkeys.SETTINGS], app[appkeys.WRITER]),
-                recorder(author, "schedule"),
-            ),
-            progress=progress,
-        )
-
-    app[appkeys.RUNS].start(event.slug, "apply", work)
+    on_change = hooks(
+        app[appkeys.INVITES].queue,
+        AgendaReady(app[appkeys.SETTINGS], app[appkeys.WRITER]),
+        recorder(author, "schedule"),
+    )
+    await start_run(request, "apply", now, on_change=on_change)
     return "scheduling"
