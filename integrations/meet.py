@@ -40,6 +40,7 @@ from .jwks import KeySet
 from .meet_client import MeetClient
 from .meet_events import verify
 from .rfc3339 import utc_time
+from .workspace_events import WorkspaceEvents
 
 log = logging.getLogger("rdv.providers")
 # Workspace Events keep a Meet subscription at most 7 days; rdv asks for what the room needs
@@ -69,6 +70,7 @@ class MeetProvider(VideoProvider):
         signing_keys: KeySet | None = None,
     ) -> None:
         self.client, self.topic = client, topic
+        self.events = WorkspaceEvents(client)
         self.audience, self.push_account = audience, push_account
         self.signing_keys = signing_keys or KeySet(self.client.signing_keys)
         self.can_receive_webhooks = bool(audience and push_account)
@@ -98,7 +100,7 @@ class MeetProvider(VideoProvider):
         subscription = room.data.get("subscription")
         if isinstance(subscription, str) and subscription:
             try:
-                await self.client.unsubscribe(subscription)
+                await self.events.unsubscribe(subscription)
             except ProviderRejected as error:  # it expires by itself
                 log.warning("ending the subscription of %s failed: %s", room.room_key, error)
 
@@ -131,10 +133,10 @@ class MeetProvider(VideoProvider):
         current, found = subscription_of(room.data), None
         if current and not set(alarms) & set(GONE):
             if "suspended" in alarms:  # the operator has mended the topic's permission
-                await self.client.reactivate(current)
-            found = await self.client.renew(current, target - now)  # None: it is gone
+                await self.events.reactivate(current)
+            found = await self.events.renew(current, target - now)  # None: it is gone
         if found is None:
-            found = await self.client.subscribe(space, topic=self.topic, ttl=target - now)
+            found = await self.events.subscribe(space, topic=self.topic, ttl=target - now)
         return kept(found.name, found.expires_at or target)
 
     async def who(self, details: Mapping[str, str]) -> Participant | None:

@@ -10,12 +10,10 @@ time; a 401 drops it and tries once more with a fresh one. A 429 comes back as
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,21 +32,11 @@ from .http import (
     retry_after,
     with_bearer,
 )
-from .rfc3339 import utc_time
 
 LABEL = "Google Meet"
 API_URL = "https://meet.googleapis.com"
 EVENTS_URL = "https://workspaceevents.googleapis.com"
 CERTS_URL = "https://www.googleapis.com/oauth2/v3/certs"  # what signs Pub/Sub's push tokens
-TARGET = "//meet.googleapis.com/"  # a space's full resource name starts so
-EVENT_TYPES = (
-    "google.workspace.meet.conference.v2.started",
-    "google.workspace.meet.conference.v2.ended",
-    "google.workspace.meet.participant.v2.joined",
-    "google.workspace.meet.participant.v2.left",
-    "google.workspace.meet.recording.v2.fileGenerated",
-)
-OPERATION_POLLS = 5  # a subscription's Operation read again at most this often, a second apart
 PAGE_SIZE = 250
 MAX_PAGES = 40
 # Create, read, update and end the spaces the app makes, and read their conference records.
@@ -110,13 +98,6 @@ class Space:
     meeting_uri: str
     access: str
     conference: str | None = None  # the conference record running in it now
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    name: str  # subscriptions/{id}
-    expires_at: datetime | None
-    state: str  # ACTIVE, SUSPENDED
 
 
 class MeetClient:
@@ -212,17 +193,17 @@ class MeetClient:
     async def create_space(self, access: str = "OPEN") -> Space:
         """A new space; Google has no way to make one idempotently (no request id)."""
         body = {"config": {"accessType": access, "entryPointAccess": "ALL"}}
-        return _space(json_object(await self._call("POST", "/v2/spaces", json=body), LABEL))
+        return _space(json_object(await self.call("POST", "/v2/spaces", json=body), LABEL))
 
     async def get_space(self, name: str) -> Space | None:
         """The space, or None when it is gone."""
-        reply = await self._call("GET", f"/v2/{_path(name)}", gone_ok=True)
+        reply = await self.call("GET", f"/v2/{resource_path(name)}", gone_ok=True)
         return None if reply.status == 404 else _space(json_object(reply, LABEL))
 
     async def set_access(self, name: str, access: str) -> Space:
-        reply = await self._call(
+        reply = await self.call(
             "PATCH",
-            f"/v2/{_path(name)}",
+            f"/v2/{resource_path(name)}",
             params={"updateMask": "config.accessType"},
             json={"config": {"accessType": access}},
         )
@@ -230,8 +211,12 @@ class MeetClient:
 
     async def end_conference(self, name: str) -> None:
         """Ends the conference running in the space, if one is."""
-        await self._call(
-            "POST", f"/v2/{_path(name)}:endActiveConference", json={}, gone_ok=True, idle_ok=True
+        await self.call(
+            "POST",
+            f"/v2/{resource_path(name)}:endActiveConference",
+            json={},
+            gone_ok=True,
+            idle_ok=True,
         )
 
     async def signing_keys(self) -> bytes:
@@ -245,31 +230,31 @@ class MeetClient:
     # -- what happened in a space ------------------------------------------------------------
     async def get(self, name: str) -> dict[str, Any]:
         """One resource by its name (a participant, a participant session, a recording)."""
-        return json_object(await self._call("GET", f"/v2/{_path(name)}"), LABEL)
+        return json_object(await self.call("GET", f"/v2/{resource_path(name)}"), LABEL)
 
     async def conference_records(self, space: str) -> list[dict[str, Any]]:
         """Every conference held in the space (a record per time it ran)."""
-        return await self._pages(
+        return await self.pages(
             "/v2/conferenceRecords", "conferenceRecords", f'space.name = "{space}"'
         )
 
     async def participants(self, record: str, *, present: bool = False) -> list[dict[str, Any]]:
         """Everyone who joined the conference; with `present`, only those still in it."""
         wanted = "latest_end_time IS NULL" if present else None
-        return await self._pages(f"/v2/{_path(record)}/participants", "participants", wanted)
+        return await self.pages(f"/v2/{resource_path(record)}/participants", "participants", wanted)
 
     async def sessions(self, participant: str) -> list[dict[str, Any]]:
         """Each time the participant joined: one session per join."""
-        path = f"/v2/{_path(participant)}/participantSessions"
-        return await self._pages(path, "participantSessions")
+        path = f"/v2/{resource_path(participant)}/participantSessions"
+        return await self.pages(path, "participantSessions")
 
-    async def _pages(
+    async def pages(
         self, path: str, key: str, where: str | None = None, *, base: str | None = None
     ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         params: dict[str, str] = {"pageSize": str(PAGE_SIZE)} | ({"filter": where} if where else {})
         for _ in range(MAX_PAGES):
-            reply = await self._call("GET", path, base=base, params=params)
+            reply = await self.call("GET", path, base=base, params=params)
             answer = json_object(reply, LABEL)
             items += json_items(answer, key)
             token = answer.get("nextPageToken")
@@ -278,79 +263,7 @@ class MeetClient:
             params = params | {"pageToken": token}
         return items
 
-    # -- Workspace Events subscriptions -------------------------------------------------------
-    async def subscribe(self, space: str, *, topic: str, ttl: timedelta) -> Subscription:
-        """Subscribes to the space's events, published on the Pub/Sub `topic`; a space already
-        subscribed to (Google allows one subscription per target and user) keeps its own,
-        renewed for `ttl`."""
-        body = {
-            "targetResource": TARGET + space,
-            "eventTypes": list(EVENT_TYPES),
-            "notificationEndpoint": {"pubsubTopic": topic},
-            "ttl": _seconds(ttl),
-        }
-        reply = await self._call(
-            "POST", "/v1/subscriptions", base=self.events_url, json=body, taken_ok=True
-        )
-        if _status(reply) != "ALREADY_EXISTS":
-            return await self._subscription(json_object(reply, LABEL))
-        where = f'target_resource="{TARGET + space}" AND event_types:"{EVENT_TYPES[2]}"'
-        for found in await self._pages(
-            "/v1/subscriptions", "subscriptions", where, base=self.events_url
-        ):
-            renewed = await self.renew(str(found.get("name", "")), ttl)
-            if renewed is not None:
-                return renewed
-        raise _refusal(reply)
-
-    async def renew(self, name: str, ttl: timedelta) -> Subscription | None:
-        """Moves the subscription's expiry `ttl` from now; None when it is gone."""
-        reply = await self._call(
-            "PATCH",
-            f"/v1/{_path(name)}",
-            base=self.events_url,
-            params={"updateMask": "ttl"},
-            json={"ttl": _seconds(ttl)},
-            gone_ok=True,
-        )
-        return None if reply.status == 404 else await self._subscription(json_object(reply, LABEL))
-
-    async def reactivate(self, name: str) -> Subscription | None:
-        reply = await self._call(
-            "POST", f"/v1/{_path(name)}:reactivate", base=self.events_url, json={}, gone_ok=True
-        )
-        return None if reply.status == 404 else await self._subscription(json_object(reply, LABEL))
-
-    async def unsubscribe(self, name: str) -> None:
-        await self._call(
-            "DELETE", f"/v1/{_path(name)}", base=self.events_url, params={"allowMissing": "true"}
-        )
-
-    async def _subscription(self, operation: Mapping[str, Any]) -> Subscription:
-        """The subscription an Operation ends with, read again until it is done."""
-        for _ in range(OPERATION_POLLS):
-            if operation.get("done") is True:
-                break
-            await asyncio.sleep(1.0)
-            name = operation.get("name")
-            if not isinstance(name, str) or not name.startswith("operations/"):
-                raise ProviderRejected(f"{LABEL} answered an Operation without a name")
-            reply = await self._call("GET", f"/v1/{_path(name)}", base=self.events_url)
-            operation = json_object(reply, LABEL)
-        else:
-            raise ProviderUnavailable(f"{LABEL} has not made the subscription yet")
-        error, found = operation.get("error"), operation.get("response")
-        if isinstance(error, dict):
-            raise ProviderRejected(
-                f"{LABEL} refused the subscription: {str(error.get('message'))[:200]}"
-            )
-        if not isinstance(found, dict) or not isinstance(found.get("name"), str):
-            raise ProviderRejected(f"{LABEL} answered an Operation without its subscription")
-        return Subscription(
-            found["name"], utc_time(found.get("expireTime")), str(found.get("state") or "")
-        )
-
-    async def _call(
+    async def call(
         self,
         method: str,
         path: str,
@@ -371,7 +284,7 @@ class MeetClient:
             accept=_HANDLED,
             **options,
         )
-        status = _status(reply)
+        status = google_status(reply)
         if (
             reply.status < 400
             or (gone_ok and reply.status == 404)
@@ -379,15 +292,15 @@ class MeetClient:
             or (taken_ok and status == "ALREADY_EXISTS")
         ):
             return reply
-        raise _refusal(reply)
+        raise refusal(reply)
 
 
-def _status(reply: Reply) -> str:
+def google_status(reply: Reply) -> str:
     error = json_object(reply, LABEL, strict=False).get("error")
     return str(error.get("status") or "") if isinstance(error, dict) else ""
 
 
-def _refusal(reply: Reply) -> ProviderRejected | ProviderUnavailable:
+def refusal(reply: Reply) -> ProviderRejected | ProviderUnavailable:
     error = json_object(reply, LABEL, strict=False).get("error")
     error = error if isinstance(error, dict) else {}
     summary = (
@@ -400,7 +313,7 @@ def _refusal(reply: Reply) -> ProviderRejected | ProviderUnavailable:
     return ProviderRejected(summary)
 
 
-def _path(name: str) -> str:
+def resource_path(name: str) -> str:
     return quote(name, safe="/")
 
 
@@ -413,7 +326,3 @@ def _space(answer: Mapping[str, Any]) -> Space:
     active = answer.get("activeConference")
     record = active.get("conferenceRecord") if isinstance(active, dict) else None
     return Space(name, uri, str(access or ""), record if isinstance(record, str) else None)
-
-
-def _seconds(span: timedelta) -> str:
-    return f"{max(int(span.total_seconds()), 1)}s"

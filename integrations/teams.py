@@ -43,8 +43,9 @@ from .base import (
 from .events import Delivery, WebhookRequest
 from .following import kept, renewal, subscription_of
 from .jwks import KeySet
+from .teams_certificate import NotificationKey
 from .teams_client import TeamsClient
-from .teams_events import NotificationKey, client_state, verify
+from .teams_events import client_state, verify
 
 log = logging.getLogger("rdv.providers")
 

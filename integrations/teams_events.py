@@ -8,9 +8,8 @@ with the state of the room it came to, so one room's cannot be replayed into ano
 notification is then checked as Microsoft documents: every validation token is a JWT signed by
 a key of the identity platform's published set, for our app (`aud`), from our tenant (`iss`),
 issued to Graph's notification publisher (`appid`), and not expired at the delivery's time
-(give or take Graph's 4 hours of retries);
-the content's key is decrypted with our private key (RSA-OAEP, SHA-1), its HMAC-SHA256 checked,
-and the content decrypted (AES-CBC, the key's first 16 bytes as IV).
+(give or take Graph's 4 hours of retries); then its content is decrypted with our key
+(`teams_certificate`).
 
 The roster's `participants@delta` names each participant leg that changed: without
 `removedState` and out of the lobby it is in the call (a join; a leg already in joins again,
@@ -26,18 +25,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, padding, serialization
-from cryptography.hazmat.primitives.asymmetric import padding as asymmetric
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.x509.oid import NameOID
 
 from ._webhook_util import (
     Obj,
@@ -50,7 +40,6 @@ from ._webhook_util import (
     same,
     signed_claims,
 )
-from .base import NotConfigured
 from .events import (
     Delivery,
     Kind,
@@ -62,6 +51,7 @@ from .events import (
     Who,
 )
 from .rfc3339 import utc_time
+from .teams_certificate import NotificationKey, decrypt
 
 PROVIDER = "teams"
 GRAPH_PUBLISHER = "0bf30f3b-4a52-48df-9a82-234910c4a086"  # appid of Graph's validation tokens
@@ -83,120 +73,11 @@ _IDENTITIES = (
     "application",
 )
 
-PrivateKey = RSAPrivateKey
-
-
-@dataclass(frozen=True)
-class NotificationKey:
-    """What Graph encrypts rich notifications for: our RSA key and its certificate (base64 DER,
-    what a subscription carries), named by `id` (`encryptionCertificateId`)."""
-
-    id: str
-    private_key: RSAPrivateKey
-    certificate: str
-
-    def __repr__(self) -> str:
-        return f"NotificationKey({self.id!r})"
-
-
-def load_notification_key(path: str | Path) -> NotificationKey:
-    """The key of `RDV_TEAMS_CERTIFICATE`: a PEM file with an RSA private key of 2,048 to 4,096
-    bits, and its certificate if it has one (otherwise one is made from the key alone, the
-    same every time: Graph does not check who issued it). NotConfigured says what is wrong with
-    it, never its contents."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise NotConfigured(
-            f"RDV_TEAMS_CERTIFICATE: cannot read {path} ({error.strerror})"
-        ) from None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise NotConfigured(
-            f"RDV_TEAMS_CERTIFICATE: {path} holds no unencrypted PEM private key"
-        ) from None
-    if not isinstance(key, RSAPrivateKey) or not 2048 <= key.key_size <= 4096:
-        raise NotConfigured(
-            f"RDV_TEAMS_CERTIFICATE: {path} is not an RSA key of 2048 to 4096 bits (Graph's rule)"
-        )
-    try:
-        certificate = x509.load_pem_x509_certificate(data)
-    except ValueError:
-        certificate = _self_signed(key)
-    public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if certificate.public_key().public_bytes(
-        serialization.Encoding.DER, public
-    ) != key.public_key().public_bytes(serialization.Encoding.DER, public):
-        raise NotConfigured(f"RDV_TEAMS_CERTIFICATE: in {path}, the certificate is not the key's")
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    return NotificationKey(
-        "rdv-" + hashlib.sha256(der).hexdigest()[:32], key, base64.b64encode(der).decode()
-    )
-
-
-def _self_signed(key: RSAPrivateKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rdv-orchestrator notifications")])
-    spki = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(int.from_bytes(hashlib.sha256(spki).digest()[:16]) >> 1)
-        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
-        .not_valid_after(datetime(2099, 12, 31, tzinfo=UTC))
-        .sign(key, hashes.SHA256())
-    )
-
 
 def client_state(secret: bytes, room: str) -> str:
     """The `clientState` of a room's subscription (43 characters; Graph allows 128)."""
     digest = hmac.new(secret, b"teams-client-state:" + room.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def decrypt(content: Obj, key: NotificationKey) -> bytes:
-    """A rich notification's content, as Microsoft documents it; refused unless its signature
-    holds."""
-    if opt_text(content, "encryptionCertificateId") != key.id:
-        raise WebhookRejected(
-            "the notification is encrypted for a certificate rdv does not hold "
-            "(did RDV_TEAMS_CERTIFICATE change?)"
-        )
-    try:
-        data_key = key.private_key.decrypt(
-            _b64(content, "dataKey"),
-            asymmetric.OAEP(
-                mgf=asymmetric.MGF1(algorithm=hashes.SHA1()),  # noqa: S303 (Graph's choice)
-                algorithm=hashes.SHA1(),  # noqa: S303
-                label=None,
-            ),
-        )
-    except ValueError:
-        raise WebhookRejected("the notification's key does not decrypt with ours") from None
-    data = _b64(content, "data")
-    signature = hmac.new(data_key, data, hashlib.sha256).digest()
-    if not same(signature, _b64(content, "dataSignature")):
-        raise WebhookRejected("the notification's data signature does not match")
-    if len(data_key) not in (16, 24, 32) or not data or len(data) % 16:
-        raise WebhookRejected("the notification's content is not AES-CBC")
-    decryptor = Cipher(algorithms.AES(data_key), modes.CBC(data_key[:16])).decryptor()
-    unpadder = padding.PKCS7(128).unpadder()
-    try:
-        return unpadder.update(decryptor.update(data) + decryptor.finalize()) + unpadder.finalize()
-    except ValueError:
-        raise WebhookRejected("the notification's content does not decrypt") from None
-
-
-def _b64(content: Obj, name: str) -> bytes:
-    value = content.get(name)
-    try:
-        return base64.b64decode(value, validate=True) if isinstance(value, str) else b""
-    except ValueError:
-        return b""
 
 
 def check_tokens(

@@ -17,7 +17,7 @@ from integrations.livekit import LiveKitClient, LiveKitProvider
 from integrations.meet import MeetProvider
 from integrations.meet_client import MeetClient, load_service_account
 from integrations.teams import TeamsClient, TeamsProvider
-from integrations.teams_events import load_notification_key
+from integrations.teams_certificate import load_notification_key
 from integrations.zoom import ZoomClient, ZoomProvider
 
 from .metrics import Measured, Metrics

@@ -48,7 +48,8 @@ from support.office_day import (
 from support.service import Api, ManualClock
 
 from integrations.base import NotConfigured
-from integrations.teams_events import client_state, load_notification_key
+from integrations.teams_certificate import load_notification_key
+from integrations.teams_events import client_state
 from orchestrator import appkeys
 from orchestrator.db import models as m
 from orchestrator.db.attendance import WebhookDelivery

@@ -43,8 +43,8 @@ from yarl import URL
 
 from integrations.base import ProviderUnavailable
 from integrations.teams import CLOSED_LOBBY, OPEN_LOBBY
+from integrations.teams_certificate import NotificationKey, decrypt
 from integrations.teams_client import AccessPolicyMissing, TeamsClient
-from integrations.teams_events import NotificationKey, decrypt
 
 pytest.importorskip("msgraph")
 pytest.importorskip("kiota_serialization_json")
