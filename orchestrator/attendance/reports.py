@@ -14,6 +14,7 @@ given up (`WAITING`: `mail/outcome_questions.py`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -52,11 +53,13 @@ def events_of(provider: str, room_key: str, found: Sequence[Attendance]) -> list
     ref = RoomRef(key=room_key)
     for person in found:
         for joined, left in person.spans:
-            # A connection per span: a person's spans overlap when they had two tabs open.
-            span = f"{person.connection}:{joined.isoformat()}:{left.isoformat()}"
-            who = Who(connection=f"report:{span}", name=person.name, email=person.email)
+            # A connection per span: a person's spans overlap when they had two tabs open. Named
+            # by a digest, short whatever the provider's names: stored keys are cut at 300.
+            span = f"{room_key}\n{person.connection}\n{joined.isoformat()}\n{left.isoformat()}"
+            digest = hashlib.sha256(span.encode()).hexdigest()[:40]
+            who = Who(connection=f"report:{digest}", name=person.name, email=person.email)
             for kind, at in ((Kind.JOINED, joined), (Kind.LEFT, left)):
-                key = f"report:{room_key}:{span}:{kind.value}"
+                key = f"report:{digest}:{kind.value}"
                 events.append(ProviderEvent(provider, kind, key, at, ref, who))
     return events
 
