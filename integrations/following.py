@@ -3,11 +3,15 @@ they must act: make the subscription, or renew it before it ends while the room 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from .base import ProviderRejected, Room
 from .rfc3339 import utc_time
+
+log = logging.getLogger("rdv.providers")
 
 MARGIN = timedelta(minutes=15)  # kept after the room closes, for the last leaves
 RENEW_BEFORE = timedelta(hours=1)
@@ -40,3 +44,15 @@ def renewal(
 def kept(name: str, expires_at: datetime) -> dict[str, str]:
     """What a room keeps of its subscription."""
     return {"subscription": name, "subscription_until": expires_at.isoformat()}
+
+
+async def unsubscribed(room: Room, end: Callable[[str], Awaitable[None]]) -> None:
+    """Ends the room's subscription, if it has one, when the room closes; a refusal is only
+    logged: the subscription expires by itself soon after."""
+    subscription = subscription_of(room.data)
+    if subscription is None:
+        return
+    try:
+        await end(subscription)
+    except ProviderRejected as error:
+        log.warning("ending the subscription of %s failed: %s", room.room_key, error)

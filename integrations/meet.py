@@ -35,7 +35,7 @@ from .base import (
     VideoProvider,
 )
 from .events import Delivery, WebhookRequest
-from .following import kept, renewal, subscription_of
+from .following import kept, renewal, subscription_of, unsubscribed
 from .jwks import KeySet
 from .meet_client import MeetClient
 from .meet_events import verify
@@ -97,12 +97,7 @@ class MeetProvider(VideoProvider):
         if space:
             await self.client.end_conference(str(space))
             await self.client.set_access(str(space), "RESTRICTED")
-        subscription = room.data.get("subscription")
-        if isinstance(subscription, str) and subscription:
-            try:
-                await self.events.unsubscribe(subscription)
-            except ProviderRejected as error:  # it expires by itself
-                log.warning("ending the subscription of %s failed: %s", room.room_key, error)
+        await unsubscribed(room, self.events.unsubscribe)
 
     async def join_url(self, join: JoinRequest, *, now: datetime) -> str:
         url = join.room.data.get("join_url")

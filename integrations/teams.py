@@ -41,7 +41,7 @@ from .base import (
     VideoProvider,
 )
 from .events import Delivery, WebhookRequest
-from .following import kept, renewal, subscription_of
+from .following import kept, renewal, subscription_of, unsubscribed
 from .jwks import KeySet
 from .teams_certificate import NotificationKey
 from .teams_client import TeamsClient
@@ -120,12 +120,7 @@ class TeamsProvider(VideoProvider):
         meeting, organiser = room.data.get("meeting"), room.data.get("host")
         if meeting and organiser:
             await self.client.update_meeting(str(organiser), str(meeting), CLOSED_LOBBY)
-        subscription = room.data.get("subscription")
-        if isinstance(subscription, str) and subscription:
-            try:
-                await self.client.unsubscribe(subscription)
-            except ProviderRejected as error:  # it expires by itself soon after
-                log.warning("ending the subscription of %s failed: %s", room.room_key, error)
+        await unsubscribed(room, self.client.unsubscribe)
 
     async def follow(
         self,
