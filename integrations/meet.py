@@ -19,7 +19,6 @@ replay (its Drive link).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +41,6 @@ from .meet_events import verify
 from .rfc3339 import utc_time
 from .workspace_events import WorkspaceEvents
 
-log = logging.getLogger("rdv.providers")
 # Workspace Events keep a Meet subscription at most 7 days; rdv asks for what the room needs
 # (`following.renewal`).
 LONGEST = timedelta(days=7) - timedelta(hours=1)

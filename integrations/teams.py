@@ -25,7 +25,6 @@ content only encrypted), only the reports.
 
 from __future__ import annotations
 
-import logging
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -46,8 +45,6 @@ from .jwks import KeySet
 from .teams_certificate import NotificationKey
 from .teams_client import TeamsClient
 from .teams_events import client_state, verify
-
-log = logging.getLogger("rdv.providers")
 
 SUBJECT_LENGTH = 255
 OPEN_LOBBY = {
