@@ -33,11 +33,26 @@ from ..db.outbound import (
     OutboundSubscription,
     forget_sent,
 )
+from ..db.upsert import table
 from ..senders import QueueSender
 from .passes import Claimed, Claims, Recorder, Result, Sent
 
 log = logging.getLogger("rdv.outbound")
 __all__ = ["Sent", "WebhookSender"]
+_DELIVERIES, _MESSAGES, _SUBSCRIPTIONS = (
+    table(model) for model in (OutboundDelivery, OutboundMessage, OutboundSubscription)
+)
+_CLAIMED = (  # what an attempt needs, the delivery's id first (claims are taken in id order)
+    _DELIVERIES.c.id,
+    _DELIVERIES.c.subscription_id,
+    _DELIVERIES.c.attempts,
+    _DELIVERIES.c.first_due_at,
+    _MESSAGES.c.message_id,
+    _MESSAGES.c.body,
+    _SUBSCRIPTIONS.c.url,
+    _SUBSCRIPTIONS.c.secret,
+    _SUBSCRIPTIONS.c.failing_since.is_not(None).label("failing"),
+)
 
 
 class WebhookSender(QueueSender):
@@ -256,48 +271,58 @@ class WebhookSender(QueueSender):
             if (await db.execute(due.limit(1))).first() is None:
                 return []
         async with self.db() as db, db.begin():
-            due = due.with_for_update(skip_locked=True)
-            claimed = (
-                await db.execute(
-                    update(OutboundDelivery)
-                    .where(OutboundDelivery.id.in_(due.scalar_subquery()))
-                    .values(
-                        status="sending",
-                        lease_until=now + self.lease,
-                        attempts=OutboundDelivery.attempts + 1,
-                    )
-                    .returning(OutboundDelivery.id)
-                    .execution_options(synchronize_session=False)
+            claim = (
+                update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.id.in_(due.with_for_update(skip_locked=True).scalar_subquery())
                 )
-            ).scalars()
-            rows = await db.execute(
-                select(
-                    OutboundDelivery.id,
-                    OutboundDelivery.subscription_id,
-                    OutboundDelivery.attempts,
-                    OutboundDelivery.first_due_at,
-                    OutboundMessage.message_id,
-                    OutboundMessage.body,
-                    OutboundSubscription.url,
-                    OutboundSubscription.secret,
-                    OutboundSubscription.failing_since.is_not(None).label("failing"),
+                .values(
+                    status="sending",
+                    lease_until=now + self.lease,
+                    attempts=_DELIVERIES.c.attempts + 1,
                 )
-                .join(OutboundMessage, OutboundMessage.id == OutboundDelivery.message_id)
-                .join(
-                    OutboundSubscription,
-                    OutboundSubscription.id == OutboundDelivery.subscription_id,
-                )
-                .where(OutboundDelivery.id.in_(list(claimed)))
-                .order_by(OutboundDelivery.id)
             )
-            found = [row._asdict() for row in rows]
-            # Each subscription's key decoded, and its address checked, once a pass.
-            keys = {secret: signing_key(secret) for secret in {row["secret"] for row in found}}
-            refused = {url: self._refusal(url) for url in {row["url"] for row in found}}
-            return [
-                Claimed(key=keys[row.pop("secret")], refused=refused[row["url"]], **row)
-                for row in found
-            ]
+            if db.get_bind().dialect.name == "postgresql":  # one statement: UPDATE … FROM
+                joined = claim.where(
+                    _MESSAGES.c.id == _DELIVERIES.c.message_id,
+                    _SUBSCRIPTIONS.c.id == _DELIVERIES.c.subscription_id,
+                )
+                found = sorted(
+                    (tuple(row) for row in await db.execute(joined.returning(*_CLAIMED))),
+                    key=lambda row: row[0],
+                )
+            else:  # SQLite's RETURNING names the updated table's columns only
+                claimed = (await db.execute(claim.returning(_DELIVERIES.c.id))).scalars().all()
+                found = [
+                    tuple(row)
+                    for row in await db.execute(
+                        select(*_CLAIMED)
+                        .join_from(
+                            _DELIVERIES, _MESSAGES, _MESSAGES.c.id == _DELIVERIES.c.message_id
+                        )
+                        .join(_SUBSCRIPTIONS, _SUBSCRIPTIONS.c.id == _DELIVERIES.c.subscription_id)
+                        .where(_DELIVERIES.c.id.in_(claimed))
+                        .order_by(_DELIVERIES.c.id)
+                    )
+                ]
+        # Each subscription's key decoded, and its address checked, once a pass.
+        keys = {secret: signing_key(secret) for secret in {row[7] for row in found}}
+        refused = {url: self._refusal(url) for url in {row[6] for row in found}}
+        return [
+            Claimed(
+                delivery,
+                subscription,
+                attempts,
+                first,
+                message,
+                body,
+                url,
+                keys[secret],
+                bad,
+                refused[url],
+            )
+            for delivery, subscription, attempts, first, message, body, url, secret, bad in found
+        ]
 
     def _refusal(self, url: str) -> str | None:
         try:
