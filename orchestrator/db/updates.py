@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,17 +78,19 @@ async def note(
     if postgres:
         # The rows the new ones refer to are locked (as the foreign key checks would) before
         # the order lock: a writer waiting on one of them (an event row an import holds)
-        # then waits without holding up every other writer. One statement takes the row locks,
-        # one the order lock and the NOTIFY (sent at commit wherever it stands): each statement
-        # is a round trip.
+        # then waits without holding up every other writer. One statement does both, in that
+        # order (the order lock is asked for in the select list over the count of the locked
+        # rows, which exists only once every row is locked), and the NOTIFY (sent at commit
+        # wherever it stands): each statement is a round trip.
         events = sorted({event_id for event_id, _ in cards})
         sessions = sorted({session_id for _, session_id in cards if session_id is not None})
-        await db.execute(_lock_rows(events, sessions))
-        await db.execute(_ORDER_AND_WAKE, {"key": ORDER_LOCK})
+        locked = select(func.count()).select_from(_lock_rows(events, sessions).subquery())
+        await db.execute(
+            select(func.pg_advisory_xact_lock(ORDER_LOCK), func.pg_notify(CHANNEL, "")).select_from(
+                locked.subquery()
+            )
+        )
     await db.execute(insert(table(DashboardUpdate)), rows)
-
-
-_ORDER_AND_WAKE = text(f"SELECT pg_advisory_xact_lock(:key), pg_notify('{CHANNEL}', '')")
 
 
 def _lock_rows(events: list[int], sessions: list[int]) -> Executable:
