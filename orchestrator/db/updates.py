@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Executable,
     ForeignKey,
     Index,
     String,
+    Subquery,
     delete,
     func,
     insert,
@@ -84,7 +84,7 @@ async def note(
         # wherever it stands): each statement is a round trip.
         events = sorted({event_id for event_id, _ in cards})
         sessions = sorted({session_id for _, session_id in cards if session_id is not None})
-        locked = select(func.count()).select_from(_lock_rows(events, sessions).subquery())
+        locked = select(func.count()).select_from(_lock_rows(events, sessions))
         await db.execute(
             select(func.pg_advisory_xact_lock(ORDER_LOCK), func.pg_notify(CHANNEL, "")).select_from(
                 locked.subquery()
@@ -93,18 +93,22 @@ async def note(
     await db.execute(insert(table(DashboardUpdate)), rows)
 
 
-def _lock_rows(events: list[int], sessions: list[int]) -> Executable:
+def _lock_rows(events: list[int], sessions: list[int]) -> Subquery:
     """The event and session rows, locked as a foreign key check would lock them (every pair
     of the cross join is one event and one session of the cards)."""
     if not sessions:
         return (
-            select(Event.id).where(Event.id.in_(events)).with_for_update(key_share=True, read=True)
+            select(Event.id)
+            .where(Event.id.in_(events))
+            .with_for_update(key_share=True, read=True)
+            .subquery()
         )
     return (
         select(Event.id, Session.id)
         .join(Session, true())
         .where(Event.id.in_(events), Session.id.in_(sessions))
         .with_for_update(key_share=True, read=True)
+        .subquery()
     )
 
 

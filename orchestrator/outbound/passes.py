@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, bindparam, func, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from ..clock import Clock
 from ..db.outbound import OutboundDelivery, OutboundSubscription
@@ -74,14 +75,13 @@ _OUTCOME = (
 )
 
 # On PostgreSQL the batch is one UPDATE from arrays instead of an executemany: the driver then
-# sends seven arrays, where SQLAlchemy would prepare each row's parameters on its own (most of
-# what writing the outcomes cost the sender's process).
-_ARRAYS = {
-    "b_id": Integer,
-    "b_attempts": Integer,
-    "b_status": String,
-    "b_last_status": Integer,
-    "b_last_error": String,
+# sends seven arrays, where SQLAlchemy would prepare each row's parameters on its own.
+_ARRAYS: dict[str, TypeEngine[Any]] = {
+    "b_id": Integer(),
+    "b_attempts": Integer(),
+    "b_status": String(),
+    "b_last_status": Integer(),
+    "b_last_error": String(),
     "b_next_attempt_at": DateTime(timezone=True),
     "b_delivered_at": DateTime(timezone=True),
 }
