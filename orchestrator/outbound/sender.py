@@ -306,23 +306,29 @@ class WebhookSender(QueueSender):
                     )
                 ]
         # Each subscription's key decoded, and its address checked, once a pass.
-        keys = {secret: signing_key(secret) for secret in {row[7] for row in found}}
-        refused = {url: self._refusal(url) for url in {row[6] for row in found}}
-        return [
-            Claimed(
-                delivery,
-                subscription,
-                attempts,
-                first,
-                message,
-                body,
-                url,
-                keys[secret],
-                bad,
-                refused[url],
+        keys: dict[str, bytes] = {}
+        refused: dict[str, str | None] = {}
+        claims = []
+        for number, subscription, attempts, first, message, body, url, secret, failing in found:
+            if secret not in keys:
+                keys[secret] = signing_key(secret)
+            if url not in refused:
+                refused[url] = self._refusal(url)
+            claims.append(
+                Claimed(
+                    number,
+                    subscription,
+                    attempts,
+                    first,
+                    message,
+                    body,
+                    url,
+                    keys[secret],
+                    failing,
+                    refused[url],
+                )
             )
-            for delivery, subscription, attempts, first, message, body, url, secret, bad in found
-        ]
+        return claims
 
     def _refusal(self, url: str) -> str | None:
         try:
