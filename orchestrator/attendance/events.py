@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Integer, Select, String, and_, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.events import Kind, ProviderEvent, Who
@@ -18,33 +19,70 @@ from integrations.events import Kind, ProviderEvent, Who
 from ..db import models as m
 from ..db.attendance import ProviderEventRow
 from ..db.updates import note
-from ..db.upsert import dialect_insert, table
+from ..db.upsert import ManyRows, table
 
 _SEAT = re.compile(r"rdv-a(\d{1,18})")
 _ROOMS = table(m.Room).c
 _SESSIONS = table(m.Session).c
 _SEATS = table(m.Attendee).c
-_ROOM_COLUMNS = (
-    select(
-        _ROOMS.id,
-        _ROOMS.external_id,
-        _ROOMS.session_id,
-        _ROOMS.state,
-        _SESSIONS.event_id,
-        _SEATS.id.label("seat"),
+
+
+def _room_columns(postgres: bool) -> Select[Any]:
+    """Rooms with their session's event and those of the seats asked for that are theirs. On
+    PostgreSQL the seats are one array (`= ANY`), so the statement's text, which the server
+    prepares, is the same for any number of them; SQLite gets a list."""
+    seats = (
+        _SEATS.id == any_(bindparam("seats", type_=ARRAY(Integer())))
+        if postgres
+        else _SEATS.id.in_(bindparam("seats", expanding=True))
     )
-    .join(table(m.Session), _SESSIONS.id == _ROOMS.session_id)
-    .outerjoin(
-        table(m.Attendee),
-        and_(
-            _SEATS.session_id == _ROOMS.session_id,
-            _SEATS.id.in_(bindparam("seats", expanding=True)),
-        ),
+    return (
+        select(
+            _ROOMS.id,
+            _ROOMS.external_id,
+            _ROOMS.session_id,
+            _ROOMS.state,
+            _SESSIONS.event_id,
+            _SEATS.id.label("seat"),
+        )
+        .join(table(m.Session), _SESSIONS.id == _ROOMS.session_id)
+        .outerjoin(table(m.Attendee), and_(_SEATS.session_id == _ROOMS.session_id, seats))
     )
-)
+
+
 # Built once: the statement cache then skips building and compiling them for every batch.
-_ROOMS_BY_REF = _ROOM_COLUMNS.where(_ROOMS.external_id.in_(bindparam("refs", expanding=True)))
-_ROOM_BY_ID = _ROOM_COLUMNS.where(_ROOMS.id == bindparam("room"))
+_ROOMS_BY_REF = {
+    False: _room_columns(False).where(_ROOMS.external_id.in_(bindparam("refs", expanding=True))),
+    True: _room_columns(True).where(
+        _ROOMS.external_id == any_(bindparam("refs", type_=ARRAY(String())))
+    ),
+}
+_ROOM_BY_ID = {
+    postgres: _room_columns(postgres).where(_ROOMS.id == bindparam("room"))
+    for postgres in (False, True)
+}
+_EVENTS = ManyRows(
+    ProviderEventRow,
+    (
+        "delivery_id",
+        "provider",
+        "source",
+        "dedupe_key",
+        "kind",
+        "at",
+        "received_at",
+        "room_id",
+        "room_ref",
+        "attendee_id",
+        "connection",
+        "participant_name",
+        "participant_email",
+        "seat_ref",
+        "details",
+    ),
+    unique=("provider", "dedupe_key"),
+    returning=(table(ProviderEventRow).c.delivery_id,),
+)
 
 
 class _RoomRow(NamedTuple):
@@ -146,12 +184,13 @@ async def record_many(
     # The seats our links name are looked up with the rooms: one statement for the batch.
     direct = sorted({n for event in events if (n := seat_number(event)) is not None})
     found: Iterable[Any] = ()
+    postgres = db.get_bind().dialect.name == "postgresql"
     if room_id is not None:
-        found = await db.execute(_ROOM_BY_ID, {"room": room_id, "seats": direct})
+        found = await db.execute(_ROOM_BY_ID[postgres], {"room": room_id, "seats": direct})
     else:
         refs = sorted({ref for event in events if (ref := room_ref(event)) is not None})
         if refs:
-            found = await db.execute(_ROOMS_BY_REF, {"refs": refs, "seats": direct})
+            found = await db.execute(_ROOMS_BY_REF[postgres], {"refs": refs, "seats": direct})
     rooms: dict[str | None, _RoomRow] = {}
     seated: set[tuple[int, int]] = set()
     for row in found:
@@ -216,12 +255,7 @@ async def record_many(
                 "details": dict(event.details),
             }
         )
-    inserted = await db.execute(
-        dialect_insert(db, ProviderEventRow)
-        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-        .returning(ProviderEventRow.__table__.c.delivery_id),
-        rows,
-    )
+    inserted = await _EVENTS.insert(db, rows)
     new = Counter(delivery for (delivery,) in inserted)
     if live:
         await db.execute(

@@ -17,8 +17,16 @@ from webhooks.door import Accepted
 
 from ..db.attendance import WebhookDelivery
 from ..db.updates import note
-from ..db.upsert import dialect_insert
+from ..db.upsert import ManyRows, table
 from .events import record_many
+
+_TABLE = table(WebhookDelivery).c
+_DELIVERIES = ManyRows(
+    WebhookDelivery,
+    ("provider", "dedupe_key", "received_at", "body", "events"),
+    unique=("provider", "dedupe_key"),
+    returning=(_TABLE.id, _TABLE.provider, _TABLE.dedupe_key),
+)
 
 
 @dataclass
@@ -40,6 +48,13 @@ class EventInbox:
     a batch fails, its deliveries are stored one by one, so one bad delivery fails only itself.
     """
 
+    # A writer that finds fewer deliveries than this waits LINGER for more first: a few at a
+    # time, a batch's fixed cost (its transaction, its statements) is paid by few deliveries; a
+    # steady 1,000 a second cost 1,016 to 1,063 µs of CPU an answer on SQLite (1.02 cores, no
+    # room for a hiccup), 907 µs with it. Milliseconds more before the answer nobody notices.
+    LINGER = 0.003  # seconds
+    SMALL = 8
+
     def __init__(self, db: Callable[[], AsyncSession], *, batch: int = 200) -> None:
         self.db = db
         self.batch = batch
@@ -58,6 +73,8 @@ class EventInbox:
 
     async def _write(self) -> None:
         while self._queue:
+            if len(self._queue) < self.SMALL:
+                await asyncio.sleep(self.LINGER)  # more deliveries come meanwhile
             batch, self._queue = self._queue[: self.batch], self._queue[self.batch :]
             try:
                 async with self.db() as db, db.begin():
@@ -98,11 +115,8 @@ async def _store(db: AsyncSession, batch: Sequence[_Pending]) -> list[Accepted]:
     first: dict[tuple[str, str], int] = {}
     for index, key in enumerate(keys):
         first.setdefault(key, index)
-    table = WebhookDelivery.__table__.c
-    stored = await db.execute(
-        dialect_insert(db, WebhookDelivery)
-        .on_conflict_do_nothing(index_elements=["provider", "dedupe_key"])
-        .returning(table.id, table.provider, table.dedupe_key),
+    stored = await _DELIVERIES.insert(
+        db,
         [
             {
                 "provider": batch[index].provider,

@@ -12,24 +12,29 @@ import zlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ForeignKey,
     Index,
+    Integer,
     String,
     Subquery,
+    any_,
+    bindparam,
     delete,
     func,
-    insert,
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 from .models import Event, Session
-from .upsert import table
+from .upsert import ManyRows
 
 CHANNEL = "rdv_dashboard"
 ORDER_LOCK = zlib.crc32(b"rdv:dashboard-updates")
@@ -74,8 +79,7 @@ async def note(
     ]
     if not rows:
         return
-    postgres = db.get_bind().dialect.name == "postgresql"
-    if postgres:
+    if db.get_bind().dialect.name == "postgresql":
         # The rows the new ones refer to are locked (as the foreign key checks would) before
         # the order lock: a writer waiting on one of them (an event row an import holds)
         # then waits without holding up every other writer. One statement does both, in that
@@ -90,26 +94,36 @@ async def note(
                 locked.subquery()
             )
         )
-    await db.execute(insert(table(DashboardUpdate)), rows)
+    await _UPDATES.insert(db, rows)
+
+
+_UPDATES = ManyRows(DashboardUpdate, ("event_id", "session_id", "reason", "at"))
 
 
 def _lock_rows(events: list[int], sessions: list[int]) -> Subquery:
     """The event and session rows, locked as a foreign key check would lock them (every pair
-    of the cross join is one event and one session of the cards)."""
+    of the cross join is one event and one session of the cards). PostgreSQL only: the ids are
+    arrays, so the statement's text, which the server prepares, is the same for any number."""
     if not sessions:
         return (
             select(Event.id)
-            .where(Event.id.in_(events))
+            .where(Event.id == any_(_ids("events", events)))
             .with_for_update(key_share=True, read=True)
             .subquery()
         )
     return (
         select(Event.id, Session.id)
         .join(Session, true())
-        .where(Event.id.in_(events), Session.id.in_(sessions))
+        .where(
+            Event.id == any_(_ids("events", events)), Session.id == any_(_ids("sessions", sessions))
+        )
         .with_for_update(key_share=True, read=True)
         .subquery()
     )
+
+
+def _ids(name: str, ids: list[int]) -> BindParameter[Any]:
+    return bindparam(name, ids, type_=ARRAY(Integer()))
 
 
 async def since(
