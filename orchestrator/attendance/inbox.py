@@ -48,13 +48,6 @@ class EventInbox:
     a batch fails, its deliveries are stored one by one, so one bad delivery fails only itself.
     """
 
-    # A writer that finds fewer deliveries than this waits LINGER for more first: a few at a
-    # time, a batch's fixed cost (its transaction, its statements) is paid by few deliveries; a
-    # steady 1,000 a second cost 1,016 to 1,063 µs of CPU an answer on SQLite (1.02 cores, no
-    # room for a hiccup), 907 µs with it. Milliseconds more before the answer nobody notices.
-    LINGER = 0.003  # seconds
-    SMALL = 8
-
     def __init__(self, db: Callable[[], AsyncSession], *, batch: int = 200) -> None:
         self.db = db
         self.batch = batch
@@ -73,8 +66,6 @@ class EventInbox:
 
     async def _write(self) -> None:
         while self._queue:
-            if len(self._queue) < self.SMALL:
-                await asyncio.sleep(self.LINGER)  # more deliveries come meanwhile
             batch, self._queue = self._queue[: self.batch], self._queue[self.batch :]
             try:
                 async with self.db() as db, db.begin():
