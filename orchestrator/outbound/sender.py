@@ -20,39 +20,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from webhooks.addresses import AddressRefused, CheckedResolver
-from webhooks.outbound import BadSubscription, checked_url, headers, signing_key
+from webhooks.outbound import headers
 
 from ..clock import Clock
-from ..db.outbound import (
-    OutboundDelivery,
-    OutboundMessage,
-    OutboundSubscription,
-    forget_sent,
-)
-from ..db.upsert import table
+from ..db.outbound import OutboundDelivery, forget_sent
 from ..senders import QueueSender
+from .claiming import claim_due
 from .passes import Claimed, Claims, Recorder, Result, Sent
 
 log = logging.getLogger("rdv.outbound")
 __all__ = ["Sent", "WebhookSender"]
-_DELIVERIES, _MESSAGES, _SUBSCRIPTIONS = (
-    table(model) for model in (OutboundDelivery, OutboundMessage, OutboundSubscription)
-)
-_CLAIMED = (  # what an attempt needs, the delivery's id first (claims are taken in id order)
-    _DELIVERIES.c.id,
-    _DELIVERIES.c.subscription_id,
-    _DELIVERIES.c.attempts,
-    _DELIVERIES.c.first_due_at,
-    _MESSAGES.c.message_id,
-    _MESSAGES.c.body,
-    _SUBSCRIPTIONS.c.url,
-    _SUBSCRIPTIONS.c.secret,
-    _SUBSCRIPTIONS.c.failing_since.is_not(None).label("failing"),
-)
 
 
 class WebhookSender(QueueSender):
@@ -255,84 +236,10 @@ class WebhookSender(QueueSender):
         return change | {"b_status": "pending", "b_next_attempt_at": retry_at}
 
     async def _claim(self, now: datetime, most: int | None = None) -> list[Claimed]:
-        live = select(OutboundSubscription.id).where(OutboundSubscription.ended_at.is_(None))
-        due = (
-            select(OutboundDelivery.id)
-            .where(
-                OutboundDelivery.status.in_(("pending", "sending")),
-                OutboundDelivery.next_attempt_at <= now,
-                (OutboundDelivery.lease_until.is_(None)) | (OutboundDelivery.lease_until < now),
-                OutboundDelivery.subscription_id.in_(live.scalar_subquery()),
-            )
-            .order_by(OutboundDelivery.next_attempt_at, OutboundDelivery.id)
-            .limit(most or self.batch)
+        return await claim_due(
+            self.db,
+            now,
+            most=most or self.batch,
+            lease=self.lease,
+            allow_private=self.allow_private,
         )
-        async with self.db() as db:  # a look first: an idle sender takes no write lock
-            if (await db.execute(due.limit(1))).first() is None:
-                return []
-        async with self.db() as db, db.begin():
-            claim = (
-                update(_DELIVERIES)
-                .where(
-                    _DELIVERIES.c.id.in_(due.with_for_update(skip_locked=True).scalar_subquery())
-                )
-                .values(
-                    status="sending",
-                    lease_until=now + self.lease,
-                    attempts=_DELIVERIES.c.attempts + 1,
-                )
-            )
-            if db.get_bind().dialect.name == "postgresql":  # one statement: UPDATE … FROM
-                joined = claim.where(
-                    _MESSAGES.c.id == _DELIVERIES.c.message_id,
-                    _SUBSCRIPTIONS.c.id == _DELIVERIES.c.subscription_id,
-                )
-                found = sorted(
-                    (tuple(row) for row in await db.execute(joined.returning(*_CLAIMED))),
-                    key=lambda row: row[0],
-                )
-            else:  # SQLite's RETURNING names the updated table's columns only
-                claimed = (await db.execute(claim.returning(_DELIVERIES.c.id))).scalars().all()
-                found = [
-                    tuple(row)
-                    for row in await db.execute(
-                        select(*_CLAIMED)
-                        .join_from(
-                            _DELIVERIES, _MESSAGES, _MESSAGES.c.id == _DELIVERIES.c.message_id
-                        )
-                        .join(_SUBSCRIPTIONS, _SUBSCRIPTIONS.c.id == _DELIVERIES.c.subscription_id)
-                        .where(_DELIVERIES.c.id.in_(claimed))
-                        .order_by(_DELIVERIES.c.id)
-                    )
-                ]
-        # Each subscription's key decoded, and its address checked, once a pass.
-        keys: dict[str, bytes] = {}
-        refused: dict[str, str | None] = {}
-        claims = []
-        for number, subscription, attempts, first, message, body, url, secret, failing in found:
-            if secret not in keys:
-                keys[secret] = signing_key(secret)
-            if url not in refused:
-                refused[url] = self._refusal(url)
-            claims.append(
-                Claimed(
-                    number,
-                    subscription,
-                    attempts,
-                    first,
-                    message,
-                    body,
-                    url,
-                    keys[secret],
-                    failing,
-                    refused[url],
-                )
-            )
-        return claims
-
-    def _refusal(self, url: str) -> str | None:
-        try:
-            checked_url(url, allow_private=self.allow_private)
-        except BadSubscription as error:
-            return str(error)
-        return None
