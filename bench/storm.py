@@ -658,6 +658,7 @@ async def main(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="rdv-bench-storm-") as folder:
         args.logs = args.logs or Path(folder)
+        args.logs.mkdir(parents=True, exist_ok=True)
         if args.sqlite:
             sqlite = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
             rows += await run(sqlite, Path(folder), args)

@@ -33,7 +33,7 @@ from .attendance.retention import PURGE_EVERY, purge_once
 from .clock import Clock, SystemClock
 from .dashboard.feed import PRUNE_EVERY, TICK_EVERY, Feed
 from .dashboard.snapshots import Snapshots
-from .db.engine import create_engine, is_sqlite, session_factory
+from .db.engine import create_engine, is_sqlite, reads_factory, session_factory
 from .db.migrate import upgrade
 from .inbound_url import parse_lmtp_url
 from .mail.compose import Composers
@@ -48,6 +48,7 @@ from .mail.request_notices import RequestReminders
 from .metrics import Metrics
 from .outbound.sender import WebhookSender
 from .pages import Pages
+from .participants.clicks import ClickLog
 from .periodic import Periodic
 from .program.audit import Author, hooks, recorder
 from .program.refill import AutoRefill
@@ -133,9 +134,11 @@ def create_app(
             await upgrade(engine)
         app[appkeys.ENGINE] = engine
         app[appkeys.DB] = session_factory(engine)
+        app[appkeys.READS] = reads_factory(engine)
         app[appkeys.WORKSPACE] = Workspace(app[appkeys.DB], settings, app[appkeys.INVITES])
         app[appkeys.UPLOADS] = Uploads(app[appkeys.DB], settings, app[appkeys.INVITES])
         app[appkeys.FEED] = Feed(app[appkeys.DB], app[appkeys.CLOCK], settings.marks)
+        app[appkeys.CLICKS] = ClickLog(app[appkeys.DB])
         app[appkeys.SNAPSHOTS] = Snapshots(
             app[appkeys.DB],
             app[appkeys.FEED],

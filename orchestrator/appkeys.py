@@ -24,6 +24,7 @@ from .mail.reminders import Reminders
 from .metrics import Metrics
 from .outbound.sender import WebhookSender
 from .pages import Pages
+from .participants.clicks import ClickLog
 from .program.refill import AutoRefill
 from .providers import ProviderRegistry
 from .replays.recordings import RecordingArchiver
@@ -38,6 +39,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+READS = web.AppKey("reads", async_sessionmaker[AsyncSession])  # db.engine.reads_factory
 WRITER = web.AppKey("writer", Writer)
 INVITES = web.AppKey("invites", InviteComposer)
 OUTBOX = web.AppKey("outbox", OutboxSender)
@@ -54,6 +56,7 @@ REPORTS = web.AppKey("reports", ReportReader)
 NAMER = web.AppKey("namer", ParticipantNamer)
 RUNS = web.AppKey("runs", SchedulingRuns)
 FEED = web.AppKey("feed", Feed)
+CLICKS = web.AppKey("clicks", ClickLog)
 SNAPSHOTS = web.AppKey("snapshots", Snapshots)
 ARCHIVER = web.AppKey("archiver", RecordingArchiver)
 REMINDERS = web.AppKey("reminders", Reminders)

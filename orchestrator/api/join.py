@@ -16,7 +16,7 @@ from integrations.base import Role
 
 from .. import appkeys
 from ..participants.handover import moved_seat
-from ..participants.visits import Visit, closed_state, find_visit, record_click, replay_url
+from ..participants.visits import Visit, closed_state, find_visit, replay_url
 from ..rooms.entry import OPEN, seat_page, seat_url
 from ..rooms.lifecycle import ensure_ready
 
@@ -24,14 +24,12 @@ routes = web.RouteTableDef()
 
 
 async def _visit(request: web.Request) -> Visit | None:
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READS]() as db:
         return await find_visit(db, request.match_info["token"])
 
 
 async def _record(request: web.Request, visit: Visit, outcome: str, now: datetime) -> None:
-    async with request.app[appkeys.DB]() as db, db.begin():
-        attended = await record_click(db, visit, outcome, now)
-    if attended:
+    if await request.app[appkeys.CLICKS].record(visit, outcome, now):
         request.app[appkeys.FEED].wake_soon()
 
 
@@ -80,7 +78,7 @@ async def join(request: web.Request) -> web.StreamResponse:
     state = closed_state(visit, now, settings.join_early)
     session = visit.session
     if state == "ended":
-        async with app[appkeys.DB]() as db:
+        async with app[appkeys.READS]() as db:
             replay = await replay_url(db, session.id, now)
         if replay:
             await _record(request, visit, "replay", now)
@@ -108,7 +106,7 @@ async def join(request: web.Request) -> web.StreamResponse:
 
 async def _moved_or_unknown(request: web.Request) -> web.Response:
     """A link whose seat was handed to a colleague says so (410); any other dead link is 404."""
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READS]() as db:
         moved = await moved_seat(db, request.match_info["token"])
     if moved is None:
         return page(request, None, "unknown")

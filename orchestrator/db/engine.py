@@ -78,5 +78,16 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def reads_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that only read, for the paths every person takes (a join link's lookup). On
+    PostgreSQL they run outside a transaction: under READ COMMITTED each statement reads its own
+    snapshot anyway, and the BEGIN and ROLLBACK around a lone SELECT are two more round trips
+    (about 200 µs of CPU, measured). Never write through one: each statement would commit alone.
+    SQLite opens no transaction to read (see sqlite_driver), so its sessions are the usual."""
+    if is_sqlite(engine):
+        return session_factory(engine)
+    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"

@@ -5,8 +5,8 @@ four such calls for a statement that returns rows (open a cursor, execute, fetch
 trip wakes the thread and then the event loop, and hands the GIL over twice: some 100 µs of CPU,
 several times what SQLite itself spends on a small statement. Here a statement is one trip: the
 thread executes it, reads its rows and closes its cursor, and the cursor SQLAlchemy holds only
-gives back what came with it. Everything else (the connection, its thread, commit, rollback,
-close) is aiosqlite's own.
+gives back what came with it, and whether the connection is left in a transaction. Everything
+else (the connection, its thread, commit, rollback, close) is aiosqlite's own.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import aiosqlite
 
-# What one trip brings back: description, rowcount, lastrowid, rows.
-_Outcome = tuple[Any, int, int | None, list[Any]]
+# What one trip brings back: description, rowcount, lastrowid, rows, in a transaction after it.
+_Outcome = tuple[Any, int, int | None, list[Any], bool]
 
 
 def connect(database: str, *, iter_chunk_size: int = 64, **options: Any) -> Connection:
@@ -35,27 +35,30 @@ def connect(database: str, *, iter_chunk_size: int = 64, **options: Any) -> Conn
 
 
 class Connection(aiosqlite.Connection):
-    """Also skips the trip of a commit or a rollback with no statement since the last one: the
-    pool rolls back every connection it takes back, most of them just committed."""
+    """Also skips the trip of a commit or a rollback when no transaction is open, which sqlite3
+    would do nothing for: the pool rolls back every connection it takes back, most of them just
+    committed or used only to read (sqlite3 opens a transaction for a write, not for a SELECT)."""
 
-    _statements = 0  # since the last commit or rollback
+    _open = False  # a transaction is open, as the last trip left it
 
     def cursor(self) -> _Opening:  # type: ignore[override]
         return _Opening(Cursor(self))
 
-    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        self._statements += 1
-        return await self._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> _Outcome:
+        self._open = True  # until the trip says otherwise: a failed statement may leave one open
+        outcome: _Outcome = await self._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        self._open = outcome[4]
+        return outcome
 
     async def commit(self) -> None:
-        if self._statements:
+        if self._open:
             await super().commit()
-            self._statements = 0
+            self._open = False
 
     async def rollback(self) -> None:
-        if self._statements:
+        if self._open:
             await super().rollback()
-            self._statements = 0
+            self._open = False
 
 
 class _Opening:
@@ -99,7 +102,7 @@ class Cursor:
         return self
 
     def _take(self, outcome: _Outcome) -> None:
-        self.description, self.rowcount, self.lastrowid, rows = outcome
+        self.description, self.rowcount, self.lastrowid, rows, _ = outcome
         self._rows = rows
 
     async def fetchall(self) -> list[Any]:
@@ -126,11 +129,8 @@ def _execute(
     cursor = connection.cursor()
     try:
         (cursor.executemany if many else cursor.execute)(sql, parameters)
-        return _outcome(cursor)
+        rows = cursor.fetchall() if cursor.description else []
+        open_after = connection.in_transaction
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows, open_after
     finally:
         cursor.close()
-
-
-def _outcome(cursor: sqlite3.Cursor) -> _Outcome:
-    rows = cursor.fetchall() if cursor.description else []
-    return cursor.description, cursor.rowcount, cursor.lastrowid, rows

@@ -1,12 +1,12 @@
 """A personal join link's visit: the seat its token opens, whether the session's window lets it
-in now, where a finished session's replay is, and the click recorded for the attendance log."""
+in now, and where a finished session's replay is (the click itself goes to `clicks.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.base import Role
@@ -14,7 +14,6 @@ from integrations.base import Role
 from ..db import models as m
 from ..db.base import names_nothing
 from ..db.replays import Replay
-from ..db.updates import note
 from ..replays.links import followable
 
 MODERATOR_KINDS = ("buyer", "organiser")
@@ -76,18 +75,6 @@ def closed_state(visit: Visit, now: datetime, join_early: timedelta) -> str | No
     if now >= session.ends_at:
         return "ended"
     return None
-
-
-async def record_click(db: AsyncSession, visit: Visit, outcome: str, now: datetime) -> bool:
-    """Records what the link did, in the caller's transaction; True when the click is itself
-    the attendance (sent to a plenary's stream), which the dashboard is then told of."""
-    await db.execute(
-        insert(m.LinkClick).values(attendee_id=visit.attendee.id, clicked_at=now, outcome=outcome)
-    )
-    if outcome != "stream":
-        return False
-    await note(db, [(visit.event.id, visit.session.id)], "link", now)
-    return True
 
 
 async def replay_url(db: AsyncSession, session_id: int, now: datetime) -> str | None:

@@ -89,3 +89,17 @@ async def test_a_statement_is_one_trip_and_an_empty_rollback_none(
         assert (await db.execute(text("SELECT body FROM notes"))).scalars().all() == ["z"]
     # Two statements, the commit, and no rollback when the pool takes the connection back.
     assert trips == Counter({"_execute": 2, "commit": 1})
+    trips.clear()
+    async with sessions() as db:  # a join link's lookup: SQLite opens no transaction to read
+        assert (await db.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 1
+    assert trips == Counter({"_execute": 1})
+
+
+async def test_a_write_after_reads_is_still_rolled_back(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    async with sessions() as db:
+        await db.execute(text("SELECT count(*) FROM notes"))
+        await db.execute(text("INSERT INTO notes (body) VALUES ('kept?')"))
+        await db.execute(text("SELECT count(*) FROM notes"))
+    async with sessions() as db:  # the pool's rollback at the end undid the insert
+        assert (await db.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 0
