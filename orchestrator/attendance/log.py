@@ -17,6 +17,7 @@ from ..db import models as m
 from ..db.attendance import ProviderEventRow
 from ..db.base import names_nothing
 from ..settings import Marks
+from ..turns import in_turns, rows_in_turns
 from .presence import Interval, Mark, identity, intervals
 from .reports import REPORT
 from .roster import Person, Roster, roster
@@ -93,7 +94,7 @@ async def attendance(
         query = query.where(false() if names_nothing(session_key) else m.Session.key == session_key)
     if session_ids is not None:
         query = query.where(m.Session.id.in_(session_ids))
-    sessions = (await db.execute(query)).all()
+    sessions = await rows_in_turns(await db.stream(query))
     if not sessions:
         return []
     whole = session_key is None and session_ids is None
@@ -162,7 +163,7 @@ async def attendance(
         )
     }
     outcomes = []
-    for session, room in sessions:
+    async for session, room in in_turns(sessions):
         room_id = room.id
         window = Window(
             starts_at=session.starts_at,

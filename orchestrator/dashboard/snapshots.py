@@ -47,7 +47,9 @@ class Snapshot:
     alerts: str
     built_at: float  # time.monotonic() of the last whole build it comes from
     cards: dict[tuple[str, bool], str] = field(default_factory=dict)
-    messages: dict[tuple[int, bool, bool], bytes] = field(default_factory=dict)
+    # Per (update id, can act, with the counters): the card's key, the message's bytes.
+    messages: dict[tuple[int, bool, bool], tuple[str | None, bytes]] = field(default_factory=dict)
+    made_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -74,6 +76,10 @@ BATCH = 1000
 # stamped ahead of our clock counts only once that moment has passed).
 WHOLE_BUILD_SECONDS = 60.0
 RENDER_TURN = 100  # messages rendered between two turns given to the loop
+# A refresh comes at most this often: the webhooks of a burst arrive a few milliseconds apart,
+# and a refresh costs 10 to 25 ms whatever its size (the counters and alerts go over every card;
+# 3,000 meetings, measured), so refreshing for every few of them took most of a core.
+REFRESH_EVERY = 0.2
 
 
 class Snapshots:
@@ -140,6 +146,8 @@ class Snapshots:
             found = self._latest.get(event.id)
             if found is not None and found.upto >= upto:  # built while this stream waited
                 return found
+            if found is not None:  # what comes meanwhile is in the same refresh
+                await asyncio.sleep(REFRESH_EVERY - (time.monotonic() - found.made_at))
             # The newest id, read before building: the build then covers at least that much. The
             # shared tail has just been read by the stream asking, most of the time.
             tail = self._tails.get(event.id)
@@ -182,6 +190,16 @@ class Snapshots:
         snapshot = self._snapshot(event, upto, dashboard, found.known, found.keys, found.built_at)
         changed = {found.keys[session_id] for session_id in sessions}
         snapshot.cards |= {key: html for key, html in found.cards.items() if key[0] not in changed}
+        # A message whose card did not change is the same bytes: at a slot's start every card
+        # changes at once, and twenty streams each rendered the same thousands of messages again
+        # for every refresh the webhooks in between had made.
+        tail = self._tails.get(event.id)
+        floor = tail.floor if tail is not None else 0
+        snapshot.messages |= {
+            memo: message
+            for memo, message in found.messages.items()
+            if not memo[2] and memo[0] > floor and message[0] not in changed
+        }
         return snapshot
 
     async def _between(self, event_id: int, last: int, upto: int) -> Sequence[Update]:
@@ -232,7 +250,7 @@ class Snapshots:
         memo = (update.id, can_act, summary)
         found = snapshot.messages.get(memo)
         if found is not None:
-            return found
+            return found[1]
         payload: dict[str, Any] = {"reason": update.reason}
         if summary:
             payload |= {"counters": snapshot.counters, "alerts": snapshot.alerts}
@@ -242,7 +260,7 @@ class Snapshots:
             payload["card"] = {"key": key, "html": card}
         data = json.dumps(payload, ensure_ascii=False)
         message = f"id: {update.id}\nevent: update\ndata: {data}\n\n".encode()
-        snapshot.messages[memo] = message
+        snapshot.messages[memo] = (key, message)
         return message
 
     def _card(self, event: m.Event, snapshot: Snapshot, key: str, can_act: bool) -> str | None:

@@ -18,6 +18,7 @@ from ..attendance.roster import Roster
 from ..db import models as m
 from ..db.mail import MailMessage
 from ..settings import Settings
+from ..turns import in_turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +254,7 @@ async def _cards(
         session_ids=session_ids,
         known=known,
     )
-    return [_card(outcome, zone, now) for outcome in outcomes]
+    return [_card(outcome, zone, now) async for outcome in in_turns(outcomes)]
 
 
 async def _mail_failures(db: AsyncSession, event: m.Event) -> int:

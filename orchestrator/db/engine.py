@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -17,16 +18,32 @@ from sqlalchemy.ext.asyncio import (
 
 from . import sqlite_driver
 
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a write waits for SQLite's one writer before it fails
+
+
+# Connections kept open in the pool, and how many more it may open under load. SQLAlchemy's
+# default keeps 5 and closes any other as soon as it comes back: at a slot's start, with a few
+# dozen requests in flight, connections were opened and closed all the time (126 new SQLite
+# connections in one minute, each a thread and its pragmas; on PostgreSQL a server process each).
+POOL_SIZE = 15
+POOL_OVERFLOW = 15
+
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine; SQLite gets its folder created, foreign keys on and WAL."""
     parsed = make_url(url)
+    database = parsed.database
+    if "poolclass" not in options and (database or ":memory:") != ":memory:":
+        # (an in-memory SQLite database has one connection, in a pool of its own kind)
+        options = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW} | options
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # One trip to aiosqlite's thread per statement instead of four (see sqlite_driver).
-        connect = {"timeout": 30, "async_creator_fn": sqlite_driver.connect}
+        # One trip to aiosqlite's thread per statement instead of four, and the engine's
+        # connections taking turns to write (see sqlite_driver).
+        turns = sqlite_driver.WriterTurns(timeout=SQLITE_BUSY_TIMEOUT)
+        creator = functools.partial(sqlite_driver.connect, turns=turns)
+        connect = {"timeout": SQLITE_BUSY_TIMEOUT, "async_creator_fn": creator}
         engine = create_async_engine(url, connect_args=connect, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -39,10 +39,15 @@ class MailMessage(Base):
     queuing the same notice twice a no-op (a retried step, a second instance)."""
 
     __tablename__ = "mail_messages"
-    __table_args__ = (Index("ix_mail_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_mail_messages_due", "status", "next_attempt_at"),
+        # The dashboard counts an event's failed mail at every refresh: by event alone that read
+        # every message of the event (41 ms each for 9,000 invites, measured at a slot's start).
+        Index("ix_mail_messages_event_status", "event_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(24))

@@ -7,12 +7,21 @@ several times what SQLite itself spends on a small statement. Here a statement i
 thread executes it, reads its rows and closes its cursor, and the cursor SQLAlchemy holds only
 gives back what came with it, and whether the connection is left in a transaction. Everything
 else (the connection, its thread, commit, rollback, close) is aiosqlite's own.
+
+SQLite has one writer at a time. A connection that wants to write while another does waits in
+SQLite's busy handler, which sleeps 1, 2, 5, 10 … up to 100 ms between looks at the lock: at a
+slot's start, a click's one-row insert waited 33 ms on average and up to 1.1 s (measured), most
+of it asleep after the lock was free. So the connections of one engine take turns to write here
+instead (`WriterTurns`, first come first served, the next one on its way as soon as the last
+commits), and SQLite's own lock is left to other processes (`rdv import` beside `rdv serve`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -21,9 +30,49 @@ import aiosqlite
 _Outcome = tuple[Any, int, int | None, list[Any], bool]
 
 
-def connect(database: str, *, iter_chunk_size: int = 64, **options: Any) -> Connection:
+# A statement that starts with one of these only reads; any other may write (sqlite3 opens a
+# transaction before INSERT, UPDATE, DELETE and REPLACE; DDL and a CTE may write too).
+_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+
+
+class WriterTurns:
+    """The turns to write of one engine's connections: first come, first served; waiting longer
+    than SQLite's own busy timeout fails as SQLite would ("database is locked"). A lock per event
+    loop: an engine outlives the loop of a test or of a command that used it."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    async def take(self) -> asyncio.Lock:
+        lock = self._lock()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        return lock
+
+
+def connect(
+    database: str,
+    *,
+    turns: WriterTurns | None = None,
+    iter_chunk_size: int = 64,
+    **options: Any,
+) -> Connection:
     """What `aiosqlite.connect` returns, with the cursors below; SQLAlchemy awaits it (given as
-    `connect_args={"async_creator_fn": connect}`, it gets the arguments aiosqlite would)."""
+    `connect_args={"async_creator_fn": partial(connect, turns=…)}`, it gets the arguments
+    aiosqlite would). Connections given the same `turns` write one at a time."""
 
     def connector() -> sqlite3.Connection:
         made: sqlite3.Connection = sqlite3.connect(database, **options)
@@ -31,6 +80,7 @@ def connect(database: str, *, iter_chunk_size: int = 64, **options: Any) -> Conn
 
     connection = Connection(connector, iter_chunk_size)
     connection._thread.daemon = True  # as SQLAlchemy sets it for aiosqlite's own connections
+    connection.turns = turns or WriterTurns(float(options.get("timeout", 5.0)))
     return connection
 
 
@@ -39,26 +89,51 @@ class Connection(aiosqlite.Connection):
     would do nothing for: the pool rolls back every connection it takes back, most of them just
     committed or used only to read (sqlite3 opens a transaction for a write, not for a SELECT)."""
 
+    turns: WriterTurns
     _open = False  # a transaction is open, as the last trip left it
+    _turn: asyncio.Lock | None = None  # this connection's turn to write, while it has it
 
     def cursor(self) -> _Opening:  # type: ignore[override]
         return _Opening(Cursor(self))
 
-    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> _Outcome:
+    async def run(self, sql: str, *args: Any, **kwargs: Any) -> _Outcome:
+        if self._turn is None and not sql.lstrip()[:7].upper().startswith(_READS):
+            self._turn = await self.turns.take()
         self._open = True  # until the trip says otherwise: a failed statement may leave one open
-        outcome: _Outcome = await self._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        outcome: _Outcome = await self._execute(_execute, self._conn, sql, *args, **kwargs)  # type: ignore[no-untyped-call]
         self._open = outcome[4]
+        if not self._open:
+            self._end_turn()
         return outcome
 
+    def _end_turn(self) -> None:
+        if self._turn is not None:
+            self._turn.release()
+            self._turn = None
+
     async def commit(self) -> None:
-        if self._open:
-            await super().commit()
-            self._open = False
+        await self._end(super().commit)
 
     async def rollback(self) -> None:
-        if self._open:
-            await super().rollback()
+        await self._end(super().rollback)
+
+    async def _end(self, ending: Callable[[], Awaitable[None]]) -> None:
+        """Commits or rolls back when a transaction is open; the turn to write is given back
+        once none is (a commit that failed leaves it open, for the rollback that follows)."""
+        try:
+            if self._open:
+                await ending()
+                self._open = False
+        finally:
+            if not self._open:
+                self._end_turn()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
             self._open = False
+            self._end_turn()
 
 
 class _Opening:
@@ -93,12 +168,11 @@ class Cursor:
         self._rows: list[Any] = []
 
     async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
-        self._take(await self._connection.run(_execute, self._connection._conn, sql, parameters))
+        self._take(await self._connection.run(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> Cursor:
-        connection = self._connection
-        self._take(await connection.run(_execute, connection._conn, sql, parameters, many=True))
+        self._take(await self._connection.run(sql, parameters, many=True))
         return self
 
     def _take(self, outcome: _Outcome) -> None:

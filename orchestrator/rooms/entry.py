@@ -14,7 +14,7 @@ from integrations.base import JoinPage, JoinRequest, ProviderError, Role, Room, 
 from ..db import models as m
 from ..db.base import names_nothing
 from ..db.states import RoomState
-from ..participants.visits import Visit
+from ..participants.visits import LinkRoom, Visit
 from ..providers import ProviderRegistry
 from ..settings import Settings
 from .lifecycle import RoomLifecycle, ensure_ready, seat_of
@@ -35,7 +35,7 @@ class NotYet(CannotOpen):
         self.title, self.opens_at = title, opens_at
 
 
-def seat_request(visit: Visit, room: m.Room, settings: Settings) -> JoinRequest:
+def seat_request(visit: Visit, room: m.Room | LinkRoom, settings: Settings) -> JoinRequest:
     """What the provider needs to let this seat in, for as long as its window lasts."""
     session = visit.session
     return JoinRequest(
@@ -59,7 +59,7 @@ async def seat_url(
     """The provider's URL that puts this seat into its room, or None when the provider fails.
     A room the visit found open is used as read; one opened since is read again, for what its
     provider made."""
-    room = visit.room
+    room: m.Room | LinkRoom = visit.room
     if room.state not in OPEN:
         async with db() as session:
             room = await session.get_one(m.Room, visit.room.id)

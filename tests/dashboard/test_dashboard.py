@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -381,6 +382,58 @@ async def test_the_live_dashboard_follows_each_change_and_agrees_with_a_reload(
     assert all(c.running_since is None for c in over.dashboard.cards if c.key in ("m1", "m2"))
     # All of it followed by refreshing cards: no whole build since the first.
     assert {s.built_at for s in (joined, late, after, over)} == {first.built_at}
+
+
+def cards_in(batch: bytes) -> dict[int, str]:
+    """The card of each update message of an SSE batch, by update id."""
+    found = {}
+    for message in batch.decode().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in message.splitlines() if ": " in line)
+        if lines.get("event") == "update" and "card" in json.loads(lines["data"]):
+            found[int(lines["id"])] = json.loads(lines["data"])["card"]["html"]
+    return found
+
+
+async def test_a_message_sent_again_shows_its_card_as_it_stands_now(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    """A page far behind is sent the updates it missed with today's cards: a room someone
+    joined since shows them in it, the others are sent as they were rendered before."""
+    app = board.client.app
+    feed, snapshots = app[appkeys.FEED], app[appkeys.SNAPSHOTS]
+    async with db() as session:
+        event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
+    await feed.tick()
+    start = await feed.latest(event.id)
+    assert await snapshots.since(event.id, start) == []  # a stream is open, up to date
+    clock.set(M1_START - timedelta(minutes=2))
+    await feed.tick()  # every card of the slot changes: their windows opened
+    await agreeing_snapshot(app, db, clock)
+    missed = await snapshots.since(event.id, start)
+    before = cards_in(await snapshots.messages(event, missed, True))
+    m1_key = (await session_key_ids(db))["m1"]
+    m1 = [update.id for update in missed if update.session_id == m1_key]
+    others = [update.id for update in missed if update.session_id != m1_key]
+    assert m1
+    assert others
+
+    key, seat_id, _ = await seat(db, "ana", "m1")
+    body = occupant("joined", key, seat_id, "ana", clock.now())
+    assert (await board.client.post("/webhooks/jitsi", headers=headers(), data=body)).ok
+    clock.advance(timedelta(seconds=1))
+    await agreeing_snapshot(app, db, clock)
+    again = cards_in(await snapshots.messages(event, missed, True))
+
+    ana_in = re.compile(r'mark-present"><span class="mark">[^<]*</span>\s*<span class="name">Ana ')
+    assert not any(ana_in.search(before[update]) for update in m1)
+    assert all(ana_in.search(again[update]) for update in m1)  # not the card as it was
+    assert all(again[update] == before[update] for update in others)
+
+
+async def session_key_ids(db: Any) -> dict[str, int]:
+    async with db() as session:
+        rows = await session.execute(select(m.Session.key, m.Session.id))
+    return {key: session_id for key, session_id in rows}
 
 
 async def test_clicks_the_clock_and_an_erasure_reach_the_stream_as_well_as_webhooks(

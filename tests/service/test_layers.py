@@ -23,6 +23,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "metrics",
             "pages",
             "periodic",
+            "turns",
             "senders",
             "progress",
             "providers",

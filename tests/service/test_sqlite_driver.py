@@ -4,6 +4,8 @@ one trip (the cost the webhook door and every join link pay on SQLite)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,8 +13,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orchestrator.db import sqlite_driver
 from orchestrator.db.engine import create_engine, session_factory
@@ -103,3 +105,51 @@ async def test_a_write_after_reads_is_still_rolled_back(engine: AsyncEngine) -> 
         await db.execute(text("SELECT count(*) FROM notes"))
     async with sessions() as db:  # the pool's rollback at the end undid the insert
         assert (await db.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 0
+
+
+async def test_writers_take_turns_in_the_order_they_came(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    order: list[str] = []
+
+    async def write(body: str) -> None:
+        async with sessions() as db, db.begin():
+            await db.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": body})
+            order.append(body)
+
+    async with sessions() as first, first.begin():
+        await first.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+        waiting = []
+        for body in ("second", "third", "fourth"):  # each at its insert before the next comes
+            waiting.append(asyncio.create_task(write(body)))
+            await asyncio.sleep(0.1)  # SQLite's busy handler looks at the lock by then
+        assert order == []  # everyone waits for the first to commit
+    await asyncio.gather(*waiting)
+    assert order == ["second", "third", "fourth"]
+    async with sessions() as db:
+        bodies = (await db.execute(text("SELECT body FROM notes ORDER BY id"))).scalars().all()
+    assert bodies == ["first", "second", "third", "fourth"]
+
+
+async def test_a_write_that_waits_too_long_fails_as_sqlite_would(tmp_path: Path) -> None:
+    turns = sqlite_driver.WriterTurns(timeout=0.2)
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{tmp_path}/short.sqlite3",
+        connect_args={
+            "timeout": 0.2,
+            "async_creator_fn": functools.partial(sqlite_driver.connect, turns=turns),
+        },
+    )
+    try:
+        async with engine.begin() as db:
+            await db.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+        sessions = session_factory(engine)
+        async with sessions() as first, first.begin():
+            await first.execute(text("INSERT INTO notes (body) VALUES ('held')"))
+            async with sessions() as second:
+                with pytest.raises(OperationalError, match="database is locked"):
+                    await second.execute(text("INSERT INTO notes (body) VALUES ('late')"))
+                assert (await second.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
+        async with sessions() as db, db.begin():  # the turn came back: writing goes on
+            await db.execute(text("INSERT INTO notes (body) VALUES ('after')"))
+    finally:
+        await engine.dispose()
