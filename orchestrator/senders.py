@@ -15,7 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import Select, select
 
 T = TypeVar("T")
 
@@ -172,3 +174,19 @@ class GroupCommit(Generic[T]):
                             self._room.release()
                     elif not item.written.done():
                         item.written.set_result(failure)
+
+
+def due_ids(queue: Any, now: Any, most: int) -> Select[Any]:
+    """The ids of a queue's rows due now (`queue`: a model with `status`, `next_attempt_at` and
+    `lease_until`, as the mail outbox and the outbound deliveries have), pending or left sending
+    by a lease that ran out, oldest due first, at most `most`."""
+    return (
+        select(queue.id)
+        .where(
+            queue.status.in_(("pending", "sending")),
+            queue.next_attempt_at <= now,
+            (queue.lease_until.is_(None)) | (queue.lease_until < now),
+        )
+        .order_by(queue.next_attempt_at, queue.id)
+        .limit(most)
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calendars.transport import MailTransport, PermanentMailError, TransientMailError
@@ -25,7 +25,7 @@ from calendars.transport import MailTransport, PermanentMailError, TransientMail
 from ..clock import Clock
 from ..db.mail import MailMessage
 from ..db.updates import note
-from ..senders import GroupCommit, QueueSender
+from ..senders import GroupCommit, QueueSender, due_ids
 from .compose import Composed, Composers, Pending
 
 log = logging.getLogger("rdv.outbox")
@@ -226,17 +226,7 @@ class OutboxSender(QueueSender):
 
     async def _claim(self, now: datetime) -> list[_Claimed]:
         async with self.db() as db, db.begin():
-            due = (
-                select(MailMessage.id)
-                .where(
-                    MailMessage.status.in_(("pending", "sending")),
-                    MailMessage.next_attempt_at <= now,
-                    (MailMessage.lease_until.is_(None)) | (MailMessage.lease_until < now),
-                )
-                .order_by(MailMessage.next_attempt_at, MailMessage.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            )
+            due = due_ids(MailMessage, now, self.batch).with_for_update(skip_locked=True)
             rows = await db.execute(
                 update(MailMessage)
                 .where(MailMessage.id.in_(due.scalar_subquery()))

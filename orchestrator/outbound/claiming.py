@@ -13,6 +13,7 @@ from webhooks.outbound import BadSubscription, checked_url, signing_key
 
 from ..db.outbound import OutboundDelivery, OutboundMessage, OutboundSubscription
 from ..db.upsert import table
+from ..senders import due_ids
 from .passes import Claimed
 
 _DELIVERIES, _MESSAGES, _SUBSCRIPTIONS = (
@@ -43,16 +44,8 @@ async def claim_due(
     two instances never claim the same), in the order they fell due, with what an attempt
     needs: each subscription's key decoded and its address checked once."""
     live = select(OutboundSubscription.id).where(OutboundSubscription.ended_at.is_(None))
-    due = (
-        select(OutboundDelivery.id)
-        .where(
-            OutboundDelivery.status.in_(("pending", "sending")),
-            OutboundDelivery.next_attempt_at <= now,
-            (OutboundDelivery.lease_until.is_(None)) | (OutboundDelivery.lease_until < now),
-            OutboundDelivery.subscription_id.in_(live.scalar_subquery()),
-        )
-        .order_by(OutboundDelivery.next_attempt_at, OutboundDelivery.id)
-        .limit(most)
+    due = due_ids(OutboundDelivery, now, most).where(
+        OutboundDelivery.subscription_id.in_(live.scalar_subquery())
     )
     async with sessions() as db:  # a look first: an idle sender takes no write lock
         if (await db.execute(due.limit(1))).first() is None:
