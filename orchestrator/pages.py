@@ -26,6 +26,9 @@ class Pages:
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            # The templates ship with the code: no need to look at their files again at every
+            # render (two stat() calls a card, thousands at a slot's start).
+            auto_reload=False,
         )
 
     def language(self, locale: str | None) -> Language:

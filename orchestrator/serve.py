@@ -18,6 +18,7 @@ from .settings import Settings
 
 log = logging.getLogger("rdv")
 SHUTDOWN_GRACE = 10.0
+GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def serve(settings: Settings) -> None:
@@ -34,6 +35,11 @@ async def _serve(settings: Settings) -> None:
         # the service's longest pauses (140 ms; 15 ms frozen) and the dashboard's slowest updates.
         gc.collect()
         gc.freeze()
+        # And the young objects are looked at every 50,000 allocations instead of 700: a slot's
+        # start allocates millions (cards, messages, rows), and the default thresholds spent a
+        # tenth of its CPU in the collector, most of it promoting objects a request was about to
+        # drop (a dashboard's 3,000 cards built three times: 2.9 s of collection, 0.55 s so).
+        gc.set_threshold(*GC_THRESHOLDS)
         await stop.wait()
 
 

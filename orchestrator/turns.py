@@ -1,31 +1,42 @@
 """Long loops that give the event loop a turn now and then. A whole event's dashboard (3,000
 rooms) took 0.6 to 1.1 s of CPU in one go at a slot's start, and every click and webhook of that
-moment waited behind it; in turns, they go through while it is computed."""
+moment waited behind it; in turns, they go through while it is computed.
+
+A turn comes after TURN seconds of work, not after a count of items: a request waiting in the
+loop needs several turns to be answered (its reading, its queries, its answer), and waits a whole
+stretch for each, so a stretch must be short whatever an item costs (a meeting's card, a
+plenary's three thousand seats). 100 items at a time had made stretches of 15 to 40 ms, and
+clicks at a slot's start waited 1 to 2 s."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
-EVERY = 100  # items between two turns: a few milliseconds of work for the rooms of a dashboard
+TURN = 0.002  # seconds of work between two turns
 
 
-async def in_turns(items: Iterable[T], every: int = EVERY) -> AsyncIterator[T]:
-    """`items`, with a turn given to the other tasks every `every` of them."""
-    for index, item in enumerate(items):
-        if index and index % every == 0:
+class Turns:
+    """A clock for loops written by hand: `await turns.give()` gives the loop a turn once TURN
+    seconds have passed since the last one."""
+
+    def __init__(self, every: float = TURN) -> None:
+        self.every = every
+        self.given = time.perf_counter()
+
+    async def give(self) -> None:
+        if time.perf_counter() - self.given >= self.every:
             await asyncio.sleep(0)
+            self.given = time.perf_counter()
+
+
+async def in_turns(items: Iterable[T], every: float = TURN) -> AsyncIterator[T]:
+    """`items`, with a turn given to the other tasks every `every` seconds of work."""
+    turns = Turns(every)
+    for item in items:
+        await turns.give()
         yield item
-
-
-async def rows_in_turns(result: Any, every: int = EVERY) -> list[Any]:
-    """The rows of a streamed result (`AsyncSession.stream`), read `every` at a time with a
-    turn in between: loading thousands of ORM objects is otherwise one long stretch."""
-    rows: list[Any] = []
-    async for part in result.partitions(every):
-        rows.extend(part)
-        await asyncio.sleep(0)
-    return rows

@@ -17,7 +17,7 @@ from ..db import models as m
 from ..db.attendance import ProviderEventRow
 from ..db.base import names_nothing
 from ..settings import Marks
-from ..turns import in_turns, rows_in_turns
+from ..turns import Turns, in_turns
 from .presence import Interval, Mark, identity, intervals
 from .reports import REPORT
 from .roster import Person, Roster, roster
@@ -47,11 +47,45 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSeen:
+    """What the log says of a session. Plain columns, not the ORM's objects: loading 6,000 of
+    those was a third of a whole event's dashboard."""
+
+    id: int
+    key: str
+    kind: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSeen:
+    """What the log says of a session's room."""
+
+    id: int
+    state: str
+    provider: str
+    error: str | None
+
+
+_SESSION = (
+    m.Session.id,
+    m.Session.key,
+    m.Session.kind,
+    m.Session.title,
+    m.Session.starts_at,
+    m.Session.ends_at,
+)
+_ROOM = (m.Room.id, m.Room.state, m.Room.provider, m.Room.error)
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """A session as it went (or is going)."""
 
-    session: m.Session
-    room: m.Room
+    session: SessionSeen
+    room: RoomSeen
     window: Window
     lines: tuple[Line, ...]
     held: bool | None
@@ -85,7 +119,7 @@ async def attendance(
     """Every live session's outcome, in time order; only the session with `session_key`, or
     those of `session_ids`, when given. `known` is the event's roster, when the caller has it."""
     query = (
-        select(m.Session, m.Room)
+        select(*_SESSION, *_ROOM)
         .join(m.Room, m.Room.session_id == m.Session.id)
         .where(m.Session.event_id == event.id, m.Session.cancelled_at.is_(None))
         .order_by(m.Session.starts_at, m.Session.key)
@@ -94,7 +128,11 @@ async def attendance(
         query = query.where(false() if names_nothing(session_key) else m.Session.key == session_key)
     if session_ids is not None:
         query = query.where(m.Session.id.in_(session_ids))
-    sessions = await rows_in_turns(await db.stream(query))
+    width = len(_SESSION)
+    result: Any = await db.execute(query)
+    sessions = [
+        (SessionSeen(*row[:width]), RoomSeen(*row[width:])) async for row in in_turns(result)
+    ]
     if not sessions:
         return []
     whole = session_key is None and session_ids is None
@@ -122,6 +160,7 @@ async def attendance(
         ).where(ProviderEventRow.room_id.in_(room_ids))
     )
     rows = _reported(list(rows))
+    turns = Turns()
     joins: dict[tuple[int, str], list[tuple[datetime, str]]] = defaultdict(list)
     for row in rows:
         if row.attendee_id is None and row.kind in ("joined", "present") and row.connection:
@@ -129,6 +168,7 @@ async def attendance(
     for found in joins.values():
         found.sort()
     for row in rows:
+        await turns.give()
         person = _person(row, joins)
         listed = _listed(row.details) if row.kind == "poll" else None
         traces[row.room_id].append(
@@ -233,8 +273,8 @@ def _person(row: Any, joins: dict[tuple[int, str], list[tuple[datetime, str]]]) 
 
 
 def _outcome(
-    session: m.Session,
-    room: m.Room,
+    session: SessionSeen,
+    room: RoomSeen,
     window: Window,
     seats: list[tuple[int, int, str]],
     spans: dict[str, list[Interval]],

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
+from ..turns import in_turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +44,26 @@ async def roster(
     """The event's roster, with the seats of `session_ids` only when given."""
     people = {
         row.id: Person(row.id, row.key, row.name, row.email, row.org_name, row.org_key, row.kind)
-        for row in await db.execute(
-            select(
-                m.Person.id,
-                m.Person.key,
-                m.Person.name,
-                m.Person.email,
-                m.Organisation.name.label("org_name"),
-                m.Organisation.key.label("org_key"),
-                m.Organisation.kind,
+        async for row in in_turns(
+            await db.execute(
+                select(
+                    m.Person.id,
+                    m.Person.key,
+                    m.Person.name,
+                    m.Person.email,
+                    m.Organisation.name.label("org_name"),
+                    m.Organisation.key.label("org_key"),
+                    m.Organisation.kind,
+                )
+                .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
+                .where(m.Person.event_id == event.id)
             )
-            .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
-            .where(m.Person.event_id == event.id)
         )
     }
     seats: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
     among = m.Session.event_id == event.id if session_ids is None else m.Session.id.in_(session_ids)
     stands_in: dict[int, int] = {}
-    for attendee_id, session_id, person_id, role, handed_by in await db.execute(
+    seated = await db.execute(
         select(
             m.Attendee.id,
             m.Attendee.session_id,
@@ -71,7 +74,8 @@ async def roster(
         .join(m.Session, m.Session.id == m.Attendee.session_id)
         .where(among, m.Attendee.removed_at.is_(None))
         .order_by(m.Attendee.id)
-    ):
+    )
+    async for attendee_id, session_id, person_id, role, handed_by in in_turns(seated):
         # A person added by an import that committed between the two reads (PostgreSQL reads
         # each statement afresh) waits for the next read; that import notes a change.
         if person_id in people:

@@ -30,6 +30,7 @@ from ..db import models as m
 from ..db.updates import Update
 from ..pages import Pages
 from ..settings import Settings
+from ..turns import Turns
 from .feed import Feed
 from .view import Card, Dashboard, build, refresh
 
@@ -50,6 +51,13 @@ class Snapshot:
     # Per (update id, can act, with the counters): the card's key, the message's bytes.
     messages: dict[tuple[int, bool, bool], tuple[str | None, bytes]] = field(default_factory=dict)
     made_at: float = field(default_factory=time.monotonic)
+    took: float = 0.0  # seconds its build or refresh took, waits for the database included
+
+    @property
+    def next_at(self) -> float:
+        """When the next refresh may start (time.monotonic())."""
+        pause = min(REFRESH_AT_MOST, max(REFRESH_EVERY, REFRESH_SHARE * self.took))
+        return self.made_at + pause
 
 
 @dataclass
@@ -75,11 +83,13 @@ BATCH = 1000
 # a whole build this often as well is a backstop for what no update names (a provider event
 # stamped ahead of our clock counts only once that moment has passed).
 WHOLE_BUILD_SECONDS = 60.0
-RENDER_TURN = 100  # messages rendered between two turns given to the loop
-# A refresh comes at most this often: the webhooks of a burst arrive a few milliseconds apart,
-# and a refresh costs 10 to 25 ms whatever its size (the counters and alerts go over every card;
-# 3,000 meetings, measured), so refreshing for every few of them took most of a core.
-REFRESH_EVERY = 0.2
+# A refresh comes at most every REFRESH_EVERY seconds: the webhooks of a burst arrive a few
+# milliseconds apart, and a refresh costs 10 to 40 ms whatever its size (the counters and alerts
+# go over every card; 3,000 meetings, measured), so refreshing for every few of them took most of
+# a core. And the next one waits ten times as long as the last one took (REFRESH_SHARE), at most
+# REFRESH_AT_MOST: a server busy with a slot's start refreshes less often, and so keeps most of
+# its time for the clicks and webhooks (a tenth of a loop that had spent a sixth on refreshes).
+REFRESH_EVERY, REFRESH_SHARE, REFRESH_AT_MOST = 0.2, 10, 1.0
 
 
 class Snapshots:
@@ -147,7 +157,8 @@ class Snapshots:
             if found is not None and found.upto >= upto:  # built while this stream waited
                 return found
             if found is not None:  # what comes meanwhile is in the same refresh
-                await asyncio.sleep(REFRESH_EVERY - (time.monotonic() - found.made_at))
+                await asyncio.sleep(found.next_at - time.monotonic())
+            began = time.monotonic()
             # The newest id, read before building: the build then covers at least that much. The
             # shared tail has just been read by the stream asking, most of the time.
             tail = self._tails.get(event.id)
@@ -160,6 +171,7 @@ class Snapshots:
                 snapshot = await self._refresh(event, found, newest)
             if snapshot is None:
                 snapshot = await self._build(event, newest)
+            snapshot.took = snapshot.made_at - began
             self._latest[event.id] = snapshot
             return snapshot
 
@@ -234,13 +246,12 @@ class Snapshots:
     async def messages(self, event: m.Event, updates: Sequence[Update], can_act: bool) -> bytes:
         """The SSE messages for `updates`, as one write. Counters and alerts ride on the last
         message only: each one would repeat them, and the page keeps the latest anyway. They are
-        rendered RENDER_TURN at a time, the loop free for other requests in between: at a slot's
+        rendered in turns (turns.py), the loop free for other requests in between: at a slot's
         start every card changes, and rendering a BATCH of them in one go held it for 0.2 s."""
         snapshot = await self.covering(event, updates[-1].id)
-        last, parts = len(updates) - 1, []
+        last, parts, turns = len(updates) - 1, [], Turns()
         for index, update in enumerate(updates):
-            if index and index % RENDER_TURN == 0:
-                await asyncio.sleep(0)  # the other requests' turn
+            await turns.give()  # the other requests' turn, now and then
             parts.append(self._message(event, snapshot, update, can_act, index == last))
         return b"".join(parts)
 

@@ -25,8 +25,11 @@ SQLITE_BUSY_TIMEOUT = 30.0  # seconds a write waits for SQLite's one writer befo
 # default keeps 5 and closes any other as soon as it comes back: at a slot's start, with a few
 # dozen requests in flight, connections were opened and closed all the time (126 new SQLite
 # connections in one minute, each a thread and its pragmas; on PostgreSQL a server process each).
-POOL_SIZE = 15
-POOL_OVERFLOW = 15
+# Every connection opened is kept: with 15 kept and 15 more, the 15 more were still opened and
+# closed again at each slot's start, when the server has the least time for it. A request past
+# the 30th waits for one to come back.
+POOL_SIZE = 30
+POOL_OVERFLOW = 0
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:

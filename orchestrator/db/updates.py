@@ -126,24 +126,41 @@ def _ids(name: str, ids: list[int]) -> BindParameter[Any]:
     return bindparam(name, ids, type_=ARRAY(Integer()))
 
 
+# Built once, their values bound: every open dashboard reads these several times a second, and
+# SQLAlchemy works out a new statement's cache key each time (0.1 to 0.3 ms of CPU).
+_SINCE = (
+    select(DashboardUpdate.id, DashboardUpdate.session_id, DashboardUpdate.reason)
+    .where(DashboardUpdate.event_id == bindparam("event"), DashboardUpdate.id > bindparam("last"))
+    .order_by(DashboardUpdate.id)
+)
+_SINCE_AT_MOST = _SINCE.limit(bindparam("limit"))
+_LATEST = (
+    select(DashboardUpdate.id)
+    .where(DashboardUpdate.event_id == bindparam("event"))
+    .order_by(DashboardUpdate.id.desc())
+    .limit(1)
+)
+
+
 async def since(
     db: AsyncSession, event_id: int, last: int, limit: int | None = 1000
 ) -> Sequence[Update]:
     """The event's updates after id `last`, in order (at most `limit`)."""
-    rows = await db.execute(
-        select(DashboardUpdate.id, DashboardUpdate.session_id, DashboardUpdate.reason)
-        .where(DashboardUpdate.event_id == event_id, DashboardUpdate.id > last)
-        .order_by(DashboardUpdate.id)
-        .limit(limit)
-    )
+    values = {"event": event_id, "last": last}
+    if limit is None:
+        rows = await db.execute(_SINCE, values)
+    else:
+        rows = await db.execute(_SINCE_AT_MOST, values | {"limit": limit})
     return [Update(*row) for row in rows]
 
 
 async def latest(db: AsyncSession, event_id: int, reasons: Collection[str] = ()) -> int:
     """The id of the event's newest update (of one of these reasons, if given), 0 when none."""
-    query = select(DashboardUpdate.id).where(DashboardUpdate.event_id == event_id)
-    if reasons:
-        query = query.where(DashboardUpdate.reason.in_(reasons))
+    if not reasons:
+        return await db.scalar(_LATEST, {"event": event_id}) or 0
+    query = select(DashboardUpdate.id).where(
+        DashboardUpdate.event_id == event_id, DashboardUpdate.reason.in_(reasons)
+    )
     found = await db.scalar(query.order_by(DashboardUpdate.id.desc()).limit(1))
     return found or 0
 

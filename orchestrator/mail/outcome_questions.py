@@ -23,7 +23,7 @@ from calendars.outcome_text import outcome_question_mail
 from calendars.text import Writer
 
 from ..attendance.announce import meetings_closed
-from ..attendance.log import attendance
+from ..attendance.log import SessionSeen, attendance
 from ..attendance.reports import WAITING, report_is
 from ..db import models as m
 from ..db.mail import enqueue
@@ -134,7 +134,7 @@ class OutcomeQuestions:
         self,
         db: AsyncSession,
         event: m.Event,
-        session: m.Session,
+        session: m.Session | SessionSeen,
         stage: str,
         only: int | None,
         now: datetime,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.base import Role
@@ -127,7 +127,11 @@ _VISIT = (
     .join(m.Event, m.Event.id == m.Session.event_id)
     .join(m.Room, m.Room.session_id == m.Session.id)
     .outerjoin(m.Organisation, m.Organisation.id == m.Person.organisation_id)
-    .where(m.Attendee.removed_at.is_(None), m.Person.removed_at.is_(None))
+    .where(
+        m.Attendee.removed_at.is_(None),
+        m.Person.removed_at.is_(None),
+        m.Attendee.token == bindparam("token"),
+    )
 )
 
 
@@ -135,7 +139,9 @@ async def find_visit(db: AsyncSession, token: str) -> Visit | None:
     """The live seat a token opens, or None (unknown token, removed person or attendee)."""
     if names_nothing(token):
         return None
-    row = (await db.execute(_VISIT.where(m.Attendee.token == token))).first()
+    # Built once, the token bound: SQLAlchemy keys its statement cache by the statement's
+    # shape, and working that key out again for a new statement took 0.3 ms of a click's CPU.
+    row = (await db.execute(_VISIT, {"token": token})).first()
     if row is None:
         return None
     values = iter(row)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,22 @@ async def sessions_data(
     return {s.id: summary(s) | {"attendees": seated[s.id]} for s in sessions}
 
 
-def summary(session: m.Session) -> dict[str, Any]:
+class Summarised(Protocol):
+    """What a message names of a session (a stored one, or one the attendance log read)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+
+
+def summary(session: Summarised) -> dict[str, Any]:
     """A session as every message names it: key, kind, title, times in UTC."""
     return {
         "key": session.key,
