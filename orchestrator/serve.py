@@ -7,6 +7,7 @@ import gc
 import logging
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from .settings import Settings
 log = logging.getLogger("rdv")
 SHUTDOWN_GRACE = 10.0
 GC_THRESHOLDS = (50_000, 20, 20)
+SWITCH_INTERVAL = 0.0005
 
 
 def serve(settings: Settings) -> None:
@@ -40,6 +42,10 @@ async def _serve(settings: Settings) -> None:
         # tenth of its CPU in the collector, most of it promoting objects a request was about to
         # drop (a dashboard's 3,000 cards built three times: 2.9 s of collection, 0.55 s so).
         gc.set_threshold(*GC_THRESHOLDS)
+        # A thread waiting for the interpreter (aiosqlite's, with a statement's rows) gets it
+        # within 0.5 ms instead of 5 ms of the loop's work: with the loop busy, a read of one
+        # row through aiosqlite took 40 to 51 ms at the median (p99 0.3 to 3.3 s), 13 ms so.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         await stop.wait()
 
 
