@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calendars.i18n import Catalogues
 from calendars.text import Writer
 
-from .attendance.log import Outcome, event_attendance
+from .attendance.log import event_attendance
+from .attendance.outcomes import Outcome
 from .clock import SystemClock
 from .db import models as m
 from .db.audit import record

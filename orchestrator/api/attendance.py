@@ -13,7 +13,8 @@ from sqlalchemy import select
 from .. import appkeys
 from ..attendance.export import attendance_csv
 from ..attendance.figures import key_figures
-from ..attendance.log import Outcome, as_dict, attendance
+from ..attendance.log import as_dict, attendance
+from ..attendance.outcomes import Outcome
 from ..db import models as m
 from ..report.extras import extra_figures
 from .bodies import read_query

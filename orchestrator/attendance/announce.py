@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.outbound import Change, emit, listening
 from ..program.announce import summary
-from .log import Line, Outcome
+from .outcomes import Line, Outcome
 
 
 def _line(line: Line) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .log import Line, Outcome
+from .outcomes import Line, Outcome
 from .presence import Interval, peak
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,57 +17,16 @@ from ..db.attendance import ProviderEventRow
 from ..db.base import names_nothing
 from ..settings import Marks
 from ..turns import Turns, in_turns
+from .outcomes import Line, Outcome, RoomSeen, SessionSeen
 from .presence import Interval, Mark, identity, intervals
 from .reports import REPORT
 from .roster import Person, Roster, roster
-from .rules import Presence, Window, held, minutes_between, presence, status
+from .rules import Window, held, minutes_between, presence, status
 
 PERSONAL = ("joined", "left", "present", "poll")  # the kinds that say who was there
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One row of the log: an expected person, a substitute or a guest."""
-
-    person: Person | None
-    name: str
-    email: str | None
-    role: str
-    presence: Presence
-    status: str
-    substitute_for: Person | None = None
-    attendee_id: int | None = None
-    answer: str = "needs-action"  # what the seat's person said ahead (participants/answers.py)
-    answer_reason: str | None = None
-
-    @property
-    def organisation_kind(self) -> str | None:
-        return self.person.kind if self.person else None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSeen:
-    """What the log says of a session. Plain columns, not the ORM's objects: loading 6,000 of
-    those was a third of a whole event's dashboard."""
-
-    id: int
-    key: str
-    kind: str
-    title: str
-    starts_at: datetime
-    ends_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RoomSeen:
-    """What the log says of a session's room."""
-
-    id: int
-    state: str
-    provider: str
-    error: str | None
-
-
+# The columns of SessionSeen and RoomSeen, in their fields' order.
 _SESSION = (
     m.Session.id,
     m.Session.key,
@@ -78,22 +36,6 @@ _SESSION = (
     m.Session.ends_at,
 )
 _ROOM = (m.Room.id, m.Room.state, m.Room.provider, m.Room.error)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A session as it went (or is going)."""
-
-    session: SessionSeen
-    room: RoomSeen
-    window: Window
-    lines: tuple[Line, ...]
-    held: bool | None
-    together_minutes: float
-
-    @property
-    def missing(self) -> list[Line]:
-        return [line for line in self.lines if line.status == "no-show" and line.person]
 
 
 async def event_attendance(

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..attendance.log import Line, Outcome, attendance
+from ..attendance.log import attendance
+from ..attendance.outcomes import Line, Outcome
 from ..attendance.roster import Roster
 from ..db import models as m
 from ..db.mail import MailMessage

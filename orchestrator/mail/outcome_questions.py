@@ -23,7 +23,8 @@ from calendars.outcome_text import outcome_question_mail
 from calendars.text import Writer
 
 from ..attendance.announce import meetings_closed
-from ..attendance.log import SessionSeen, attendance
+from ..attendance.log import attendance
+from ..attendance.outcomes import SessionSeen
 from ..attendance.reports import WAITING, report_is
 from ..db import models as m
 from ..db.mail import enqueue

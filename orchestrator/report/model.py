@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..attendance.figures import key_figures
-from ..attendance.log import Line, Outcome
+from ..attendance.outcomes import Line, Outcome
 
 
 @dataclass(frozen=True, slots=True)
