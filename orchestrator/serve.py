@@ -19,7 +19,7 @@ from .settings import Settings
 
 log = logging.getLogger("rdv")
 SHUTDOWN_GRACE = 10.0
-GC_THRESHOLDS = (50_000, 20, 20)
+GC_THRESHOLDS = (10_000, 20, 20)
 SWITCH_INTERVAL = 0.0005
 
 
@@ -37,10 +37,13 @@ async def _serve(settings: Settings) -> None:
         # the service's longest pauses (140 ms; 15 ms frozen) and the dashboard's slowest updates.
         gc.collect()
         gc.freeze()
-        # And the young objects are looked at every 50,000 allocations instead of 700: a slot's
+        # And the young objects are looked at every 10,000 allocations instead of 700: a slot's
         # start allocates millions (cards, messages, rows), and the default thresholds spent a
         # tenth of its CPU in the collector, most of it promoting objects a request was about to
-        # drop (a dashboard's 3,000 cards built three times: 2.9 s of collection, 0.55 s so).
+        # drop (three whole dashboards of a 3,000-meeting event: 1.26 s of CPU so, 0.92 s at
+        # 10,000). Not more: each collection stops everything, and during a slot's start at
+        # 50,000 each took 100 to 120 ms (most of what it finds is cycles requests left behind),
+        # a pause for every request in flight; at 10,000 the longest took 42 ms.
         gc.set_threshold(*GC_THRESHOLDS)
         # A thread waiting for the interpreter (aiosqlite's, with a statement's rows) gets it
         # within 0.5 ms instead of 5 ms of the loop's work: with the loop busy, a read of one
