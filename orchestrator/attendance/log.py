@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -26,16 +27,9 @@ from .rules import Window, held, minutes_between, presence, status
 PERSONAL = ("joined", "left", "present", "poll")  # the kinds that say who was there
 
 
-# The columns of SessionSeen and RoomSeen, in their fields' order.
-_SESSION = (
-    m.Session.id,
-    m.Session.key,
-    m.Session.kind,
-    m.Session.title,
-    m.Session.starts_at,
-    m.Session.ends_at,
-)
-_ROOM = (m.Room.id, m.Room.state, m.Room.provider, m.Room.error)
+# The columns SessionSeen and RoomSeen are made of, named by their fields, in their order.
+_SESSION = tuple(getattr(m.Session, field.name) for field in fields(SessionSeen))
+_ROOM = tuple(getattr(m.Room, field.name) for field in fields(RoomSeen))
 
 
 async def event_attendance(
