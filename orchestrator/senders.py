@@ -109,15 +109,19 @@ class GroupCommit(Generic[T]):
     """`store(items)` writes a batch in one transaction (it opens and commits it). With `ahead`
     0, `submit` returns once its item is committed; otherwise it returns at once while fewer
     than `ahead` items wait for their commit (and waits for room when they are that many), and
-    the writer lingers a few milliseconds before each batch so that a commit holds many."""
+    the writer lingers before each batch until half of `ahead` wait or `LINGER` has passed, so
+    that a commit holds many (on PostgreSQL a commit of 25 outcomes costs the sender 45 µs of CPU
+    an outcome, one of 100 costs 17)."""
 
-    LINGER = 0.002  # seconds; against a commit's cost, a few milliseconds more wait nobody
+    LINGER = 0.02  # seconds; nobody waits for these commits but the end of a pass
 
     def __init__(self, store: Callable[[list[T]], Awaitable[None]], *, ahead: int = 0) -> None:
         self.store = store
         self._queue: list[_Item[T]] = []
         self._writer: asyncio.Task[None] | None = None
         self._room = asyncio.Semaphore(ahead) if ahead else None
+        self._enough = max(1, ahead // 2)  # queued items that end the writer's linger
+        self._filled: asyncio.Future[None] | None = None  # the lingering writer's wake-up
         self._failure: Exception | None = None  # the first write that failed, with `ahead`
 
     async def submit(self, value: T) -> None:
@@ -130,6 +134,9 @@ class GroupCommit(Generic[T]):
                 raise self._failure
         if self._room is not None:  # its room is given back when its batch is written
             self._queue.append(_Item(value, None))
+            filled = self._filled
+            if filled is not None and not filled.done() and len(self._queue) >= self._enough:
+                filled.set_result(None)
             self._start()
             return
         written: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
@@ -155,10 +162,23 @@ class GroupCommit(Generic[T]):
         if self._failure is not None:
             raise self._failure
 
+    async def _linger(self) -> None:
+        """Lets more items come before a batch is written: until half of `ahead` are queued,
+        `LINGER` has passed, or a submit waits for room."""
+        if len(self._queue) >= self._enough or self._room is None or self._room.locked():
+            return
+        self._filled = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._filled, self.LINGER)
+        except TimeoutError:
+            pass
+        finally:
+            self._filled = None
+
     async def _write(self) -> None:
         while self._queue:
-            if self._room is not None and self._room.locked() is False:
-                await asyncio.sleep(self.LINGER)  # more outcomes come meanwhile
+            if self._room is not None:
+                await self._linger()
             batch, self._queue = self._queue, []
             failure: Exception | None = None
             try:
