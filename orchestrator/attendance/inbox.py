@@ -16,6 +16,7 @@ from integrations.events import Delivery
 from webhooks.door import Accepted
 
 from ..db.attendance import WebhookDelivery
+from ..db.sqlite_driver import quick_writes
 from ..db.updates import note
 from ..db.upsert import ManyRows, table
 from .events import record_many
@@ -69,6 +70,7 @@ class EventInbox:
             batch, self._queue = self._queue[: self.batch], self._queue[self.batch :]
             try:
                 async with self.db() as db, db.begin():
+                    await quick_writes(db)
                     results = await _store(db, batch)
             except Exception as failure:
                 if len(batch) == 1:

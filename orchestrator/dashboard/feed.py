@@ -21,6 +21,7 @@ from ..clock import Clock
 from ..db import models as m
 from ..db import updates
 from ..db.locks import exclusive
+from ..db.sqlite_driver import quick_writes
 from ..db.updates import CHANNEL, Update, note
 from ..settings import Marks
 
@@ -145,6 +146,7 @@ class Feed:
             if not mine:  # another instance ticks for everyone
                 return 0
             async with self.db() as db, db.begin():
+                await quick_writes(db)  # a slot's start: thousands of rows, clicks waiting
                 crossed = {
                     reason: (
                         await db.execute(

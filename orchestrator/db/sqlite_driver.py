@@ -14,6 +14,16 @@ slot's start, a click's one-row insert waited 33 ms on average and up to 1.1 s (
 of it asleep after the lock was free. So the connections of one engine take turns to write here
 instead (`WriterTurns`, first come first served, the next one on its way as soon as the last
 commits), and SQLite's own lock is left to other processes (`rdv import` beside `rdv serve`).
+
+A turn held while the event loop is busy elsewhere is a turn nobody uses: each statement's trip
+comes back only when the loop next looks, and at a slot's start (thousands of dashboard cards,
+clicks and webhooks) the click and webhook batches held their turn 100 to 280 ms that way, most
+of it waiting for the loop, while the next batches waited for them (measured). A transaction of
+the hot paths (`quick_writes`) runs its writes and its commit on the loop's own thread instead,
+and takes only the time SQLite spends on them. Its first write is tried there without waiting
+for SQLite's lock: if another process holds it (`rdv import`), that write goes to the thread
+and waits there as any other would, so the loop never stalls on a lock; once the transaction
+holds the lock, nothing can make the rest wait.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 # What one trip brings back: description, rowcount, lastrowid, rows, in a transaction after it.
 _Outcome = tuple[Any, int, int | None, list[Any], bool]
@@ -75,11 +86,15 @@ def connect(
     aiosqlite would). Connections given the same `turns` write one at a time."""
 
     def connector() -> sqlite3.Connection:
-        made: sqlite3.Connection = sqlite3.connect(database, **options)
+        # Used from the loop's thread too, never at the same time as from its own (`quick`).
+        made: sqlite3.Connection = sqlite3.connect(
+            database, **(options | {"check_same_thread": False})
+        )
         return made
 
     connection = Connection(connector, iter_chunk_size)
     connection._thread.daemon = True  # as SQLAlchemy sets it for aiosqlite's own connections
+    connection.busy_ms = int(float(options.get("timeout", 5.0)) * 1000)
     connection.turns = turns or WriterTurns(float(options.get("timeout", 5.0)))
     return connection
 
@@ -92,30 +107,57 @@ class Connection(aiosqlite.Connection):
     turns: WriterTurns
     _open = False  # a transaction is open, as the last trip left it
     _turn: asyncio.Lock | None = None  # this connection's turn to write, while it has it
+    quick = False  # this transaction's writes run on the loop's thread (`quick_writes`)
+    busy_ms = 5000  # how long SQLite waits for another's lock (sqlite3's `timeout`)
 
     def cursor(self) -> _Opening:  # type: ignore[override]
         return _Opening(Cursor(self))
 
+    def _holds_lock(self) -> bool:
+        """Whether this quick transaction holds SQLite's lock, so nothing can make it wait."""
+        return self.quick and self._turn is not None and self._conn.in_transaction
+
     async def run(self, sql: str, *args: Any, **kwargs: Any) -> _Outcome:
         if self._turn is None and not sql.lstrip()[:7].upper().startswith(_READS):
             self._turn = await self.turns.take()
+        here = self._holds_lock()
         self._open = True  # until the trip says otherwise: a failed statement may leave one open
-        outcome: _Outcome = await self._execute(_execute, self._conn, sql, *args, **kwargs)  # type: ignore[no-untyped-call]
+        outcome = None
+        if here:
+            outcome = _execute(self._conn, sql, *args, **kwargs)
+        elif self.quick and self._turn is not None:
+            outcome = self._without_waiting(sql, *args, **kwargs)
+        if outcome is None:
+            outcome = await self._execute(_execute, self._conn, sql, *args, **kwargs)  # type: ignore[no-untyped-call]
         self._open = outcome[4]
         if not self._open:
             self._end_turn()
         return outcome
 
+    def _without_waiting(self, sql: str, *args: Any, **kwargs: Any) -> _Outcome | None:
+        """A quick transaction's first write, here, unless SQLite's lock is another's (None:
+        nothing was written, and the write goes to the thread to wait for it there)."""
+        self._conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            return _execute(self._conn, sql, *args, **kwargs)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            return None
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {self.busy_ms}")
+
     def _end_turn(self) -> None:
+        self.quick = False
         if self._turn is not None:
             self._turn.release()
             self._turn = None
 
     async def commit(self) -> None:
-        await self._end(super().commit)
+        await self._end(_here(self._conn.commit) if self._holds_lock() else super().commit)
 
     async def rollback(self) -> None:
-        await self._end(super().rollback)
+        await self._end(_here(self._conn.rollback) if self._holds_lock() else super().rollback)
 
     async def _end(self, ending: Callable[[], Awaitable[None]]) -> None:
         """Commits or rolls back when a transaction is open; the turn to write is given back
@@ -134,6 +176,23 @@ class Connection(aiosqlite.Connection):
         finally:
             self._open = False
             self._end_turn()
+
+
+def _here(call: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def now() -> None:
+        call()
+
+    return now
+
+
+async def quick_writes(db: AsyncSession) -> None:
+    """Makes the rest of `db`'s transaction quick on SQLite (see above), nothing elsewhere: for
+    short transactions on the paths people wait on (a click, a webhook), never for long work
+    (an import), whose statements would stop the loop while they run."""
+    connection = await db.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if isinstance(driver, Connection):
+        driver.quick = True
 
 
 class _Opening:

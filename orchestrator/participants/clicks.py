@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import models as m
+from ..db.sqlite_driver import quick_writes
 from ..db.updates import note
 from ..db.upsert import table
 from ..senders import GroupCommit
@@ -69,6 +70,7 @@ class ClickLog:
 
     async def _write(self, clicks: list[Click]) -> None:
         async with self.db() as db, db.begin():
+            await quick_writes(db)
             await db.execute(
                 insert(table(m.LinkClick)),
                 [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -153,3 +154,78 @@ async def test_a_write_that_waits_too_long_fails_as_sqlite_would(tmp_path: Path)
             await db.execute(text("INSERT INTO notes (body) VALUES ('after')"))
     finally:
         await engine.dispose()
+
+
+async def test_a_quick_transaction_runs_on_the_loops_thread_and_is_kept_or_undone_whole(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click's or a webhook's batch holds the turn to write only while SQLite works for it,
+    not while the loop is busy elsewhere; what it writes is kept or undone as any other's."""
+    trips: Counter[str] = Counter()
+    original = sqlite_driver.Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips[fn.__name__] += 1
+        return await original(self, fn, *args, **kwargs)
+
+    sessions = session_factory(engine)
+    async with sessions() as db, db.begin():  # the pool's connection is made before counting
+        await db.execute(text("SELECT 1"))
+    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counted)
+    async with sessions() as db, db.begin():
+        await sqlite_driver.quick_writes(db)
+        await db.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+        await db.execute(text("INSERT INTO notes (body) VALUES ('second')"))
+        assert (await db.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 2
+    assert trips == Counter()  # statements and commit: none waited for a trip to the thread
+
+    async def broken() -> None:  # its second insert breaks a constraint
+        async with sessions() as db, db.begin():
+            await sqlite_driver.quick_writes(db)
+            await db.execute(text("INSERT INTO notes (body) VALUES ('third')"))
+            await db.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        await broken()
+    trips.clear()
+    async with sessions() as db, db.begin():  # the next transaction is an ordinary one again
+        await db.execute(text("INSERT INTO notes (body) VALUES ('fourth')"))
+        bodies = (await db.execute(text("SELECT body FROM notes ORDER BY id"))).scalars().all()
+    assert bodies == ["first", "second", "fourth"]  # 'third' went with its transaction
+    assert trips == Counter({"_execute": 2, "commit": 1})
+
+
+async def test_a_quick_write_waits_for_another_process_without_stopping_the_loop(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """`rdv import` may hold SQLite's lock beside `rdv serve`: a quick transaction's first write
+    then waits for it in SQLite's thread, while the server goes on answering."""
+    other = sqlite3.connect(tmp_path / "driver.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO notes (body) VALUES ('import')")
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            await asyncio.sleep(0.01)
+            beats += 1
+
+    async def write() -> None:
+        async with session_factory(engine)() as db, db.begin():
+            await sqlite_driver.quick_writes(db)
+            await db.execute(text("INSERT INTO notes (body) VALUES ('click')"))
+            await db.execute(text("INSERT INTO notes (body) VALUES ('webhook')"))
+
+    beating = asyncio.create_task(heartbeat())
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writing.done()  # waiting for the other process's lock,
+    assert beats >= 10  # and the loop goes on meanwhile
+    other.execute("COMMIT")
+    other.close()
+    await writing
+    beating.cancel()
+    async with engine.connect() as db:
+        bodies = (await db.execute(text("SELECT body FROM notes ORDER BY id"))).scalars().all()
+    assert bodies == ["import", "click", "webhook"]
