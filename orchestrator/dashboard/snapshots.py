@@ -50,6 +50,8 @@ class Snapshot:
     cards: dict[tuple[str, bool], str] = field(default_factory=dict)
     # Per (update id, can act, with the counters): the card's key, the message's bytes.
     messages: dict[tuple[int, bool, bool], tuple[str | None, bytes]] = field(default_factory=dict)
+    # Per (first update id, last update id, can act): the batch being rendered, while it is.
+    rendering: dict[tuple[int, int, bool], asyncio.Future[bytes]] = field(default_factory=dict)
     made_at: float = field(default_factory=time.monotonic)
     took: float = 0.0  # seconds its build or refresh took, waits for the database included
 
@@ -247,8 +249,23 @@ class Snapshots:
         """The SSE messages for `updates`, as one write. Counters and alerts ride on the last
         message only: each one would repeat them, and the page keeps the latest anyway. They are
         rendered in turns (turns.py), the loop free for other requests in between: at a slot's
-        start every card changes, and rendering a BATCH of them in one go held it for 0.2 s."""
+        start every card changes, and rendering a BATCH of them in one go held it for 0.2 s.
+        Streams that ask for the same batch while it is rendered wait for that one rendering: 20
+        dashboards each rendering in turns at a slot's start made every turn of the loop 20
+        slices long, and each click and webhook of that second waited that long at each step."""
         snapshot = await self.covering(event, updates[-1].id)
+        key = (updates[0].id, updates[-1].id, can_act)
+        rendering = snapshot.rendering.get(key)
+        if rendering is None:
+            rendering = asyncio.ensure_future(self._render(event, snapshot, updates, can_act))
+            snapshot.rendering[key] = rendering
+            rendering.add_done_callback(lambda _: snapshot.rendering.pop(key, None))
+        # Shielded: a viewer who leaves must not cancel the rendering the others wait for.
+        return await asyncio.shield(rendering)
+
+    async def _render(
+        self, event: m.Event, snapshot: Snapshot, updates: Sequence[Update], can_act: bool
+    ) -> bytes:
         last, parts, turns = len(updates) - 1, [], Turns()
         for index, update in enumerate(updates):
             await turns.give()  # the other requests' turn, now and then

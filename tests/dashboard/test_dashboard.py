@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -428,6 +429,44 @@ async def test_a_message_sent_again_shows_its_card_as_it_stands_now(
     assert not any(ana_in.search(before[update]) for update in m1)
     assert all(ana_in.search(again[update]) for update in m1)  # not the card as it was
     assert all(again[update] == before[update] for update in others)
+
+
+async def test_pages_asking_for_the_same_cards_at_once_share_one_rendering(
+    board: Any, db: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a slot's start every open page asks for the same new cards at the same moment: they
+    get the same messages from one rendering (one task rendering in turns, not one per page
+    taking turns of its own while clicks and webhooks wait), each card rendered once, and a
+    page that leaves meanwhile takes nothing away from the others."""
+    app = board.client.app
+    feed, snapshots = app[appkeys.FEED], app[appkeys.SNAPSHOTS]
+    async with db() as session:
+        event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
+    await feed.tick()
+    start = await feed.latest(event.id)
+    clock.set(M1_START - timedelta(minutes=2))
+    await feed.tick()  # every card of the slot changes: their windows opened
+    missed = await snapshots.since(event.id, start)
+    assert len(missed) > 1
+    rendered: Counter[str] = Counter()
+    renderers: set[asyncio.Task[Any] | None] = set()
+    fragment = snapshots.pages.fragment
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> str:
+        if name == "_card.html":
+            rendered[kwargs["card"].key] += 1
+            renderers.add(asyncio.current_task())
+        return fragment(name, *args, **kwargs)
+
+    monkeypatch.setattr(snapshots.pages, "fragment", counted)
+    pages = [asyncio.create_task(snapshots.messages(event, missed, True)) for _ in range(20)]
+    await asyncio.sleep(0)
+    pages[0].cancel()  # someone closes their tab
+    sent = await asyncio.gather(*pages[1:])
+    assert len(set(sent)) == 1
+    assert len(cards_in(sent[0])) == len(missed)
+    assert set(rendered.values()) == {1}
+    assert len(renderers) == 1
 
 
 async def session_key_ids(db: Any) -> dict[str, int]:
