@@ -79,51 +79,65 @@ async def note(
     ]
     if not rows:
         return
-    if db.get_bind().dialect.name == "postgresql":
-        # The rows the new ones refer to are locked (as the foreign key checks would) before
-        # the order lock: a writer waiting on one of them (an event row an import holds)
-        # then waits without holding up every other writer. One statement does both, in that
-        # order (the order lock is asked for in the select list over the count of the locked
-        # rows, which exists only once every row is locked), and the NOTIFY (sent at commit
-        # wherever it stands): each statement is a round trip.
-        events = sorted({event_id for event_id, _ in cards})
-        sessions = sorted({session_id for _, session_id in cards if session_id is not None})
-        locked = select(func.count()).select_from(_lock_rows(events, sessions))
-        await db.execute(
-            select(func.pg_advisory_xact_lock(ORDER_LOCK), func.pg_notify(CHANNEL, "")).select_from(
-                locked.subquery()
-            )
-        )
-    await _UPDATES.insert(db, rows)
+    if db.get_bind().dialect.name != "postgresql":
+        await _UPDATES.insert(db, rows)
+        return
+    events = sorted({event_id for event_id, _ in cards})
+    sessions = sorted({session_id for _, session_id in cards if session_id is not None})
+    await db.execute(
+        _ORDERED_INSERT[bool(sessions)],
+        _UPDATES.bind(rows) | {"events": events, "sessions": sessions},
+    )
 
 
 _UPDATES = ManyRows(DashboardUpdate, ("event_id", "session_id", "reason", "at"))
 
 
-def _lock_rows(events: list[int], sessions: list[int]) -> Subquery:
-    """The event and session rows, locked as a foreign key check would lock them (every pair
-    of the cross join is one event and one session of the cards). PostgreSQL only: the ids are
-    arrays, so the statement's text, which the server prepares, is the same for any number."""
+def _lock_rows(sessions: bool) -> Subquery:
+    """The event and session rows (ids bound as `events` and `sessions`), locked as a foreign
+    key check would lock them (every pair of the cross join is one event and one session of the
+    cards). PostgreSQL only: the ids are arrays, so the statement's text, which the server
+    prepares, is the same for any number."""
     if not sessions:
         return (
             select(Event.id)
-            .where(Event.id == any_(_ids("events", events)))
+            .where(Event.id == any_(_ids("events")))
             .with_for_update(key_share=True, read=True)
             .subquery()
         )
     return (
         select(Event.id, Session.id)
         .join(Session, true())
-        .where(
-            Event.id == any_(_ids("events", events)), Session.id == any_(_ids("sessions", sessions))
-        )
+        .where(Event.id == any_(_ids("events")), Session.id == any_(_ids("sessions")))
         .with_for_update(key_share=True, read=True)
         .subquery()
     )
 
 
-def _ids(name: str, ids: list[int]) -> BindParameter[Any]:
-    return bindparam(name, ids, type_=ARRAY(Integer()))
+def _ids(name: str) -> BindParameter[Any]:
+    return bindparam(name, type_=ARRAY(Integer()))
+
+
+def _ordered_insert(sessions: bool) -> Any:
+    """PostgreSQL's note, one statement (each is a round trip). The rows the new ones refer to
+    are locked (as the foreign key checks would) before the order lock: a writer waiting on one
+    of them (an event row an import holds) then waits without holding up every other writer.
+    The order lock is asked for over the count of the locked rows, which exists only once every
+    row is locked, with the NOTIFY (sent at commit wherever it stands); the rows are inserted,
+    and get their ids, only once that has run."""
+    locked = select(func.count()).select_from(_lock_rows(sessions)).subquery()
+    ordered = (
+        select(
+            func.pg_advisory_xact_lock(ORDER_LOCK).label("ordered"),
+            func.pg_notify(CHANNEL, "").label("notified"),
+        )
+        .select_from(locked)
+        .cte("order_lock")
+    )
+    return _UPDATES.arrays_after(ordered)
+
+
+_ORDERED_INSERT = {sessions: _ordered_insert(sessions) for sessions in (False, True)}
 
 
 # Built once, their values bound: every open dashboard reads these several times a second, and
