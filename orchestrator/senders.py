@@ -169,9 +169,8 @@ class GroupCommit(Generic[T]):
             return
         self._filled = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._filled, self.LINGER)
-        except TimeoutError:
-            pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._filled, self.LINGER)
         finally:
             self._filled = None
 

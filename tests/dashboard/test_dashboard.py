@@ -395,12 +395,9 @@ def cards_in(batch: bytes) -> dict[int, str]:
     return found
 
 
-async def test_a_message_sent_again_shows_its_card_as_it_stands_now(
-    board: Any, db: Any, clock: ManualClock
-) -> None:
-    """A page far behind is sent the updates it missed with today's cards: a room someone
-    joined since shows them in it, the others are sent as they were rendered before."""
-    app = board.client.app
+async def windows_opened(app: Any, db: Any, clock: ManualClock) -> tuple[m.Event, int]:
+    """The example event, and its newest update before the windows of the first slot's
+    meetings open two minutes ahead, which changes every card of the slot."""
     feed, snapshots = app[appkeys.FEED], app[appkeys.SNAPSHOTS]
     async with db() as session:
         event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
@@ -408,7 +405,18 @@ async def test_a_message_sent_again_shows_its_card_as_it_stands_now(
     start = await feed.latest(event.id)
     assert await snapshots.since(event.id, start) == []  # a stream is open, up to date
     clock.set(M1_START - timedelta(minutes=2))
-    await feed.tick()  # every card of the slot changes: their windows opened
+    await feed.tick()
+    return event, start
+
+
+async def test_a_message_sent_again_shows_its_card_as_it_stands_now(
+    board: Any, db: Any, clock: ManualClock
+) -> None:
+    """A page far behind is sent the updates it missed with today's cards: a room someone
+    joined since shows them in it, the others are sent as they were rendered before."""
+    app = board.client.app
+    snapshots = app[appkeys.SNAPSHOTS]
+    event, start = await windows_opened(app, db, clock)
     await agreeing_snapshot(app, db, clock)
     missed = await snapshots.since(event.id, start)
     before = cards_in(await snapshots.messages(event, missed, True))
@@ -439,13 +447,8 @@ async def test_pages_asking_for_the_same_cards_at_once_share_one_rendering(
     taking turns of its own while clicks and webhooks wait), each card rendered once, and a
     page that leaves meanwhile takes nothing away from the others."""
     app = board.client.app
-    feed, snapshots = app[appkeys.FEED], app[appkeys.SNAPSHOTS]
-    async with db() as session:
-        event = await session.scalar(select(m.Event).where(m.Event.slug == SLUG))
-    await feed.tick()
-    start = await feed.latest(event.id)
-    clock.set(M1_START - timedelta(minutes=2))
-    await feed.tick()  # every card of the slot changes: their windows opened
+    snapshots = app[appkeys.SNAPSHOTS]
+    event, start = await windows_opened(app, db, clock)
     missed = await snapshots.since(event.id, start)
     assert len(missed) > 1
     rendered: Counter[str] = Counter()

@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from orchestrator.db import sqlite_driver
 from orchestrator.db.engine import create_engine, session_factory
@@ -73,9 +78,11 @@ async def test_a_broken_constraint_is_sqlites_own_error_and_the_session_goes_on(
         assert (await db.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 1
 
 
-async def test_a_statement_is_one_trip_and_an_empty_rollback_none(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def counting_trips(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> Counter[str]:
+    """The trips to aiosqlite's thread from now on, by what they ran (the pool's connection is
+    made before counting)."""
     trips: Counter[str] = Counter()
     original = sqlite_driver.Connection._execute
 
@@ -83,10 +90,17 @@ async def test_a_statement_is_one_trip_and_an_empty_rollback_none(
         trips[fn.__name__] += 1
         return await original(self, fn, *args, **kwargs)
 
-    sessions = session_factory(engine)
-    async with sessions() as db, db.begin():  # the pool's connection is made before counting
+    async with sessions() as db, db.begin():
         await db.execute(text("SELECT 1"))
     monkeypatch.setattr(sqlite_driver.Connection, "_execute", counted)
+    return trips
+
+
+async def test_a_statement_is_one_trip_and_an_empty_rollback_none(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = session_factory(engine)
+    trips = await counting_trips(sessions, monkeypatch)
     async with sessions() as db, db.begin():
         await db.execute(text("INSERT INTO notes (body) VALUES ('z')"))
         assert (await db.execute(text("SELECT body FROM notes"))).scalars().all() == ["z"]
@@ -161,17 +175,8 @@ async def test_a_quick_transaction_runs_on_the_loops_thread_and_is_kept_or_undon
 ) -> None:
     """A click's or a webhook's batch holds the turn to write only while SQLite works for it,
     not while the loop is busy elsewhere; what it writes is kept or undone as any other's."""
-    trips: Counter[str] = Counter()
-    original = sqlite_driver.Connection._execute
-
-    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        trips[fn.__name__] += 1
-        return await original(self, fn, *args, **kwargs)
-
     sessions = session_factory(engine)
-    async with sessions() as db, db.begin():  # the pool's connection is made before counting
-        await db.execute(text("SELECT 1"))
-    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counted)
+    trips = await counting_trips(sessions, monkeypatch)
     async with sessions() as db, db.begin():
         await sqlite_driver.quick_writes(db)
         await db.execute(text("INSERT INTO notes (body) VALUES ('first')"))
