@@ -17,7 +17,7 @@ commits), and SQLite's own lock is left to other processes (`rdv import` beside 
 
 A turn held while the event loop is busy elsewhere is a turn nobody uses: each statement's trip
 comes back only when the loop next looks, and at a slot's start (thousands of dashboard cards,
-clicks and webhooks) the click and webhook batches held their turn 100 to 280 ms that way, most
+clicks and webhooks) the click and webhook batches held their turn up to 200 ms that way, most
 of it waiting for the loop, while the next batches waited for them (measured). A transaction of
 the hot paths (`quick_writes`) runs its writes and its commit on the loop's own thread instead,
 and takes only the time SQLite spends on them. Its first write is tried there without waiting
@@ -92,10 +92,11 @@ def connect(
         )
         return made
 
+    timeout = float(options.get("timeout", 5.0))
     connection = Connection(connector, iter_chunk_size)
     connection._thread.daemon = True  # as SQLAlchemy sets it for aiosqlite's own connections
-    connection.busy_ms = int(float(options.get("timeout", 5.0)) * 1000)
-    connection.turns = turns or WriterTurns(float(options.get("timeout", 5.0)))
+    connection.busy_ms = int(timeout * 1000)
+    connection.turns = turns or WriterTurns(timeout)
     return connection
 
 
